@@ -1,0 +1,133 @@
+// tessera's own benchmark harness: runs natively and as WASM alike (Google Benchmark has no
+// WASM build here). Times a callable over repetitions, reports the median, and prints either
+// a human table or, with --json, one JSON object per line:
+//   {"bench":..., "case":..., "threads":N, "target":"native"|"wasm", "unit":...,
+//    "tessera":x, "peer":..., "peer_value":y, "ratio":r}
+// where ratio is tessera over peer with "higher is better" already applied.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace tessera::bench {
+
+inline const char* target_name() {
+#if defined(__EMSCRIPTEN__)
+  return "wasm";
+#else
+  return "native";
+#endif
+}
+
+struct options {
+  bool json = false;
+  bool quick = false;    // tiny sizes, few repetitions: a smoke test
+  int threads = 1;
+  int repetitions = 7;
+  double min_seconds = 0.2;  // each repetition runs the callable until this much time passed
+  std::vector<std::string> rest;  // arguments the harness does not know (bench-specific)
+};
+
+inline options parse_options(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") o.json = true;
+    else if (a == "--quick") { o.quick = true; o.repetitions = 2; o.min_seconds = 0.0; }
+    else if (a == "--threads" && i + 1 < argc) o.threads = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--reps" && i + 1 < argc) o.repetitions = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--min-seconds" && i + 1 < argc) o.min_seconds = std::atof(argv[++i]);
+    else o.rest.push_back(a);
+  }
+  return o;
+}
+
+inline double now_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+// Median seconds per call of fn() over opts.repetitions repetitions. Each repetition calls fn
+// in a loop until opts.min_seconds passed (at least once), so short calls are timed in bulk.
+template <class F>
+double time_median(const options& opts, F&& fn) {
+  fn();  // warm-up: caches, page faults, lazy packing, JIT tier-up
+  std::vector<double> per_call;
+  per_call.reserve(static_cast<size_t>(opts.repetitions));
+  for (int r = 0; r < opts.repetitions; ++r) {
+    const double t0 = now_seconds();
+    long calls = 0;
+    double t1 = t0;
+    do {
+      fn();
+      ++calls;
+      t1 = now_seconds();
+    } while (t1 - t0 < opts.min_seconds);
+    per_call.push_back((t1 - t0) / static_cast<double>(calls));
+  }
+  std::sort(per_call.begin(), per_call.end());
+  return per_call[per_call.size() / 2];
+}
+
+struct record {
+  std::string bench;       // e.g. "gemm"
+  std::string case_name;   // e.g. "1024x1024x1024"
+  int threads = 1;
+  std::string unit;        // e.g. "GFLOP/s", "rows/s", "us"
+  double tessera = 0;
+  std::string peer;        // e.g. "eigen", "peak", "xgboost"; empty when there is none
+  double peer_value = 0;
+  bool lower_is_better = false;  // for times: ratio is peer/tessera so higher stays better
+  std::string note;        // free text, e.g. node flags
+};
+
+inline double ratio_of(const record& r) {
+  if (r.peer.empty() || r.peer_value == 0 || r.tessera == 0) return 0;
+  return r.lower_is_better ? r.peer_value / r.tessera : r.tessera / r.peer_value;
+}
+
+inline std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') { out += '\\'; out += c; }
+    else if (static_cast<unsigned char>(c) < 0x20) { char buf[8]; std::snprintf(buf, sizeof buf, "\\u%04x", c); out += buf; }
+    else out += c;
+  }
+  return out;
+}
+
+inline void emit(const options& opts, const record& r) {
+  const double ratio = ratio_of(r);
+  if (opts.json) {
+    std::printf("{\"bench\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"target\":\"%s\",\"unit\":\"%s\","
+                "\"tessera\":%.6g,\"peer\":\"%s\",\"peer_value\":%.6g,\"ratio\":%.4f",
+                json_escape(r.bench).c_str(), json_escape(r.case_name).c_str(), r.threads, target_name(),
+                json_escape(r.unit).c_str(), r.tessera, json_escape(r.peer).c_str(), r.peer_value, ratio);
+    if (!r.note.empty()) std::printf(",\"note\":\"%s\"", json_escape(r.note).c_str());
+    std::printf("}\n");
+  } else {
+    std::printf("%-10s %-28s t=%d %-6s %12.4g %-8s", r.bench.c_str(), r.case_name.c_str(), r.threads,
+                target_name(), r.tessera, r.unit.c_str());
+    if (!r.peer.empty()) std::printf("  %-10s %12.4g  ratio %.3f", r.peer.c_str(), r.peer_value, ratio);
+    if (!r.note.empty()) std::printf("  (%s)", r.note.c_str());
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+// Keeps the optimizer from deleting a computation whose result is otherwise unused.
+template <class T>
+inline void do_not_optimize(const T& value) {
+#if defined(__GNUC__) || defined(__clang__)
+  asm volatile("" : : "r,m"(value) : "memory");
+#else
+  static volatile const T* sink;
+  sink = &value;
+#endif
+}
+
+}  // namespace tessera::bench

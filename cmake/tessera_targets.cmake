@@ -1,0 +1,64 @@
+# Helpers for tessera's own tests, examples and benchmarks (not installed, not used by
+# consumers). One tree builds natively or, under emcmake, as WebAssembly run by Node.js.
+include_guard(GLOBAL)
+
+if(EMSCRIPTEN)
+  set(TESSERA_TARGET_KIND wasm)
+else()
+  set(TESSERA_TARGET_KIND native)
+endif()
+
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
+endif()
+
+if(EMSCRIPTEN)
+  # emcc's JS optimizer needs acorn, which Debian installs under /usr/share/nodejs.
+  if(NOT DEFINED ENV{NODE_PATH} AND EXISTS /usr/share/nodejs)
+    set(CMAKE_CXX_LINKER_LAUNCHER ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
+  endif()
+  find_program(TESSERA_NODE NAMES node nodejs REQUIRED)
+endif()
+
+add_library(tessera_dev_flags INTERFACE)
+target_link_libraries(tessera_dev_flags INTERFACE tessera::tessera)
+target_compile_definitions(tessera_dev_flags INTERFACE TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(tessera_dev_flags INTERFACE -Wall -Wextra -Wpedantic)
+endif()
+if(EMSCRIPTEN)
+  # Sync compilation: Node 20's global fetch breaks the async loader of Emscripten 3.1.6.
+  # NODERAWFS: tests and tools read model files straight from the host file system.
+  target_link_options(tessera_dev_flags INTERFACE
+    -sWASM_ASYNC_COMPILATION=0 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB
+    -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sTOTAL_STACK=4MB)
+  if(TESSERA_WASM_THREADS)
+    target_compile_options(tessera_dev_flags INTERFACE -pthread)
+    target_link_options(tessera_dev_flags INTERFACE -pthread -sPTHREAD_POOL_SIZE=4)
+  endif()
+elseif(TESSERA_NATIVE_ARCH AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(tessera_dev_flags INTERFACE -march=native)
+endif()
+if(NOT EMSCRIPTEN)
+  find_package(Threads REQUIRED)
+  target_link_libraries(tessera_dev_flags INTERFACE Threads::Threads)
+endif()
+
+# Test-only dependencies: doctest and nlohmann_json, staged like xsimd for WASM.
+tessera_stage_header_dir(TESSERA_DOCTEST_DIR doctest doctest.h)
+tessera_stage_header_dir(TESSERA_NLOHMANN_DIR nlohmann json.hpp)
+
+# Prefix so one ctest summary tells the native and the WASM run apart.
+# WASM binaries run under node directly (emcmake's default emulator passes a flag that
+# Node 20 rejects).
+function(tessera_add_ctest name target)
+  if(EMSCRIPTEN)
+    add_test(NAME ${TESSERA_TARGET_KIND}/${name} COMMAND ${TESSERA_NODE} $<TARGET_FILE:${target}> ${ARGN})
+  else()
+    add_test(NAME ${TESSERA_TARGET_KIND}/${name} COMMAND ${target} ${ARGN})
+  endif()
+  if(EMSCRIPTEN)
+    set_tests_properties(${TESSERA_TARGET_KIND}/${name} PROPERTIES
+      ENVIRONMENT "NODE_PATH=/usr/share/nodejs")
+  endif()
+endfunction()

@@ -1,0 +1,78 @@
+#include <tessera/simd/simd.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace tessera;
+
+namespace {
+template <class F, class G>
+void check_math(F f, G ref, float lo, float hi, double rtol, double atol) {
+  // Sizes cover a partial batch, exact batches and a tail.
+  for (std::size_t n : {std::size_t{1}, simd::lanes<float> - 1, simd::lanes<float>, simd::lanes<float> + 1, std::size_t{1000}}) {
+    if (n == 0) continue;
+    std::vector<float> in(n), out(n + 1, -7.0f);
+    for (std::size_t i = 0; i < n; ++i) in[i] = lo + (hi - lo) * static_cast<float>(i) / static_cast<float>(n > 1 ? n - 1 : 1);
+    simd::transform(out.data(), in.data(), n, f);
+    CHECK(out[n] == -7.0f);  // nothing written past the end
+    for (std::size_t i = 0; i < n; ++i) {
+      const double want = ref(static_cast<double>(in[i]));
+      CAPTURE(in[i]);
+      CHECK(std::fabs(out[i] - want) <= atol + rtol * std::fabs(want));
+    }
+  }
+}
+}  // namespace
+
+TEST_SUITE("simd") {
+  TEST_CASE("the selected architecture is reported") {
+    MESSAGE("simd arch: " << std::string(simd::arch_name()) << ", f32 lanes: " << simd::lanes<float>);
+    CHECK(simd::lanes<float> >= 4);
+  }
+
+  TEST_CASE("exp, tanh, erf, sigmoid match double precision") {
+    check_math(simd::exp_fn{}, [](double x) { return std::exp(x); }, -80.0f, 80.0f, 4e-7, 1e-37);
+    check_math(simd::tanh_fn{}, [](double x) { return std::tanh(x); }, -10.0f, 10.0f, 4e-7, 1e-7);
+    check_math(simd::erf_fn{}, [](double x) { return std::erf(x); }, -5.0f, 5.0f, 4e-7, 1e-7);
+    check_math(simd::sigmoid_fn{}, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, -100.0f, 100.0f, 4e-7, 1e-37);
+  }
+
+  TEST_CASE("loads and stores with tails never touch memory past n") {
+    using B = simd::f32;
+    std::vector<float> src(B::size + 3), dst(B::size + 3, 0.0f);
+    for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i + 1);
+    for (std::size_t n = 0; n < B::size; ++n) {
+      std::fill(dst.begin(), dst.end(), 0.0f);
+      B v = simd::load_partial<B>(src.data(), n, -1.0f);
+      simd::store_partial(dst.data(), v, n);
+      for (std::size_t i = 0; i < dst.size(); ++i) CHECK(dst[i] == (i < n ? src[i] : 0.0f));
+      alignas(64) float lanes[B::size];
+      v.store_aligned(lanes);
+      for (std::size_t i = n; i < B::size; ++i) CHECK(lanes[i] == -1.0f);
+    }
+  }
+
+  TEST_CASE("fma and horizontal reductions") {
+    using B = simd::f32;
+    alignas(64) float a[B::size], b[B::size], c[B::size];
+    for (std::size_t i = 0; i < B::size; ++i) {
+      a[i] = static_cast<float>(i) - 2.5f;
+      b[i] = 2.0f;
+      c[i] = 1.0f;
+    }
+    const B r = simd::fma(B::load_aligned(a), B::load_aligned(b), B::load_aligned(c));
+    float sum = 0, mx = -1e30f, mn = 1e30f;
+    for (std::size_t i = 0; i < B::size; ++i) {
+      const float v = a[i] * 2.0f + 1.0f;
+      sum += v;
+      mx = std::max(mx, v);
+      mn = std::min(mn, v);
+    }
+    CHECK(simd::reduce_add(r) == doctest::Approx(sum));
+    CHECK(simd::reduce_max(r) == mx);
+    CHECK(simd::reduce_min(r) == mn);
+  }
+}
