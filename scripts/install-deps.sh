@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what tessera's builds need on Debian 12, and nothing when it is all there.
+#   scripts/install-deps.sh            build + test dependencies (native and WebAssembly)
+#   scripts/install-deps.sh --models   also what the scripts that make test models need
+#   scripts/install-deps.sh --bench    also the peers the benchmarks compare against
+set -euo pipefail
+
+packages=(cmake ninja-build g++ clang python3 nodejs
+          libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn)
+want_bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread) ;;
+    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread npm)
+             want_bench=1 ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps.sh: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) != 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
+fi
+
+if ((want_bench)) && [[ -x "$(dirname "$0")/install-bench-peers.sh" || -f "$(dirname "$0")/install-bench-peers.sh" ]]; then
+  bash "$(dirname "$0")/install-bench-peers.sh"
+fi
