@@ -2,7 +2,9 @@
 # consumers). One tree builds natively or, under emcmake, as WebAssembly run by Node.js.
 include_guard(GLOBAL)
 
-if(EMSCRIPTEN)
+if(EMSCRIPTEN AND TESSERA_WASM_THREADS)
+  set(TESSERA_TARGET_KIND wasm-mt)
+elseif(EMSCRIPTEN)
   set(TESSERA_TARGET_KIND wasm)
 else()
   set(TESSERA_TARGET_KIND native)
@@ -14,7 +16,7 @@ endif()
 
 if(EMSCRIPTEN)
   # emcc's JS optimizer needs acorn, which Debian installs under /usr/share/nodejs.
-  if(NOT DEFINED ENV{NODE_PATH} AND EXISTS /usr/share/nodejs)
+  if(EXISTS /usr/share/nodejs/acorn)
     set(CMAKE_CXX_LINKER_LAUNCHER ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
   endif()
   find_program(TESSERA_NODE NAMES node nodejs REQUIRED)

@@ -25,11 +25,18 @@ step "WebAssembly build (em++)"
 emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build/wasm" -j "$jobs"
 
+step "WebAssembly build with pthreads (thread pool and kernels)"
+emcmake cmake -S "$root" -B "$build/wasm-mt" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_WASM_THREADS=ON \
+  -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF
+cmake --build "$build/wasm-mt" -j "$jobs" --target test_runtime
+
 status=0
 step "native tests"
 ctest --test-dir "$build/native" --output-on-failure -j "$jobs" || status=1
 step "clang tests"
 ctest --test-dir "$build/native-clang" --output-on-failure -j "$jobs" -R 'test_(core|simd|runtime)$' || status=1
+step "WebAssembly tests with pthreads (Node.js)"
+ctest --test-dir "$build/wasm-mt" --output-on-failure -j "$jobs" -R 'test_runtime$' || status=1
 step "WebAssembly tests (Node.js)"
 ctest --test-dir "$build/wasm" --output-on-failure -j "$jobs" || status=1
 
