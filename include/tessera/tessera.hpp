@@ -1,5 +1,6 @@
-// tessera: the light umbrella header. Core tensors, SIMD layer, thread pool and the
-// element-wise / normalization kernels. Heavier features have their own umbrellas:
+// tessera: the light umbrella header. Core tensors, SIMD layer, thread pool and the kernels
+// (element-wise, reductions, softmax, norms, GEMM/GEMV, convolutions, pooling). Heavier
+// features have their own umbrellas:
 // <tessera/trees.hpp> (gradient-boosted trees and their loaders), <tessera/eigen.hpp>
 // (Eigen interop).
 #pragma once
@@ -17,3 +18,14 @@
 
 #include <tessera/simd/simd.hpp>
 #include <tessera/runtime/thread_pool.hpp>
+
+#include <tessera/kernels/unary.hpp>
+#include <tessera/kernels/binary.hpp>
+#include <tessera/kernels/reduce.hpp>
+#include <tessera/kernels/softmax.hpp>
+#include <tessera/kernels/norm.hpp>
+#include <tessera/kernels/gemm.hpp>
+#include <tessera/kernels/gemv.hpp>
+#include <tessera/kernels/conv2d.hpp>
+#include <tessera/kernels/pool.hpp>
+#include <tessera/kernels/layout.hpp>

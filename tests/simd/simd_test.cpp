@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -38,6 +39,45 @@ TEST_SUITE("simd") {
     check_math(simd::tanh_fn{}, [](double x) { return std::tanh(x); }, -10.0f, 10.0f, 4e-7, 1e-7);
     check_math(simd::erf_fn{}, [](double x) { return std::erf(x); }, -5.0f, 5.0f, 4e-7, 1e-7);
     check_math(simd::sigmoid_fn{}, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, -100.0f, 100.0f, 4e-7, 1e-37);
+  }
+
+  TEST_CASE("the conversion-free exp is accurate to a few ulp over the whole float range") {
+    using B = simd::f32;
+    double worst_ulp = 0;
+    for (int i = 0; i <= 200000; ++i) {
+      const float x = -104.5f + 194.0f * static_cast<float>(i) / 200000.0f;
+      alignas(64) float in[B::size], out[B::size];
+      for (std::size_t l = 0; l < B::size; ++l) in[l] = x;
+      simd::exp_f32_poly(B::load_aligned(in)).store_aligned(out);
+      const double want = std::exp(static_cast<double>(x));
+      CAPTURE(x);
+      if (want > 3.4028234663852886e38) {
+        REQUIRE(std::isinf(out[0]));
+      } else if (want < 1.0e-45) {
+        REQUIRE(out[0] >= 0.0f);
+        REQUIRE(out[0] <= 1.5e-45f);
+      } else {
+        const float wantf = static_cast<float>(want);
+        const double ulp = std::fabs(static_cast<double>(std::nextafter(wantf, INFINITY)) - wantf);
+        const double err = std::fabs(out[0] - want) / ulp;
+        // Normal results: a couple of ulp; subnormal ones round once more when scaled.
+        REQUIRE(err <= (want < 1.1754943508222875e-38 ? 1.01 : 2.5));
+        if (want >= 1.1754943508222875e-38) worst_ulp = std::max(worst_ulp, err);
+      }
+    }
+    MESSAGE("exp_f32_poly worst error on normal results: " << worst_ulp << " ulp");
+    alignas(64) float sp[B::size], so[B::size];
+    const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.7f, 89.0f, -103.0f};
+    for (float v : specials) {
+      for (std::size_t l = 0; l < B::size; ++l) sp[l] = v;
+      simd::exp_f32_poly(B::load_aligned(sp)).store_aligned(so);
+      CAPTURE(v);
+      if (std::isnan(v)) CHECK(std::isnan(so[0]));
+      else if (v == INFINITY || v == 89.0f) CHECK(so[0] == INFINITY);  // e^89 overflows float
+      else if (v == -INFINITY) CHECK(so[0] == 0.0f);
+      else if (v == 0.0f) CHECK(so[0] == 1.0f);
+      else CHECK(std::fabs(so[0] - std::exp(static_cast<double>(v))) <= 3e-7 * std::exp(static_cast<double>(v)) + 1e-44);
+    }
   }
 
   TEST_CASE("loads and stores with tails never touch memory past n") {
