@@ -1,0 +1,453 @@
+// tessera-gbt: gradient-boosted tree models from the command line, natively or under Node.
+//
+//   tessera-gbt predict --model M --input X.csv|X.json|X.jsonl [--output P] [--margin]
+//                       [--threads N] [--categories map.json]
+//   tessera-gbt compile --model M --name NAME > NAME.hpp
+//   tessera-gbt demo [--input breast_cancer.csv]
+//
+// Models: XGBoost JSON/UBJSON or LightGBM text (detected from the content).
+// CSV input: one row per line, num_features columns; an empty field or "nan" is missing; an
+// optional header line (detected when a field is not a number) naming the model's features
+// selects columns by name. Output: one line per row, one column per class (or one value).
+// JSON input: one object per record (an array of objects, or one object per line), keyed by
+// feature name; null or absent = missing; strings are categories, mapped through
+// --categories ({"feature": ["cat_a", "cat_b", ...]} or {"feature": {"cat_a": 0, ...}}) or
+// through the category lists the model carries (LightGBM pandas_categorical). Output: one
+// JSON object per record, e.g. {"0": 0.15, "1": 0.85}.
+#include <tessera/trees.hpp>
+#include <tessera/trees/compiled.hpp>
+#include <tessera/trees/predict.hpp>
+
+#include "breast_cancer_model.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace tessera;
+
+int fail(const std::string& msg) {
+  std::fprintf(stderr, "tessera-gbt: %s\n", msg.c_str());
+  return 1;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage:\n"
+               "  tessera-gbt predict --model M --input X.csv|X.json|X.jsonl [--output P] [--margin] [--threads N]\n"
+               "                      [--categories map.json]\n"
+               "  tessera-gbt compile --model M --name NAME > NAME.hpp\n"
+               "  tessera-gbt demo [--input breast_cancer.csv]\n");
+  return 2;
+}
+
+struct args {
+  std::map<std::string, std::string> kv;
+  bool margin = false;
+  bool has(const std::string& k) const { return kv.count(k) != 0; }
+  std::string get(const std::string& k, const std::string& d = "") const {
+    auto it = kv.find(k);
+    return it == kv.end() ? d : it->second;
+  }
+};
+
+bool parse_args(int argc, char** argv, int first, args& a, std::string& err) {
+  for (int i = first; i < argc; ++i) {
+    const std::string s = argv[i];
+    if (s == "--margin") { a.margin = true; continue; }
+    if (s.rfind("--", 0) != 0 || i + 1 >= argc) { err = "unexpected argument '" + s + "'"; return false; }
+    a.kv[s.substr(2)] = argv[++i];
+  }
+  return true;
+}
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) --e;
+  std::string out(s.substr(b, e - b));
+  if (out.size() >= 2 && out.front() == '"' && out.back() == '"') out = out.substr(1, out.size() - 2);
+  return out;
+}
+
+// A number, or missing (empty, nan, NaN, NA, null). False if neither.
+bool parse_value(const std::string& s, double& v) {
+  if (s.empty() || s == "nan" || s == "NaN" || s == "NAN" || s == "NA" || s == "null" || s == "?") {
+    v = std::nan("");
+    return true;
+  }
+  char* end = nullptr;
+  v = std::strtod(s.c_str(), &end);
+  return end != s.c_str() && *end == '\0';
+}
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> cells;
+  std::size_t s = 0;
+  while (true) {
+    const std::size_t e = line.find(',', s);
+    cells.push_back(trim(std::string_view(line).substr(s, e == std::string::npos ? std::string::npos : e - s)));
+    if (e == std::string::npos) break;
+    s = e + 1;
+  }
+  return cells;
+}
+
+// CSV -> row-major doubles (n_rows x nf). A header naming the model's features picks the
+// columns by name (other columns are ignored); otherwise columns are positional.
+status read_csv(const std::string& text, const trees::forest& f, std::vector<double>& x, std::size_t& n_rows) {
+  const std::size_t nf = static_cast<std::size_t>(f.num_features);
+  std::vector<std::size_t> column_of(nf);
+  for (std::size_t i = 0; i < nf; ++i) column_of[i] = i;
+  std::size_t n_columns = nf;
+  std::size_t pos = 0, line_no = 0;
+  bool first = true;
+  n_rows = 0;
+  while (pos < text.size()) {
+    std::size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    std::string line = text.substr(pos, e - pos);
+    pos = e + 1;
+    ++line_no;
+    if (trim(line).empty()) continue;
+    std::vector<std::string> cells = split_csv(line);
+    if (first) {
+      first = false;
+      bool header = false;
+      double v;
+      for (const std::string& c : cells) header |= !parse_value(c, v);
+      if (header) {
+        n_columns = cells.size();
+        if (!f.feature_names.empty()) {
+          for (std::size_t i = 0; i < nf; ++i) {
+            std::size_t found = cells.size();
+            for (std::size_t c = 0; c < cells.size(); ++c)
+              if (cells[c] == f.feature_names[i]) found = c;
+            if (found == cells.size()) {
+              if (cells.size() != nf)
+                return make_error(errc::parse_error, "line 1: the header has no column '" + f.feature_names[i] + "'");
+              found = i;  // unnamed header: positional
+            }
+            column_of[i] = found;
+          }
+        } else if (cells.size() != nf) {
+          return make_error(errc::parse_error, "line 1: the header has " + std::to_string(cells.size()) +
+                                                   " columns, the model has " + std::to_string(nf) + " features");
+        }
+        continue;
+      }
+    }
+    if (cells.size() != n_columns)
+      return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + std::to_string(cells.size()) +
+                                               " columns, expected " + std::to_string(n_columns));
+    for (std::size_t i = 0; i < nf; ++i) {
+      double v;
+      const std::string& cell = cells[column_of[i]];
+      if (!parse_value(cell, v))
+        return make_error(errc::parse_error, "line " + std::to_string(line_no) + ", column " +
+                                                 std::to_string(column_of[i] + 1) + ": cannot read '" + cell +
+                                                 "' as a number");
+      x.push_back(v);
+    }
+    ++n_rows;
+  }
+  return ok_status();
+}
+
+// Category name -> code, per feature index.
+using category_maps = std::map<std::size_t, std::map<std::string, double>>;
+
+std::vector<std::string> feature_names_of(const trees::forest& f) {
+  if (!f.feature_names.empty()) return f.feature_names;
+  std::vector<std::string> names;
+  for (std::int32_t i = 0; i < f.num_features; ++i) {
+    std::string name = "f";  // XGBoost's default names (built in two steps: GCC 12 -Wrestrict bug)
+    name += std::to_string(i);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+status model_categories(const trees::forest& f, category_maps& maps) {
+  if (f.categorical_values.empty()) return ok_status();
+  // LightGBM's pandas_categorical lists the categorical columns in column order: the
+  // features the model splits categorically.
+  std::vector<std::size_t> cat_features;
+  std::vector<bool> is_cat(static_cast<std::size_t>(f.num_features), false);
+  for (std::int32_t n = 0; n < f.num_nodes(); ++n)
+    if (f.split_feature[n] >= 0 && f.is_categorical[n]) is_cat[static_cast<std::size_t>(f.split_feature[n])] = true;
+  for (std::size_t i = 0; i < is_cat.size(); ++i)
+    if (is_cat[i]) cat_features.push_back(i);
+  if (cat_features.size() != f.categorical_values.size()) return ok_status();  // ambiguous: use --categories
+  for (std::size_t k = 0; k < cat_features.size(); ++k)
+    for (std::size_t c = 0; c < f.categorical_values[k].size(); ++c)
+      maps[cat_features[k]][f.categorical_values[k][c]] = static_cast<double>(c);
+  return ok_status();
+}
+
+status read_categories_file(const std::string& path, const trees::forest& f, category_maps& maps) {
+  TESSERA_ASSIGN_OR_RETURN(auto bytes, io::read_file_bytes(path));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value doc,
+                           io::parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  if (!doc.is_object()) return make_error(errc::parse_error, path + ": expected an object {feature: categories}");
+  const std::vector<std::string> names = feature_names_of(f);
+  for (const auto& [feature, cats] : doc.members) {
+    std::size_t idx = names.size();
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == feature) idx = i;
+    if (idx == names.size()) return make_error(errc::parse_error, path + ": unknown feature '" + feature + "'");
+    auto& m = maps[idx];
+    m.clear();
+    if (cats.kind == io::json_kind::array) {
+      for (std::size_t c = 0; c < cats.items.size(); ++c) {
+        if (!cats.items[c].is_string())
+          return make_error(errc::parse_error, path + ": categories of '" + feature + "' must be strings");
+        m[cats.items[c].str] = static_cast<double>(c);
+      }
+    } else if (cats.is_object()) {
+      for (const auto& [name, code] : cats.members) {
+        if (!code.is_number()) return make_error(errc::parse_error, path + ": code of '" + name + "' is not a number");
+        m[name] = code.number;
+      }
+    } else {
+      return make_error(errc::parse_error, path + ": categories of '" + feature + "' must be a list or an object");
+    }
+  }
+  return ok_status();
+}
+
+status read_json_records(const std::string& text, const trees::forest& f, const category_maps& cats,
+                         std::vector<double>& x, std::size_t& n_rows) {
+  const std::vector<std::string> names = feature_names_of(f);
+  const std::size_t nf = names.size();
+  auto add_record = [&](const io::json_value& rec, const std::string& where) -> status {
+    if (!rec.is_object()) return make_error(errc::parse_error, where + ": expected a JSON object");
+    std::vector<double> row(nf, std::nan(""));
+    for (const auto& [key, val] : rec.members) {
+      std::size_t idx = nf;
+      for (std::size_t i = 0; i < nf; ++i)
+        if (names[i] == key) idx = i;
+      if (idx == nf) return make_error(errc::parse_error, where + ": unknown feature '" + key + "'");
+      if (val.is_number()) {
+        row[idx] = val.number;
+      } else if (val.is_null()) {
+        row[idx] = std::nan("");
+      } else if (val.kind == io::json_kind::boolean) {
+        row[idx] = val.boolean ? 1.0 : 0.0;
+      } else if (val.is_string()) {
+        auto fm = cats.find(idx);
+        if (fm != cats.end()) {
+          auto c = fm->second.find(val.str);
+          // An unseen category is missing, like pandas' NaN code.
+          row[idx] = c == fm->second.end() ? std::nan("") : c->second;
+        } else if (!parse_value(val.str, row[idx])) {
+          return make_error(errc::parse_error, where + ": feature '" + key + "': no category list maps '" + val.str +
+                                                   "' (give --categories)");
+        }
+      } else {
+        return make_error(errc::parse_error, where + ": feature '" + key + "' has an unsupported value");
+      }
+    }
+    x.insert(x.end(), row.begin(), row.end());
+    ++n_rows;
+    return ok_status();
+  };
+  n_rows = 0;
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
+  if (i < text.size() && text[i] == '[') {
+    TESSERA_ASSIGN_OR_RETURN(const io::json_value doc, io::parse_json(text));
+    if (doc.kind != io::json_kind::array) return make_error(errc::parse_error, "expected an array of objects");
+    for (std::size_t r = 0; r < doc.items.size(); ++r) TESSERA_TRY(add_record(doc.items[r], "record " + std::to_string(r + 1)));
+    return ok_status();
+  }
+  // JSON lines: one object per line.
+  std::size_t pos = 0, line_no = 0;
+  while (pos < text.size()) {
+    std::size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    const std::string line = trim(std::string_view(text).substr(pos, e - pos));
+    pos = e + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    auto doc = io::parse_json(line);
+    if (!doc) return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + doc.err().message);
+    TESSERA_TRY(add_record(*doc, "line " + std::to_string(line_no)));
+  }
+  return ok_status();
+}
+
+std::string read_text(const std::string& path, status& st) {
+  auto bytes = io::read_file_bytes(path);
+  if (!bytes) {
+    st = bytes.err();
+    return {};
+  }
+  return std::string(bytes->begin(), bytes->end());
+}
+
+// 9 significant digits for f32 models (XGBoost), 17 for f64 models (LightGBM): enough to
+// read back the same float / double.
+bool g_f64_output = false;
+std::string fmt_value(double v) {
+  char buf[40];
+  if (!g_f64_output) {
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+  }
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+int cmd_predict(const args& a) {
+  if (!a.has("model") || !a.has("input")) return usage();
+  auto f = io::load_forest(a.get("model"));
+  if (!f) return fail(a.get("model") + ": " + f.what());
+  auto p = trees::compile(*f);
+  if (!p) return fail(p.what());
+  g_f64_output = f->accumulate == trees::accum_type::f64;
+  status st;
+  const std::string input = a.get("input");
+  const std::string text = read_text(input, st);
+  if (!st.ok()) return fail(input + ": " + st.what());
+  std::size_t first = 0;
+  while (first < text.size() && std::isspace(static_cast<unsigned char>(text[first]))) ++first;
+  const bool json = input.ends_with(".json") || input.ends_with(".jsonl") ||
+                    (first < text.size() && (text[first] == '{' || text[first] == '['));
+  std::vector<double> x;
+  std::size_t n_rows = 0;
+  if (json) {
+    category_maps cats;
+    if (status s = model_categories(*f, cats); !s.ok()) return fail(s.what());
+    if (a.has("categories"))
+      if (status s = read_categories_file(a.get("categories"), *f, cats); !s.ok()) return fail(s.what());
+    st = read_json_records(text, *f, cats, x, n_rows);
+  } else {
+    st = read_csv(text, *f, x, n_rows);
+  }
+  if (!st.ok()) return fail(input + ": " + st.what());
+  const int threads = std::max(1, std::atoi(a.get("threads", "1").c_str()));
+  runtime::thread_pool pool(static_cast<std::size_t>(threads));
+  const std::size_t k = static_cast<std::size_t>(a.margin ? p->num_outputs() : p->num_transformed_outputs());
+  const std::size_t nf = static_cast<std::size_t>(f->num_features);
+  std::vector<double> out(n_rows * k);
+  st = a.margin ? p->predict_margin(std::span<double>(out), std::span<const double>(x), nf, &pool)
+                : p->predict(std::span<double>(out), std::span<const double>(x), nf, &pool);
+  if (!st.ok()) return fail(st.what());
+
+  std::FILE* fp = stdout;
+  if (a.has("output")) {
+    fp = std::fopen(a.get("output").c_str(), "wb");
+    if (!fp) return fail("cannot write '" + a.get("output") + "'");
+  }
+  std::string line;
+  // JSON keys: class labels for classifiers, else "margin" / "prediction".
+  std::vector<std::string> keys;
+  const auto tr = f->objective.transform;
+  const bool classifier = !a.margin && (tr == trees::output_transform::sigmoid || tr == trees::output_transform::softmax);
+  if (json) {
+    if (classifier && tr == trees::output_transform::sigmoid && k == 1) {
+      keys = {f->class_labels.size() == 2 ? f->class_labels[0] : "0", f->class_labels.size() == 2 ? f->class_labels[1] : "1"};
+    } else if (classifier) {
+      for (std::size_t c = 0; c < k; ++c) keys.push_back(c < f->class_labels.size() ? f->class_labels[c] : std::to_string(c));
+    } else {
+      const std::string base = a.margin ? "margin" : (tr == trees::output_transform::argmax ? "class" : "prediction");
+      for (std::size_t c = 0; c < k; ++c) keys.push_back(k == 1 ? base : base + std::to_string(c));
+    }
+  }
+  for (std::size_t r = 0; r < n_rows; ++r) {
+    line.clear();
+    const double* o = out.data() + r * k;
+    if (json) {
+      line += '{';
+      if (keys.size() == 2 && k == 1) {  // binary: both class probabilities
+        line += trees::detail::c_string(keys[0]) + ": " + fmt_value(f->accumulate == trees::accum_type::f32
+                                                                        ? static_cast<double>(1.0f - static_cast<float>(o[0]))
+                                                                        : 1.0 - o[0]);
+        line += ", " + trees::detail::c_string(keys[1]) + ": " + fmt_value(o[0]);
+      } else {
+        for (std::size_t c = 0; c < k; ++c) line += (c ? ", " : "") + trees::detail::c_string(keys[c]) + ": " + fmt_value(o[c]);
+      }
+      line += "}\n";
+    } else {
+      for (std::size_t c = 0; c < k; ++c) line += (c ? "," : "") + fmt_value(o[c]);
+      line += '\n';
+    }
+    std::fwrite(line.data(), 1, line.size(), fp);
+  }
+  if (fp != stdout) std::fclose(fp);
+  return 0;
+}
+
+int cmd_compile(const args& a) {
+  if (!a.has("model") || !a.has("name")) return usage();
+  auto f = io::load_forest(a.get("model"));
+  if (!f) return fail(a.get("model") + ": " + f.what());
+  std::string header;
+  if (status s = trees::write_compiled_header(header, *f, a.get("name")); !s.ok()) return fail(s.what());
+  std::fwrite(header.data(), 1, header.size(), stdout);
+  return 0;
+}
+
+// The embedded breast-cancer model (XGBoost binary:logistic, compiled into this binary) on
+// the rows stored with it, next to XGBoost's own probabilities.
+int cmd_demo(const args& a) {
+  auto p = breast_cancer_predictor();
+  if (!p) return fail(p.what());
+  const std::string path = a.get("input", std::string(TESSERA_SOURCE_DIR) + "/tests/models/trees/breast_cancer.csv");
+  status st;
+  const std::string text = read_text(path, st);
+  if (!st.ok()) return fail(path + ": " + st.what());
+  const std::size_t nf = static_cast<std::size_t>(breast_cancer_num_features);
+  std::printf("tessera-gbt demo: XGBoost model compiled into this binary (%s, %zu trees, %zu features)\n",
+              breast_cancer_objective, p->num_trees(), nf);
+  std::printf("%5s  %12s  %12s  %s\n", "row", "tessera", "xgboost", "");
+  std::size_t pos = 0, row = 0, line_no = 0, mismatches = 0;
+  while (pos < text.size()) {
+    std::size_t e = text.find('\n', pos);
+    if (e == std::string::npos) e = text.size();
+    const std::string line = text.substr(pos, e - pos);
+    pos = e + 1;
+    if (++line_no == 1 || trim(line).empty()) continue;  // header
+    const std::vector<std::string> cells = split_csv(line);
+    if (cells.size() != nf + 2) return fail(path + ": line " + std::to_string(line_no) + ": expected " + std::to_string(nf + 2) + " columns");
+    std::vector<float> x(nf);
+    for (std::size_t i = 0; i < nf; ++i) {
+      double v;
+      if (!parse_value(cells[i], v)) return fail(path + ": line " + std::to_string(line_no) + ": bad number '" + cells[i] + "'");
+      x[i] = static_cast<float>(v);
+    }
+    const float xgb = std::strtof(cells[nf + 1].c_str(), nullptr);
+    float prob = 0;
+    if (status s = p->predict(std::span<float>(&prob, 1), std::span<const float>(x), nf); !s.ok()) return fail(s.what());
+    const bool same = prob == xgb;
+    mismatches += !same;
+    std::printf("%5zu  %12.9f  %12.9f  %s\n", row++, prob, xgb, same ? "same" : "DIFFERENT");
+  }
+  std::printf("%zu rows, %zu differ from XGBoost\n", row, mismatches);
+  return mismatches == 0 && row > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  const std::string cmd = argv[1];
+  args a;
+  std::string err;
+  if (!parse_args(argc, argv, 2, a, err)) {
+    std::fprintf(stderr, "tessera-gbt: %s\n", err.c_str());
+    return usage();
+  }
+  if (cmd == "predict") return cmd_predict(a);
+  if (cmd == "compile") return cmd_compile(a);
+  if (cmd == "demo") return cmd_demo(a);
+  return usage();
+}

@@ -1,0 +1,258 @@
+// A bounded UBJSON (Universal Binary JSON, draft 12) reader producing the same DOM as the
+// JSON reader (json_value), so one XGBoost loader serves .json and .ubj files.
+//
+// Supported: Z N T F i U I l L d D C S H, containers [ ] { } including optimized
+// containers with a count ('#') and a type ('$'). XGBoost writes its numeric arrays as
+// typed arrays ([$d#L<n> followed by n big-endian float32 values); those become compact
+// number_array values. Bounds: a declared count is checked against the bytes left before
+// anything is allocated (each element needs at least one byte, typed numbers their full
+// width), typed containers of zero-width types ($Z, $T, $F, $N) are refused, nesting depth
+// is capped, and int64 lengths/counts must be non-negative.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tessera/core/error.hpp"
+#include "tessera/io/json.hpp"
+
+namespace tessera::io {
+
+namespace detail {
+
+class ubjson_parser {
+ public:
+  ubjson_parser(std::span<const std::uint8_t> bytes, json_limits limits) : b_(bytes), lim_(limits) {}
+
+  expected<json_value> parse_document() {
+    json_value v;
+    std::uint8_t m = 0;
+    TESSERA_TRY(next_marker(m));
+    TESSERA_TRY(parse_typed(v, m, 0));
+    while (pos_ < b_.size() && b_[pos_] == 'N') ++pos_;
+    if (pos_ != b_.size()) return fail("unexpected data after the top-level value");
+    return v;
+  }
+
+ private:
+  error fail(const std::string& what) const {
+    return make_error(errc::parse_error, "ubjson: " + what + " at byte " + std::to_string(pos_));
+  }
+  std::size_t left() const noexcept { return b_.size() - pos_; }
+
+  status need(std::size_t n) const {
+    if (left() < n) return fail("truncated input (" + std::to_string(n) + " bytes needed, " +
+                                std::to_string(left()) + " left)");
+    return ok_status();
+  }
+  // Big-endian unsigned integer of n bytes.
+  std::uint64_t read_be(std::size_t n) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b_[pos_ + i];
+    pos_ += n;
+    return v;
+  }
+
+  // Next marker, skipping no-ops.
+  status next_marker(std::uint8_t& m) {
+    while (true) {
+      TESSERA_TRY(need(1));
+      m = b_[pos_++];
+      if (m != 'N') return ok_status();
+    }
+  }
+
+  static std::size_t number_width(std::uint8_t m) {
+    switch (m) {
+      case 'i': case 'U': case 'C': return 1;
+      case 'I': return 2;
+      case 'l': case 'd': return 4;
+      case 'L': case 'D': return 8;
+      default: return 0;
+    }
+  }
+
+  // Reads an integer value of marker m (i U I l L) as int64.
+  status read_int(std::uint8_t m, std::int64_t& out) {
+    const std::size_t w = number_width(m);
+    if (w == 0 || m == 'd' || m == 'D' || m == 'C') return fail("integer marker expected");
+    TESSERA_TRY(need(w));
+    const std::uint64_t raw = read_be(w);
+    switch (m) {
+      case 'i': out = static_cast<std::int8_t>(raw); break;
+      case 'U': out = static_cast<std::uint8_t>(raw); break;
+      case 'I': out = static_cast<std::int16_t>(raw); break;
+      case 'l': out = static_cast<std::int32_t>(raw); break;
+      default: out = static_cast<std::int64_t>(raw); break;
+    }
+    return ok_status();
+  }
+
+  // A length or count: an integer with its own marker, non-negative.
+  status read_length(std::int64_t& n) {
+    std::uint8_t m = 0;
+    TESSERA_TRY(next_marker(m));
+    TESSERA_TRY(read_int(m, n));
+    if (n < 0) return fail("negative length");
+    return ok_status();
+  }
+
+  status read_string_body(std::string& out) {
+    std::int64_t n = 0;
+    TESSERA_TRY(read_length(n));
+    if (static_cast<std::uint64_t>(n) > left()) return fail("string length " + std::to_string(n) + " past the end");
+    out.assign(reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(n));
+    pos_ += static_cast<std::size_t>(n);
+    return ok_status();
+  }
+
+  // Reads a number of marker m into double/float.
+  status read_number(std::uint8_t m, double& d, float& f) {
+    if (m == 'd') {
+      TESSERA_TRY(need(4));
+      const auto raw = static_cast<std::uint32_t>(read_be(4));
+      std::memcpy(&f, &raw, 4);
+      d = f;
+      return ok_status();
+    }
+    if (m == 'D') {
+      TESSERA_TRY(need(8));
+      const std::uint64_t raw = read_be(8);
+      std::memcpy(&d, &raw, 8);
+      f = static_cast<float>(d);
+      return ok_status();
+    }
+    if (m == 'H') {
+      std::string s;
+      TESSERA_TRY(read_string_body(s));
+      if (s.empty() || s.size() > 400) return fail("bad high-precision number");
+      for (char c : s)
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
+          return fail("bad high-precision number");
+      if (!parse_number_token(s, d, f)) return fail("bad high-precision number");
+      return ok_status();
+    }
+    std::int64_t i = 0;
+    TESSERA_TRY(read_int(m, i));
+    d = static_cast<double>(i);
+    f = static_cast<float>(i);
+    return ok_status();
+  }
+
+  // Parses a value whose marker m was already consumed.
+  status parse_typed(json_value& out, std::uint8_t m, std::size_t depth) {
+    if (depth > lim_.max_depth) return fail("nesting deeper than " + std::to_string(lim_.max_depth));
+    switch (m) {
+      case 'Z': out.kind = json_kind::null; return ok_status();
+      case 'T': out.kind = json_kind::boolean; out.boolean = true; return ok_status();
+      case 'F': out.kind = json_kind::boolean; out.boolean = false; return ok_status();
+      case 'i': case 'U': case 'I': case 'l': case 'L': case 'd': case 'D': case 'H':
+        out.kind = json_kind::number;
+        return read_number(m, out.number, out.number_f32);
+      case 'C':
+        TESSERA_TRY(need(1));
+        out.kind = json_kind::string;
+        out.str.assign(1, static_cast<char>(b_[pos_++]));
+        return ok_status();
+      case 'S':
+        out.kind = json_kind::string;
+        return read_string_body(out.str);
+      case '[': return parse_container(out, depth, false);
+      case '{': return parse_container(out, depth, true);
+      default:
+        --pos_;
+        return fail("unknown marker 0x" + hex(m));
+    }
+  }
+
+  static std::string hex(std::uint8_t v) {
+    const char* d = "0123456789abcdef";
+    return std::string{d[v >> 4], d[v & 15]};
+  }
+
+  status parse_container(json_value& out, std::size_t depth, bool object) {
+    out.kind = object ? json_kind::object : json_kind::array;
+    std::uint8_t type = 0;
+    std::int64_t count = -1;
+    TESSERA_TRY(need(1));
+    if (b_[pos_] == '$') {
+      ++pos_;
+      TESSERA_TRY(need(1));
+      type = b_[pos_++];
+      if (type == 'Z' || type == 'T' || type == 'F' || type == 'N')
+        return fail("typed container of zero-width type is not supported");
+      TESSERA_TRY(need(1));
+      if (b_[pos_] != '#') return fail("'#' expected after a container type");
+    }
+    if (pos_ < b_.size() && b_[pos_] == '#') {
+      ++pos_;
+      TESSERA_TRY(read_length(count));
+      // Every element takes at least one byte (typed numbers their full width; object
+      // members at least a key length byte): refuse counts the input cannot hold.
+      std::size_t min_width = 1;
+      if (type != 0 && number_width(type) != 0) min_width = number_width(type);
+      if (static_cast<std::uint64_t>(count) > left() / min_width)
+        return fail("declared count " + std::to_string(count) + " exceeds the remaining input");
+    }
+
+    if (!object && type != 0 && type != 'C' && number_width(type) != 0) {
+      // Typed numeric array: compact storage.
+      out.kind = json_kind::number_array;
+      const auto n = static_cast<std::size_t>(count);
+      out.numbers.resize(n);
+      out.numbers_f32.resize(n);
+      for (std::size_t i = 0; i < n; ++i) TESSERA_TRY(read_number(type, out.numbers[i], out.numbers_f32[i]));
+      return ok_status();
+    }
+
+    bool all_numbers = !object;
+    for (std::int64_t i = 0; count < 0 || i < count; ++i) {
+      std::uint8_t m = type;
+      if (count < 0) {
+        TESSERA_TRY(next_marker(m));
+        if (m == (object ? '}' : ']')) break;
+        if (object) --pos_;  // an object member starts with the key length marker
+      }
+      std::string key;
+      if (object) TESSERA_TRY(read_string_body(key));
+      if (type == 0 && (count >= 0 || object)) TESSERA_TRY(next_marker(m));
+      json_value v;
+      TESSERA_TRY(parse_typed(v, m, depth + 1));
+      if (object) {
+        out.members.push_back(json_member{std::move(key), std::move(v)});
+      } else {
+        all_numbers = all_numbers && v.kind == json_kind::number;
+        out.items.push_back(std::move(v));
+      }
+    }
+    if (all_numbers && !out.items.empty()) {
+      out.kind = json_kind::number_array;
+      out.numbers.reserve(out.items.size());
+      out.numbers_f32.reserve(out.items.size());
+      for (const auto& e : out.items) {
+        out.numbers.push_back(e.number);
+        out.numbers_f32.push_back(e.number_f32);
+      }
+      out.items.clear();
+      out.items.shrink_to_fit();
+    }
+    return ok_status();
+  }
+
+  std::span<const std::uint8_t> b_;
+  json_limits lim_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace detail
+
+// Parses one UBJSON document (the whole input; trailing no-ops only).
+inline expected<json_value> parse_ubjson(std::span<const std::uint8_t> bytes, json_limits limits = {}) {
+  return detail::ubjson_parser(bytes, limits).parse_document();
+}
+
+}  // namespace tessera::io

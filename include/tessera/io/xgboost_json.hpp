@@ -1,0 +1,396 @@
+// XGBoost model loader: the JSON (.json) and UBJSON (.ubj) formats of save_model(),
+// schema 1.x (1.6, 1.7) and 2.x, gbtree and dart boosters, numerical and categorical
+// splits. Produces a validated trees::forest with XGBoost's semantics:
+// `x < threshold` goes left, float accumulation, category in set goes right, NaN takes the
+// default direction.
+//
+// Field meanings (per tree, arrays indexed by node id): left_children/right_children (-1 for
+// leaves), split_indices (feature), split_conditions (threshold; the leaf value for leaves),
+// default_left, split_type (0 numerical, 1 categorical), and for categorical nodes
+// categories_nodes[k] / categories_segments[k] / categories_sizes[k] locating the sorted
+// category list of node categories_nodes[k] in `categories`. Nodes not reachable from the
+// root (XGBoost keeps pruned, "deleted" nodes in the arrays) are dropped; the rest are
+// renumbered in depth-first order.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tessera/core/error.hpp"
+#include "tessera/io/json.hpp"
+#include "tessera/io/ubjson.hpp"
+#include "tessera/trees/forest.hpp"
+
+namespace tessera::io {
+
+namespace detail {
+
+struct xgb_objective {
+  trees::output_transform transform;
+  enum class margin_of { identity, logit, log } base;
+};
+
+inline expected<xgb_objective> xgboost_objective(const std::string& name) {
+  using T = trees::output_transform;
+  using B = xgb_objective::margin_of;
+  if (name == "binary:logistic" || name == "reg:logistic") return xgb_objective{T::sigmoid, B::logit};
+  // XGBoost 1.7 uses base_score itself as the margin for logitraw (checked against 1.7.4).
+  if (name == "binary:logitraw") return xgb_objective{T::identity, B::identity};
+  if (name == "multi:softprob") return xgb_objective{T::softmax, B::identity};
+  if (name == "multi:softmax") return xgb_objective{T::argmax, B::identity};
+  if (name == "count:poisson" || name == "reg:gamma" || name == "reg:tweedie") return xgb_objective{T::exp, B::log};
+  if (name == "reg:squarederror" || name == "reg:linear" || name == "reg:squaredlogerror" ||
+      name == "reg:pseudohubererror" || name == "reg:absoluteerror" || name == "reg:quantileerror" ||
+      name == "rank:pairwise" || name == "rank:ndcg" || name == "rank:map")
+    return xgb_objective{T::identity, B::identity};
+  return make_error(errc::unsupported, "xgboost: objective '" + name + "' is not supported");
+}
+
+// Base margin from base_score, with XGBoost's float numerics: ProbToMargin is
+// -logf(1/base_score - 1) for logistic objectives and logf(base_score) for log links.
+// Checked bit for bit against XGBoost 1.7.4 on 400 base scores each (fixtures
+// xgb_base_margin_*.csv); a correctly rounded log (double, rounded once) differs from it in
+// about 1% of cases, so this calls logf (std::log on a float) like XGBoost does.
+inline float xgboost_base_margin(float base_score, xgb_objective::margin_of kind) {
+  switch (kind) {
+    case xgb_objective::margin_of::logit: {
+      const float t = 1.0f / base_score - 1.0f;
+      return -std::log(t);
+    }
+    case xgb_objective::margin_of::log:
+      return std::log(base_score);
+    case xgb_objective::margin_of::identity:
+      break;
+  }
+  return base_score;
+}
+
+inline expected<std::int64_t> string_integer(const json_value& obj, std::string_view key, std::string_view where,
+                                             std::int64_t lo, std::int64_t hi) {
+  TESSERA_ASSIGN_OR_RETURN(const json_value* v, require_member(obj, key, where));
+  TESSERA_ASSIGN_OR_RETURN(const double d, number_or_string(*v, std::string(where) + "." + std::string(key)));
+  return to_integer(d, lo, hi, std::string(where) + "." + std::string(key));
+}
+
+inline status string_list(const json_value* v, std::vector<std::string>& out, std::string_view where) {
+  out.clear();
+  if (!v || v->is_null()) return ok_status();
+  if (v->kind == json_kind::number_array && v->numbers.empty()) return ok_status();
+  if (v->kind != json_kind::array) return schema_error(where, "expected an array of strings");
+  for (const auto& e : v->items) {
+    if (!e.is_string()) return schema_error(where, "expected an array of strings");
+    out.push_back(e.str);
+  }
+  return ok_status();
+}
+
+// Bulk conversions of a numeric array; the error message is only built on failure.
+inline status integer_array(const json_value& v, std::int64_t lo, std::int64_t hi, const std::string& where,
+                            const char* field, std::vector<std::int64_t>& out) {
+  if (!v.is_array()) return schema_error(where, std::string(field) + ": expected an array");
+  const std::size_t n = v.size();
+  out.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    double d = 0.0;
+    if (v.kind == json_kind::number_array) {
+      d = v.numbers[i];
+    } else if (v.items[i].kind == json_kind::number) {
+      d = v.items[i].number;
+    } else if (v.items[i].kind == json_kind::boolean) {
+      d = v.items[i].boolean ? 1.0 : 0.0;
+    } else {
+      return schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
+    }
+    if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != std::floor(d))
+      return schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not an integer in [" +
+                                     std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    out[i] = static_cast<std::int64_t>(d);
+  }
+  return ok_status();
+}
+
+inline status float_array(const json_value& v, const std::string& where, const char* field, std::vector<float>& out) {
+  if (!v.is_array()) return schema_error(where, std::string(field) + ": expected an array");
+  if (v.kind == json_kind::number_array) {
+    out = v.numbers_f32;
+    return ok_status();
+  }
+  out.resize(v.items.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (v.items[i].kind != json_kind::number)
+      return schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
+    out[i] = v.items[i].number_f32;
+  }
+  return ok_status();
+}
+
+// Appends one XGBoost tree to `f`.
+inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::size_t index, std::int32_t group,
+                               double weight, std::size_t& category_budget) {
+  const std::string where = "xgboost: tree " + std::to_string(index);
+  if (!tree.is_object()) return schema_error(where, "expected an object");
+  TESSERA_ASSIGN_OR_RETURN(const json_value* lc_v, require_member(tree, "left_children", where));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* rc_v, require_member(tree, "right_children", where));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* si_v, require_member(tree, "split_indices", where));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* sc_v, require_member(tree, "split_conditions", where));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* dl_v, require_member(tree, "default_left", where));
+  const json_value* st_v = tree.find("split_type");  // absent before XGBoost 1.4
+  if (const json_value* tp = tree.find("tree_param")) {
+    if (const json_value* slv = tp->find("size_leaf_vector")) {
+      TESSERA_ASSIGN_OR_RETURN(const double s, number_or_string(*slv, where + ".size_leaf_vector"));
+      if (s > 1) return make_error(errc::unsupported, where + ": vector leaves (multi-target trees) are not supported");
+    }
+  }
+
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t n, array_size(*lc_v, where + ".left_children"));
+  if (n == 0) return schema_error(where, "tree has no nodes");
+  if (n > static_cast<std::size_t>(INT32_MAX / 2)) return schema_error(where, "too many nodes");
+  const auto last = static_cast<std::int64_t>(n) - 1;
+  std::vector<std::int64_t> lc, rc, si, dl, st;
+  std::vector<float> sc;
+  TESSERA_TRY(integer_array(*lc_v, -1, last, where, "left_children", lc));
+  TESSERA_TRY(integer_array(*rc_v, -1, last, where, "right_children", rc));
+  // Leaves may hold any split index (XGBoost writes 0); internal nodes are checked below.
+  TESSERA_TRY(integer_array(*si_v, INT32_MIN, INT32_MAX, where, "split_indices", si));
+  TESSERA_TRY(integer_array(*dl_v, 0, 1, where, "default_left", dl));
+  TESSERA_TRY(float_array(*sc_v, where, "split_conditions", sc));
+  if (st_v) {
+    TESSERA_TRY(integer_array(*st_v, 0, 1, where, "split_type", st));
+  } else {
+    st.assign(n, 0);
+  }
+  for (auto [size, name] : {std::pair{rc.size(), "right_children"}, std::pair{si.size(), "split_indices"},
+                            std::pair{sc.size(), "split_conditions"}, std::pair{dl.size(), "default_left"},
+                            std::pair{st.size(), "split_type"}}) {
+    if (size != n)
+      return schema_error(where, std::string(name) + " has " + std::to_string(size) + " entries, expected " +
+                                     std::to_string(n));
+  }
+
+  // Categorical sets by node id: position k in categories_nodes, or -1.
+  std::vector<std::int64_t> cat_entry(n, -1), cnodes, csegs, csizes, cats;
+  if (const json_value* cn_v = tree.find("categories_nodes")) {
+    TESSERA_TRY(integer_array(*cn_v, 0, last, where, "categories_nodes", cnodes));
+    if (!cnodes.empty()) {
+      const json_value* cs_v = tree.find("categories_segments");
+      const json_value* cz_v = tree.find("categories_sizes");
+      const json_value* c_v = tree.find("categories");
+      if (!cs_v || !cz_v || !c_v) return schema_error(where, "categorical split without its category arrays");
+      TESSERA_TRY(integer_array(*cs_v, 0, INT64_C(1) << 53, where, "categories_segments", csegs));
+      TESSERA_TRY(integer_array(*cz_v, 0, INT64_C(1) << 53, where, "categories_sizes", csizes));
+      // XGBoost categories are below 2^24 (larger values are invalid categories).
+      TESSERA_TRY(integer_array(*c_v, 0, (INT64_C(1) << 24) - 1, where, "categories", cats));
+      if (csegs.size() != cnodes.size() || csizes.size() != cnodes.size())
+        return schema_error(where, "categories_* arrays disagree in length");
+    }
+    for (std::size_t k = 0; k < cnodes.size(); ++k) {
+      if (cat_entry[cnodes[k]] >= 0)
+        return schema_error(where, "node " + std::to_string(cnodes[k]) + " has two category sets");
+      cat_entry[cnodes[k]] = static_cast<std::int64_t>(k);
+    }
+  }
+
+  // Depth-first pre-order renumbering from the root. A node is marked when pushed, so a
+  // node reached twice (cycle, shared child) is caught; nodes never reached are XGBoost's
+  // deleted (pruned) nodes and are dropped.
+  std::vector<std::int32_t> new_id(n, -1), order;
+  std::vector<std::int32_t> stack{0};
+  new_id[0] = 0;
+  while (!stack.empty()) {
+    const std::int32_t u = stack.back();
+    stack.pop_back();
+    new_id[u] = static_cast<std::int32_t>(order.size());
+    order.push_back(u);
+    const std::int64_t l = lc[u], r = rc[u];
+    if (l == -1 && r == -1) continue;
+    if (l == -1 || r == -1) return schema_error(where, "node " + std::to_string(u) + " has exactly one child");
+    for (std::int64_t c : {r, l}) {  // push right first so the left subtree is numbered next
+      if (new_id[c] != -1)
+        return schema_error(where, "node " + std::to_string(c) + " reached twice (cycle or shared child)");
+      new_id[c] = 0;  // mark; the real id is assigned when popped
+      stack.push_back(static_cast<std::int32_t>(c));
+    }
+  }
+
+  const std::int32_t base = f.num_nodes();
+  f.begin_tree(group, weight);
+  for (const std::int32_t u : order) {
+    const float cond = sc[u];
+    if (lc[u] < 0) {
+      if (std::isnan(cond)) return schema_error(where, "node " + std::to_string(u) + ": leaf value is NaN");
+      f.add_leaf(static_cast<double>(cond));
+      continue;
+    }
+    if (si[u] < 0 || si[u] >= f.num_features)
+      return schema_error(where, "node " + std::to_string(u) + ": split feature " + std::to_string(si[u]) +
+                                     " outside [0, num_feature)");
+    const auto feat = static_cast<std::int32_t>(si[u]);
+    const std::int32_t left = base + new_id[lc[u]], right = base + new_id[rc[u]];
+    if (st[u] == 0) {
+      if (std::isnan(cond)) return schema_error(where, "node " + std::to_string(u) + ": threshold is NaN");
+      f.add_node(feat, static_cast<double>(cond), left, right, dl[u] != 0, trees::missing_rule::nan_default, false,
+                 0, 0, 0.0);
+      continue;
+    }
+    // Categorical: build the bitset of the node's categories.
+    if (cat_entry[u] < 0)
+      return schema_error(where, "node " + std::to_string(u) + ": categorical split without a category set");
+    const auto e = static_cast<std::size_t>(cat_entry[u]);
+    const auto seg = static_cast<std::uint64_t>(csegs[e]), cnt = static_cast<std::uint64_t>(csizes[e]);
+    if (seg + cnt > cats.size())
+      return schema_error(where, "node " + std::to_string(u) + ": category segment past the end of 'categories'");
+    std::int64_t max_cat = -1;
+    for (std::uint64_t i = 0; i < cnt; ++i) max_cat = cats[seg + i] > max_cat ? cats[seg + i] : max_cat;
+    const std::size_t words = max_cat < 0 ? 0 : static_cast<std::size_t>(max_cat / 32 + 1);
+    if (words > category_budget)
+      return make_error(errc::out_of_memory,
+                        where + " node " + std::to_string(u) + ": category bitsets exceed the size budget of this model file");
+    category_budget -= words;
+    const std::size_t begin = f.category_bits.size();
+    f.category_bits.resize(begin + words, 0u);
+    for (std::uint64_t i = 0; i < cnt; ++i) {
+      const auto c = static_cast<std::uint64_t>(cats[seg + i]);
+      f.category_bits[begin + c / 32] |= 1u << (c % 32);
+    }
+    f.add_node(feat, 0.0, left, right, dl[u] != 0, trees::missing_rule::nan_default, true,
+               static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(words), 0.0);
+  }
+  f.end_tree();
+  return ok_status();
+}
+
+}  // namespace detail
+
+// Converts a parsed XGBoost model document (from JSON or UBJSON). `input_size` (bytes of
+// the file) sizes the budget for category bitsets.
+inline expected<trees::forest> xgboost_from_document(const json_value& doc, std::size_t input_size) {
+  using namespace detail;
+  trees::forest f;
+  f.format = trees::source_format::xgboost;
+  f.compare = trees::compare_op::less;
+  f.accumulate = trees::accum_type::f32;
+  f.features = trees::feature_precision::f32;
+  f.categories = trees::category_rule::in_set_right;
+
+  TESSERA_ASSIGN_OR_RETURN(const json_value* learner, require_member(doc, "learner", "xgboost"));
+  if (const json_value* ver = doc.find("version")) {
+    if (ver->is_array() && ver->size() >= 1) {
+      TESSERA_ASSIGN_OR_RETURN(const std::int64_t major, array_integer(*ver, 0, 0, 1000, "xgboost.version"));
+      if (major > 3) return make_error(errc::unsupported, "xgboost: model version " + std::to_string(major) + ".x is not supported");
+    }
+  }
+  TESSERA_ASSIGN_OR_RETURN(const json_value* mparam, require_member(*learner, "learner_model_param", "xgboost.learner"));
+  TESSERA_ASSIGN_OR_RETURN(const std::int64_t num_feature,
+                           string_integer(*mparam, "num_feature", "xgboost.learner_model_param", 0, INT32_MAX));
+  TESSERA_ASSIGN_OR_RETURN(const std::int64_t num_class,
+                           string_integer(*mparam, "num_class", "xgboost.learner_model_param", 0, 1 << 20));
+  std::int64_t num_target = 1;
+  if (mparam->find("num_target")) {
+    TESSERA_ASSIGN_OR_RETURN(num_target, string_integer(*mparam, "num_target", "xgboost.learner_model_param", 1, 1 << 20));
+  }
+  f.num_features = static_cast<std::int32_t>(num_feature);
+  f.num_outputs = static_cast<std::int32_t>(num_class > 0 ? num_class : num_target);
+
+  TESSERA_ASSIGN_OR_RETURN(const json_value* obj, require_member(*learner, "objective", "xgboost.learner"));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* obj_name, require_member(*obj, "name", "xgboost.learner.objective"));
+  if (!obj_name->is_string()) return schema_error("xgboost.learner.objective.name", "expected a string");
+  TESSERA_ASSIGN_OR_RETURN(const xgb_objective xo, xgboost_objective(obj_name->str));
+  f.objective.name = obj_name->str;
+  f.objective.transform = xo.transform;
+  if ((xo.transform == trees::output_transform::softmax || xo.transform == trees::output_transform::argmax) &&
+      num_class < 1)
+    return schema_error("xgboost", "multi-class objective without num_class");
+
+  TESSERA_ASSIGN_OR_RETURN(const json_value* bs, require_member(*mparam, "base_score", "xgboost.learner_model_param"));
+  float base_score = 0.0f;
+  TESSERA_TRY(number_or_string(*bs, "xgboost.learner_model_param.base_score", &base_score).as_status());
+  if (std::isnan(base_score)) return schema_error("xgboost", "base_score is NaN");
+  if (xo.base == xgb_objective::margin_of::logit && !(base_score > 0.0f && base_score < 1.0f))
+    return schema_error("xgboost", "base_score must be in (0, 1) for a logistic objective");
+  if (xo.base == xgb_objective::margin_of::log && !(base_score > 0.0f))
+    return schema_error("xgboost", "base_score must be positive for a log-link objective");
+  f.base_margin.assign(static_cast<std::size_t>(f.num_outputs),
+                       static_cast<double>(xgboost_base_margin(base_score, xo.base)));
+
+  TESSERA_TRY(string_list(learner->find("feature_names"), f.feature_names, "xgboost.feature_names"));
+  TESSERA_TRY(string_list(learner->find("feature_types"), f.feature_types, "xgboost.feature_types"));
+  if (!f.feature_names.empty() && f.feature_names.size() != static_cast<std::size_t>(f.num_features))
+    return schema_error("xgboost", "feature_names does not have num_feature entries");
+  if (!f.feature_types.empty() && f.feature_types.size() != static_cast<std::size_t>(f.num_features))
+    return schema_error("xgboost", "feature_types does not have num_feature entries");
+
+  TESSERA_ASSIGN_OR_RETURN(const json_value* gb, require_member(*learner, "gradient_booster", "xgboost.learner"));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* gb_name, require_member(*gb, "name", "xgboost.gradient_booster"));
+  if (!gb_name->is_string()) return schema_error("xgboost.gradient_booster.name", "expected a string");
+  const json_value* model = nullptr;
+  const json_value* weight_drop = nullptr;
+  if (gb_name->str == "gbtree") {
+    TESSERA_ASSIGN_OR_RETURN(model, require_member(*gb, "model", "xgboost.gradient_booster"));
+  } else if (gb_name->str == "dart") {
+    TESSERA_ASSIGN_OR_RETURN(const json_value* inner, require_member(*gb, "gbtree", "xgboost.gradient_booster"));
+    TESSERA_ASSIGN_OR_RETURN(model, require_member(*inner, "model", "xgboost.gradient_booster.gbtree"));
+    TESSERA_ASSIGN_OR_RETURN(weight_drop, require_member(*gb, "weight_drop", "xgboost.gradient_booster"));
+  } else {
+    return make_error(errc::unsupported, "xgboost: booster '" + gb_name->str + "' is not supported");
+  }
+  TESSERA_ASSIGN_OR_RETURN(const json_value* tree_list, require_member(*model, "trees", "xgboost.model"));
+  TESSERA_ASSIGN_OR_RETURN(const json_value* tree_info, require_member(*model, "tree_info", "xgboost.model"));
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t nt, array_size(*tree_list, "xgboost.model.trees"));
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t ni, array_size(*tree_info, "xgboost.model.tree_info"));
+  if (ni != nt) return schema_error("xgboost.model", "tree_info has " + std::to_string(ni) + " entries for " +
+                                                         std::to_string(nt) + " trees");
+  if (tree_list->kind != json_kind::array && nt != 0) return schema_error("xgboost.model.trees", "expected tree objects");
+  if (weight_drop) {
+    TESSERA_ASSIGN_OR_RETURN(const std::size_t nw, array_size(*weight_drop, "xgboost.weight_drop"));
+    if (nw != nt) return schema_error("xgboost", "weight_drop has " + std::to_string(nw) + " entries for " +
+                                                     std::to_string(nt) + " trees");
+  }
+
+  // Category bitsets may need more memory than the file's bytes (one small number can
+  // name category 16 million, 2 MiB of bits): cap the total at 2^20 words (room for one
+  // such set) plus 4 words per input byte.
+  std::size_t category_budget = (std::size_t{1} << 20) + 4 * input_size;
+  for (std::size_t t = 0; t < nt; ++t) {
+    TESSERA_ASSIGN_OR_RETURN(const std::int64_t group,
+                             array_integer(*tree_info, t, 0, f.num_outputs - 1, "xgboost.model.tree_info"));
+    double w = 1.0;
+    if (weight_drop) {
+      TESSERA_ASSIGN_OR_RETURN(const float wf, array_number_f32(*weight_drop, t, "xgboost.weight_drop"));
+      w = static_cast<double>(wf);
+    }
+    TESSERA_TRY(xgboost_add_tree(f, tree_list->items[t], t, static_cast<std::int32_t>(group), w, category_budget));
+  }
+  TESSERA_TRY(f.validate());
+  return f;
+}
+
+// True when the bytes look like UBJSON rather than JSON text (both start with '{').
+inline bool looks_like_ubjson(std::span<const std::uint8_t> bytes) {
+  std::size_t i = 0;
+  while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) ++i;
+  if (i + 1 >= bytes.size() || bytes[i] != '{') return false;
+  const std::uint8_t c = bytes[i + 1];
+  return c == 'i' || c == 'U' || c == 'I' || c == 'l' || c == 'L' || c == '$' || c == '#' || c == 'N';
+}
+
+inline expected<trees::forest> load_xgboost_json(std::string_view text) {
+  TESSERA_ASSIGN_OR_RETURN(const json_value doc, parse_json(text));
+  return xgboost_from_document(doc, text.size());
+}
+
+inline expected<trees::forest> load_xgboost_ubjson(std::span<const std::uint8_t> bytes) {
+  TESSERA_ASSIGN_OR_RETURN(const json_value doc, parse_ubjson(bytes));
+  return xgboost_from_document(doc, bytes.size());
+}
+
+// JSON or UBJSON, detected by content.
+inline expected<trees::forest> load_xgboost(std::span<const std::uint8_t> bytes) {
+  if (looks_like_ubjson(bytes)) return load_xgboost_ubjson(bytes);
+  return load_xgboost_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+}  // namespace tessera::io

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the optional peers of benchmarks/bench_trees (tessera works without them):
+#   - python3-xgboost: trains the benchmark forest, times XGBoost's own predictor
+#   - python3-onnx:    writes the forest as an ONNX ai.onnx.ml TreeEnsembleClassifier
+#   - onnxruntime-node (native peer) and onnxruntime-web (WASM peer) from npm, into
+#     benchmarks/js/node_modules. --ignore-scripts: onnxruntime-node's CPU binary ships
+#     inside the package, its postinstall only fetches optional GPU builds.
+# Usage: scripts/install-bench-peers.sh   (as root for apt-get; idempotent)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+need_apt=()
+/usr/bin/python3 -c 'import xgboost' 2>/dev/null || need_apt+=(python3-xgboost)
+/usr/bin/python3 -c 'import onnx' 2>/dev/null || need_apt+=(python3-onnx)
+/usr/bin/python3 -c 'import sklearn' 2>/dev/null || need_apt+=(python3-sklearn)
+if ((${#need_apt[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+
+ORT_VERSION="${ORT_VERSION:-1.30.0}"
+js="$here/benchmarks/js"
+if [[ ! -d "$js/node_modules/onnxruntime-node" || ! -d "$js/node_modules/onnxruntime-web" ]]; then
+  command -v npm >/dev/null || { echo "install-bench-peers: npm is missing (apt-get install npm)" >&2; exit 1; }
+  (cd "$js" && npm install --ignore-scripts --no-audit --no-fund --no-save --no-package-lock \
+     "onnxruntime-node@$ORT_VERSION" "onnxruntime-web@$ORT_VERSION")
+fi
+echo "install-bench-peers: ok"

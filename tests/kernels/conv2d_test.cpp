@@ -1,0 +1,444 @@
+// kernels/conv2d.hpp (NHWC, every algorithm) against kernels/ref/conv2d.hpp (NCHW, double).
+#include <tessera/kernels/conv2d.hpp>
+#include <tessera/kernels/ref/conv2d.hpp>
+#include <tessera/kernels/ref/gemm.hpp>  // ref::apply_activation
+
+#include <doctest/doctest.h>
+
+#include "support/harness.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace tessera;
+using namespace tessera::kernels;
+
+std::vector<float> random_vec(std::size_t n, test::rng& rng) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(rng.uniform(-1.0, 1.0));
+  return v;
+}
+
+int pick(test::rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.next() % static_cast<std::uint64_t>(hi - lo + 1)); }
+
+std::size_t count(const image_shape& s) {
+  return static_cast<std::size_t>(s.batch * s.channels * s.height * s.width);
+}
+
+// The shared tolerance check (tests/support/harness.hpp), also telling the caller whether it held.
+bool near_span(const std::vector<float>& got, const std::vector<float>& want, double rtol, double atol) {
+  REQUIRE(got.size() == want.size());
+  const index_t n = static_cast<index_t>(got.size());
+  const auto cmp = test::compare(TensorView<const float>(got.data(), {n}), TensorView<const float>(want.data(), {n}), rtol, atol);
+  CHECK_MESSAGE(cmp.ok, cmp.message);
+  return cmp.ok;
+}
+
+std::string describe(const image_shape& s, std::int64_t oc, const conv2d_params& p, const char* algo,
+                     const conv2d_epilogue& ep, bool bias) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%s N%lld C%lld H%lld W%lld -> %lld k%lldx%lld s%lldx%lld d%lldx%lld pad %lld,%lld,%lld,%lld "
+                "g%lld op%lldx%lld bias %d residual %d act %s",
+                algo, (long long)s.batch, (long long)s.channels, (long long)s.height, (long long)s.width,
+                (long long)oc, (long long)p.kernel_h, (long long)p.kernel_w, (long long)p.stride_h,
+                (long long)p.stride_w, (long long)p.dilation_h, (long long)p.dilation_w, (long long)p.pad_top,
+                (long long)p.pad_left, (long long)p.pad_bottom, (long long)p.pad_right, (long long)p.groups,
+                (long long)p.output_padding_h, (long long)p.output_padding_w, int(bias), int(ep.residual != nullptr),
+                activation_name(ep.act));
+  return buf;
+}
+
+struct case_opts {
+  bool transpose = false;
+  conv2d_algorithm algo = conv2d_algorithm::automatic;
+  bool bias = true;
+  bool residual = false;
+  activation act = activation::none;
+  runtime::thread_pool* pool = nullptr;
+  conv2d_workspace* ws = nullptr;
+  conv2d_algorithm expect_algo = conv2d_algorithm::automatic;  // checked unless automatic
+};
+
+// Runs one convolution through the NHWC kernel and the NCHW reference; returns false (after
+// reporting) on a mismatch. Skips silently (returns true) when the shape is invalid.
+bool run_case(const image_shape& s, std::int64_t oc, const conv2d_params& p, const case_opts& o, test::rng& rng) {
+  auto geo = o.transpose ? conv_transpose2d_geometry_of(s, oc, p) : conv2d_geometry_of(s, oc, p);
+  if (!geo.ok()) return true;
+  const image_shape os{s.batch, oc, static_cast<std::int64_t>(geo->out_h), static_cast<std::int64_t>(geo->out_w)};
+  const std::size_t wcount = o.transpose
+                                 ? static_cast<std::size_t>(s.channels * (oc / p.groups) * p.kernel_h * p.kernel_w)
+                                 : static_cast<std::size_t>(oc * (s.channels / p.groups) * p.kernel_h * p.kernel_w);
+  const auto x = random_vec(count(s), rng);
+  const auto w = random_vec(wcount, rng);
+  const auto b = random_vec(static_cast<std::size_t>(oc), rng);
+  const auto r = random_vec(count(os), rng);
+
+  std::vector<float> want(count(os));
+  const float* bias = o.bias ? b.data() : nullptr;
+  REQUIRE((o.transpose ? ref::conv_transpose2d(want.data(), x.data(), s, w.data(), bias, oc, p)
+                       : ref::conv2d(want.data(), x.data(), s, w.data(), bias, oc, p))
+              .ok());
+  epilogue ref_ep;
+  ref_ep.act = o.act;
+  ref_ep.clip_min = -0.5f;
+  ref_ep.clip_max = 0.75f;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    want[i] = static_cast<float>(ref::apply_activation(double(want[i]) + (o.residual ? double(r[i]) : 0.0), ref_ep));
+
+  std::vector<float> x_nhwc(x.size()), r_nhwc(r.size()), got_nhwc(count(os), NAN), got(count(os));
+  REQUIRE(nchw_to_nhwc(x_nhwc.data(), x.data(), s).ok());
+  REQUIRE(nchw_to_nhwc(r_nhwc.data(), r.data(), os).ok());
+  conv2d_epilogue ep;
+  ep.residual = o.residual ? r_nhwc.data() : nullptr;
+  ep.act = o.act;
+  ep.clip_min = ref_ep.clip_min;
+  ep.clip_max = ref_ep.clip_max;
+  const char* algo_name = o.transpose ? "transpose" : conv2d_algorithm_name(o.algo);
+  INFO(describe(s, oc, p, algo_name, ep, o.bias));
+  if (o.transpose) {
+    auto prep = prepared_conv_transpose2d::prepare(p, s.channels, oc, w.data(), bias);
+    REQUIRE_MESSAGE(prep.ok(), prep.what());
+    const auto st = conv_transpose2d(got_nhwc.data(), x_nhwc.data(), s, *prep, ep, o.ws, o.pool);
+    REQUIRE_MESSAGE(st.ok(), st.what());
+  } else {
+    auto prep = prepared_conv2d::prepare(p, s.channels, oc, w.data(), bias, o.algo);
+    REQUIRE_MESSAGE(prep.ok(), prep.what());
+    if (o.expect_algo != conv2d_algorithm::automatic) CHECK(prep->algorithm() == o.expect_algo);
+    const auto st = conv2d(got_nhwc.data(), x_nhwc.data(), s, *prep, ep, o.ws, o.pool);
+    REQUIRE_MESSAGE(st.ok(), st.what());
+  }
+  REQUIRE(nhwc_to_nchw(got.data(), got_nhwc.data(), os).ok());
+  return near_span(got, want, 1e-4, 1e-4);  // NCHW order
+}
+
+conv2d_params random_params(test::rng& rng, int max_k, int max_s, int max_d, int max_pad) {
+  conv2d_params p;
+  p.kernel_h = pick(rng, 1, max_k);
+  p.kernel_w = pick(rng, 1, max_k);
+  p.stride_h = pick(rng, 1, max_s);
+  p.stride_w = pick(rng, 1, max_s);
+  p.dilation_h = pick(rng, 1, max_d);
+  p.dilation_w = pick(rng, 1, max_d);
+  p.pad_top = pick(rng, 0, max_pad);
+  p.pad_left = pick(rng, 0, max_pad);
+  p.pad_bottom = pick(rng, 0, max_pad);
+  p.pad_right = pick(rng, 0, max_pad);
+  return p;
+}
+
+int random_divisor(test::rng& rng, int a, int b) {
+  std::vector<int> ds;
+  for (int d = 1; d <= std::min(a, b); ++d)
+    if (a % d == 0 && b % d == 0) ds.push_back(d);
+  return ds[static_cast<std::size_t>(pick(rng, 0, int(ds.size()) - 1))];
+}
+
+}  // namespace
+
+TEST_SUITE("kernels/conv2d") {
+  TEST_CASE("im2col_gemm matches the reference on random shapes, groups and padding") {
+    test::rng rng(101);
+    int ran = 0;
+    for (int t = 0; t < 80; ++t) {
+      auto p = random_params(rng, 4, 3, 2, 2);
+      const int cin = pick(rng, 1, 20), cout = pick(rng, 1, 20);
+      p.groups = random_divisor(rng, cin, cout);
+      const image_shape s{pick(rng, 1, 2), cin, pick(rng, 1, 11), pick(rng, 1, 11)};
+      case_opts o;
+      o.algo = conv2d_algorithm::im2col_gemm;
+      o.bias = pick(rng, 0, 1) == 1;
+      if (!conv2d_geometry_of(s, cout, p).ok()) continue;
+      ++ran;
+      if (!run_case(s, cout, p, o, rng)) break;
+    }
+    CHECK(ran > 40);
+  }
+
+  TEST_CASE("automatic picks gemm_1x1 for pointwise convolutions, which match the reference") {
+    test::rng rng(102);
+    for (int t = 0; t < 30; ++t) {
+      conv2d_params p;
+      const int cin = pick(rng, 1, 37), cout = pick(rng, 2, 37);  // cout > 1: never depthwise
+      p.groups = t % 3 == 0 ? random_divisor(rng, cin, cout) : 1;
+      if (p.groups == cin && p.groups == cout) p.groups = 1;  // that one is depthwise
+      p.dilation_h = pick(rng, 1, 2);  // irrelevant for 1x1 but allowed
+      const image_shape s{pick(rng, 1, 3), cin, pick(rng, 1, 9), pick(rng, 1, 9)};
+      case_opts o;
+      o.expect_algo = conv2d_algorithm::gemm_1x1;
+      o.bias = t % 2 == 0;
+      if (!run_case(s, cout, p, o, rng)) break;
+    }
+  }
+
+  TEST_CASE("1x1 with stride or padding goes through im2col") {
+    test::rng rng(103);
+    conv2d_params p;
+    p.stride_h = p.stride_w = 2;
+    case_opts o;
+    o.expect_algo = conv2d_algorithm::im2col_gemm;
+    CHECK(run_case({2, 13, 9, 8}, 11, p, o, rng));
+    p.stride_h = p.stride_w = 1;
+    p.pad_top = 1;
+    CHECK(run_case({1, 5, 4, 6}, 3, p, o, rng));
+  }
+
+  TEST_CASE("depthwise direct kernels match the reference (3x3, 5x5, other sizes, tails)") {
+    test::rng rng(104);
+    const int kernels[][2] = {{3, 3}, {5, 5}, {1, 1}, {3, 5}, {7, 7}, {2, 4}};
+    for (const auto& k : kernels)
+      for (int t = 0; t < 14; ++t) {
+        conv2d_params p;
+        p.kernel_h = k[0];
+        p.kernel_w = k[1];
+        p.stride_h = p.stride_w = pick(rng, 1, 2);
+        if (t % 4 == 3) p.stride_w = 3 - p.stride_h;  // non-square stride
+        p.dilation_h = p.dilation_w = t % 3 == 2 ? 2 : 1;
+        p.pad_top = pick(rng, 0, k[0] / 2 + 1);
+        p.pad_bottom = pick(rng, 0, k[0] / 2 + 1);
+        p.pad_left = pick(rng, 0, k[1] / 2 + 1);
+        p.pad_right = pick(rng, 0, k[1] / 2 + 1);
+        const int c = t == 0 ? 1 : pick(rng, 1, 37);
+        p.groups = c;
+        const image_shape s{pick(rng, 1, 2), c, pick(rng, 1, 12), pick(rng, 1, 12)};
+        case_opts o;
+        o.expect_algo = conv2d_algorithm::depthwise;
+        o.bias = t % 2 == 0;
+        o.residual = t % 3 == 0;
+        o.act = t % 4 == 1 ? activation::clip : activation::none;
+        if (!run_case(s, c, p, o, rng)) return;
+        // The same layer through the GEMM path.
+        o.algo = conv2d_algorithm::im2col_gemm;
+        o.expect_algo = conv2d_algorithm::im2col_gemm;
+        if (!run_case(s, c, p, o, rng)) return;
+      }
+  }
+
+  TEST_CASE("depthwise register-blocked interiors (3x3, 5x5, stride 1 and 2) on wide rows") {
+    test::rng rng(110);
+    for (int k : {3, 5})
+      for (int stride : {1, 2})
+        for (int c : {8, 19, 33}) {
+          conv2d_params p;
+          p.kernel_h = p.kernel_w = k;
+          p.stride_h = p.stride_w = stride;
+          p.pad_top = p.pad_left = k / 2;
+          p.pad_bottom = p.pad_right = stride == 2 ? k / 2 - 1 : k / 2;
+          p.groups = c;
+          case_opts o;
+          o.expect_algo = conv2d_algorithm::depthwise;
+          o.residual = c == 19;
+          o.act = c == 33 ? activation::relu : activation::none;
+          if (!run_case({1, c, 5, 43}, c, p, o, rng)) return;
+        }
+  }
+
+  TEST_CASE("padding larger than the kernel leaves bias-only borders on every path") {
+    test::rng rng(111);
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = 4; p.pad_left = 5; p.pad_bottom = 3; p.pad_right = 6;
+    case_opts o;
+    o.act = activation::silu;
+    CHECK(run_case({2, 6, 2, 3}, 5, p, o, rng));    // im2col
+    p.groups = 6;
+    CHECK(run_case({2, 6, 2, 3}, 6, p, o, rng));    // depthwise
+    p.kernel_h = p.kernel_w = 5;
+    p.stride_h = p.stride_w = 2;
+    CHECK(run_case({1, 9, 3, 11}, 9, p, o, rng));   // depthwise 5x5 stride 2
+    p.groups = 1;
+    p.kernel_h = p.kernel_w = 1;
+    p.stride_h = p.stride_w = 1;
+    CHECK(run_case({1, 4, 3, 3}, 7, p, o, rng));    // padded 1x1 through im2col
+  }
+
+  TEST_CASE("depthwise with a channel multiplier uses grouped GEMM") {
+    test::rng rng(105);
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    p.groups = 6;
+    case_opts o;
+    o.expect_algo = conv2d_algorithm::im2col_gemm;
+    CHECK(run_case({2, 6, 7, 5}, 12, p, o, rng));
+  }
+
+  TEST_CASE("fused epilogues: bias, residual and every activation on every path") {
+    test::rng rng(106);
+    const activation acts[] = {activation::none, activation::relu, activation::silu, activation::gelu,
+                               activation::clip};
+    for (activation act : acts)
+      for (int path = 0; path < 4; ++path) {
+        conv2d_params p;
+        image_shape s{2, 9, 6, 7};
+        std::int64_t oc = 10;
+        case_opts o;
+        o.act = act;
+        o.residual = true;
+        if (path == 0) {
+          o.expect_algo = conv2d_algorithm::gemm_1x1;
+        } else if (path == 1) {
+          p.kernel_h = p.kernel_w = 3;
+          p.pad_top = p.pad_left = 1;
+          o.expect_algo = conv2d_algorithm::im2col_gemm;
+        } else if (path == 2) {
+          p.kernel_h = p.kernel_w = 3;
+          p.stride_h = p.stride_w = 2;
+          p.pad_bottom = p.pad_right = 1;
+          p.groups = 9;
+          oc = 9;
+          o.expect_algo = conv2d_algorithm::depthwise;
+        } else {
+          p.kernel_h = p.kernel_w = 3;
+          p.stride_h = p.stride_w = 2;
+          p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+          p.output_padding_h = p.output_padding_w = 1;
+          o.transpose = true;
+        }
+        if (!run_case(s, oc, p, o, rng)) return;
+      }
+  }
+
+  TEST_CASE("conv_transpose2d matches the reference on random shapes") {
+    test::rng rng(107);
+    int ran = 0;
+    for (int t = 0; t < 60; ++t) {
+      auto p = random_params(rng, 4, 3, 2, 2);
+      p.output_padding_h = pick(rng, 0, int(std::max(p.stride_h, p.dilation_h)) - 1);
+      p.output_padding_w = pick(rng, 0, int(std::max(p.stride_w, p.dilation_w)) - 1);
+      const int cin = pick(rng, 1, 16), cout = pick(rng, 1, 16);
+      p.groups = random_divisor(rng, cin, cout);
+      const image_shape s{pick(rng, 1, 2), cin, pick(rng, 1, 8), pick(rng, 1, 8)};
+      case_opts o;
+      o.transpose = true;
+      o.bias = t % 2 == 0;
+      o.residual = t % 5 == 0;
+      if (!conv_transpose2d_geometry_of(s, cout, p).ok()) continue;
+      ++ran;
+      if (!run_case(s, cout, p, o, rng)) break;
+    }
+    CHECK(ran > 30);
+  }
+
+  TEST_CASE("a shared workspace and an explicit two-thread pool give the reference result") {
+    test::rng rng(108);
+    runtime::thread_pool pool(2);
+    conv2d_workspace ws;
+    case_opts o;
+    o.ws = &ws;
+    o.pool = &pool;
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    CHECK(run_case({1, 16, 20, 20}, 24, p, o, rng));   // im2col with a tile
+    CHECK(run_case({3, 5, 6, 6}, 4, p, o, rng));       // smaller: reuses the workspace
+    p.groups = 16;
+    CHECK(run_case({2, 16, 30, 9}, 16, p, o, rng));    // depthwise, many lines
+    o.transpose = true;
+    p.groups = 1;
+    p.stride_h = p.stride_w = 2;
+    CHECK(run_case({1, 40, 9, 9}, 70, p, o, rng));     // transposed, channel-split col2im
+  }
+
+  TEST_CASE("a large layer is tiled over output rows and still exact") {
+    test::rng rng(109);
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    conv2d_workspace ws;
+    case_opts o;
+    o.ws = &ws;
+    // K = 9 * 64 = 576; 1 << 19 floats hold 910 patch rows, so 96x96 outputs need ~11 tiles.
+    const image_shape s{1, 64, 96, 10};
+    CHECK(run_case(s, 3, p, o, rng));
+    auto prep = prepared_conv2d::prepare(p, 64, 3, std::vector<float>(3 * 64 * 9).data(), nullptr);
+    REQUIRE(prep.ok());
+    auto g = prep->geometry(s);
+    REQUIRE(g.ok());
+    CHECK(prep->workspace_floats(*g) <= (std::size_t{1} << 19));
+    CHECK(ws.size() <= (std::size_t{1} << 19));
+  }
+
+  TEST_CASE("bad shapes and parameters are errors, not crashes") {
+    std::vector<float> w(4096, 0.5f), x(4096, 1.0f), out(4096);
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    auto prep_fails = [&](conv2d_params q, std::int64_t cin, std::int64_t cout,
+                          conv2d_algorithm a = conv2d_algorithm::automatic) {
+      return !prepared_conv2d::prepare(q, cin, cout, w.data(), nullptr, a).ok() &&
+             (a != conv2d_algorithm::automatic || !prepared_conv_transpose2d::prepare(q, cin, cout, w.data(), nullptr).ok());
+    };
+    auto q = p; q.stride_h = 0; CHECK(prep_fails(q, 4, 4));
+    q = p; q.stride_w = -2; CHECK(prep_fails(q, 4, 4));
+    q = p; q.dilation_h = 0; CHECK(prep_fails(q, 4, 4));
+    q = p; q.kernel_w = 0; CHECK(prep_fails(q, 4, 4));
+    q = p; q.pad_left = -1; CHECK(prep_fails(q, 4, 4));
+    q = p; q.groups = 3; CHECK(prep_fails(q, 4, 6));   // 4 channels not divisible by 3
+    q = p; q.groups = 0; CHECK(prep_fails(q, 4, 4));
+    q = p; q.groups = 2; CHECK(prep_fails(q, 4, 6, conv2d_algorithm::depthwise));
+    CHECK(prep_fails(p, 4, 4, conv2d_algorithm::gemm_1x1));
+    CHECK(prep_fails(p, 0, 4));
+    q = p; q.kernel_h = std::int64_t{1} << 40; CHECK(prep_fails(q, 4, 4));
+    q = p; q.kernel_h = q.kernel_w = 1 << 20; CHECK(prep_fails(q, 1 << 20, 1 << 20));  // weight count overflow
+    CHECK(prepared_conv2d::prepare(p, 4, 4, nullptr, nullptr).what().find("null weight") != std::string::npos);
+
+    auto prep = prepared_conv2d::prepare(p, 4, 4, w.data(), nullptr);
+    REQUIRE(prep.ok());
+    CHECK(conv2d(out.data(), x.data(), {1, 4, 5, 5}, *prep).ok());
+    CHECK_FALSE(conv2d(out.data(), x.data(), {1, 3, 5, 5}, *prep).ok());   // channel mismatch
+    CHECK_FALSE(conv2d(out.data(), x.data(), {1, 4, 2, 5}, *prep).ok());   // kernel larger than input
+    CHECK_FALSE(conv2d(out.data(), x.data(), {-1, 4, 5, 5}, *prep).ok());
+    CHECK_FALSE(conv2d(out.data(), x.data(), {1 << 30, 4, 1 << 30, 5}, *prep).ok());  // overflow
+    CHECK(conv2d(out.data(), x.data(), {0, 4, 5, 5}, *prep).ok());         // empty batch
+    CHECK_FALSE(conv2d(x.data() + 10, x.data(), {1, 4, 5, 5}, *prep).ok()); // in place
+    conv2d_epilogue aliased;
+    aliased.residual = out.data() + 3;
+    CHECK_FALSE(conv2d(out.data(), x.data(), {1, 4, 5, 5}, *prep, aliased).ok());
+    conv2d_epilogue ep;
+    ep.act = activation::clip;
+    ep.clip_min = 1.0f;
+    ep.clip_max = 0.0f;
+    CHECK_FALSE(conv2d(out.data(), x.data(), {1, 4, 5, 5}, *prep, ep).ok());
+    ep.act = static_cast<activation>(42);
+    CHECK_FALSE(conv2d(out.data(), x.data(), {1, 4, 5, 5}, *prep, ep).ok());
+
+    // ConvTranspose: output padding must be below stride or dilation; pads may not empty the output.
+    q = p; q.stride_h = q.stride_w = 2; q.output_padding_h = 2;
+    auto tp = prepared_conv_transpose2d::prepare(q, 4, 4, w.data(), nullptr);
+    REQUIRE(tp.ok());
+    CHECK_FALSE(conv_transpose2d(out.data(), x.data(), {1, 4, 3, 3}, *tp).ok());
+    q.output_padding_h = 1;
+    q.pad_top = q.pad_bottom = 4;
+    tp = prepared_conv_transpose2d::prepare(q, 4, 4, w.data(), nullptr);
+    REQUIRE(tp.ok());
+    CHECK_FALSE(conv_transpose2d(out.data(), x.data(), {1, 4, 2, 2}, *tp).ok());   // 2*1+1+3-8 < 1
+    CHECK(conv_transpose2d(out.data(), x.data(), {1, 4, 5, 5}, *tp).ok());        // 8+1+3-8 = 4
+
+    // The reference validates the same way.
+    q = p; q.stride_h = 0;
+    CHECK_FALSE(ref::conv2d(out.data(), x.data(), {1, 4, 5, 5}, w.data(), nullptr, 4, q).ok());
+    CHECK_FALSE(ref::conv2d(out.data(), x.data(), {1, 4, 2, 2}, w.data(), nullptr, 4, p).ok());
+  }
+
+  TEST_CASE("output sizes follow the ONNX formulas") {
+    conv2d_params p;
+    p.kernel_h = 3; p.kernel_w = 2;
+    p.stride_h = 2; p.stride_w = 3;
+    p.dilation_h = 2;
+    p.pad_top = 1; p.pad_bottom = 2; p.pad_left = 0; p.pad_right = 1;
+    auto g = conv2d_geometry_of({1, 1, 10, 11}, 1, p);
+    REQUIRE(g.ok());
+    CHECK(g->out_h == (10 + 1 + 2 - ((3 - 1) * 2 + 1)) / 2 + 1);  // 5
+    CHECK(g->out_w == (11 + 0 + 1 - 2) / 3 + 1);                  // 4
+    p.output_padding_h = 1;
+    g = conv_transpose2d_geometry_of({1, 1, 10, 11}, 1, p);
+    REQUIRE(g.ok());
+    CHECK(g->out_h == 2 * 9 + 1 + 5 - 3);  // 21
+    CHECK(g->out_w == 3 * 10 + 0 + 2 - 1); // 31
+  }
+}

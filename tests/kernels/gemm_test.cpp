@@ -1,0 +1,413 @@
+// gemm_f32 / gemv_f32 / packed_b_f32 against the double-accumulating scalar reference
+// (kernels/ref/gemm.hpp) and against Eigen, on odd shapes (tails of every tile and block),
+// every transpose combination, alpha/beta, every epilogue, the prepacked and skinny paths,
+// and 1 vs 2 threads.
+#include <tessera/kernels/gemm.hpp>
+#include <tessera/kernels/gemv.hpp>
+#include <tessera/kernels/ref/gemm.hpp>
+
+// Eigen as an oracle only. Its SSE path does not compile under em++ (same rule as
+// <tessera/eigen.hpp>, which is not included here to keep this test independent of tensors).
+#if defined(__EMSCRIPTEN__) && !defined(EIGEN_DONT_VECTORIZE)
+#define EIGEN_DONT_VECTORIZE
+#endif
+#include <Eigen/Core>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using tessera::kernels::activation;
+using tessera::kernels::epilogue;
+using tessera::kernels::transpose;
+namespace k = tessera::kernels;
+
+std::vector<float> random_vec(std::size_t n, std::mt19937& g, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(g);
+  return v;
+}
+
+// Error bound for a K-term dot product of values in [-1, 1] with f32 accumulation (the
+// reference accumulates in double): grows with K, plus a relative part for the epilogue.
+double tolerance(std::size_t K, double ref) { return 4e-6 * static_cast<double>(K + 16) + 2e-5 * std::fabs(ref); }
+
+// Compares an M x N result (leading dimension ld) with the reference; reports the first mismatch.
+void check_close(const std::vector<float>& got, const std::vector<float>& want, std::size_t M, std::size_t N,
+                 std::ptrdiff_t ld, std::size_t K, const std::string& what) {
+  for (std::size_t i = 0; i < M; ++i) {
+    for (std::size_t j = 0; j < N; ++j) {
+      const std::size_t at = i * static_cast<std::size_t>(ld) + j;
+      const double g = got[at], w = want[at];
+      const bool ok = (std::isnan(g) && std::isnan(w)) || std::fabs(g - w) <= tolerance(K, w);
+      if (!ok) {
+        FAIL_CHECK(what << ": C[" << i << "," << j << "] = " << g << ", expected " << w << " (M=" << M << " N=" << N
+                        << " K=" << K << ")");
+        return;
+      }
+    }
+  }
+}
+
+struct gemm_case {
+  std::size_t M, N, K;
+  transpose ta = transpose::no, tb = transpose::no;
+  float alpha = 1.0f, beta = 0.0f;
+  std::size_t pad = 0;  // extra elements per row of A, B and C (leading dimension > columns)
+  epilogue ep{};
+  bool use_bias = false, use_residual = false;
+};
+
+std::string describe(const gemm_case& c) {
+  return "M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" + std::to_string(c.K) +
+         " ta=" + std::to_string(static_cast<int>(c.ta)) + " tb=" + std::to_string(static_cast<int>(c.tb)) +
+         " alpha=" + std::to_string(c.alpha) + " beta=" + std::to_string(c.beta) + " pad=" + std::to_string(c.pad) +
+         " act=" + k::activation_name(c.ep.act) + (c.use_bias ? " bias" : "") + (c.use_residual ? " residual" : "");
+}
+
+// Runs gemm_f32 (or, with `prepacked`, pack + the packed overload) and the reference on the
+// same random data and compares.
+void run_case(gemm_case c, std::mt19937& g, tessera::runtime::thread_pool* pool, bool prepacked = false) {
+  const std::size_t a_rows = c.ta == transpose::no ? c.M : c.K, a_cols = c.ta == transpose::no ? c.K : c.M;
+  const std::size_t b_rows = c.tb == transpose::no ? c.K : c.N, b_cols = c.tb == transpose::no ? c.N : c.K;
+  const std::ptrdiff_t lda = static_cast<std::ptrdiff_t>(a_cols + c.pad), ldb = static_cast<std::ptrdiff_t>(b_cols + c.pad);
+  const std::ptrdiff_t ldc = static_cast<std::ptrdiff_t>(c.N + c.pad);
+  const auto A = random_vec(a_rows * static_cast<std::size_t>(lda) + 1, g);
+  const auto B = random_vec(b_rows * static_cast<std::size_t>(ldb) + 1, g);
+  auto C = random_vec(c.M * static_cast<std::size_t>(ldc) + 1, g);
+  const auto bias = random_vec(c.N + 1, g);
+  const auto res = random_vec(c.M * static_cast<std::size_t>(ldc) + 1, g);
+  if (c.use_bias) c.ep.bias = bias.data();
+  if (c.use_residual) {
+    c.ep.residual = res.data();
+    c.ep.ld_residual = ldc;
+  }
+  auto want = C;
+  tessera::status st;
+  if (prepacked) {
+    auto pb = k::packed_b_f32::pack(c.K, c.N, B.data(), ldb, c.tb);
+    REQUIRE_MESSAGE(pb.ok(), pb.what());
+    CHECK(pb->rows() == c.K);
+    CHECK(pb->cols() == c.N);
+    c.alpha = 1.0f;
+    c.beta = 0.0f;
+    st = k::gemm_f32(c.M, A.data(), lda, *pb, C.data(), ldc, c.ep, pool);
+  } else {
+    st = k::gemm_f32(c.M, c.N, c.K, c.alpha, A.data(), lda, c.ta, B.data(), ldb, c.tb, c.beta, C.data(), ldc, c.ep, pool);
+  }
+  REQUIRE_MESSAGE(st.ok(), st.what());
+  k::ref::gemm_f32(c.M, c.N, c.K, c.alpha, A.data(), lda, c.ta, B.data(), ldb, c.tb, c.beta, want.data(), ldc, c.ep);
+  check_close(C, want, c.M, c.N, ldc, c.K, describe(c) + (prepacked ? " prepacked" : ""));
+  // Padding between rows must be left alone.
+  for (std::size_t i = 0; i < c.M; ++i)
+    for (std::size_t j = c.N; j < static_cast<std::size_t>(ldc); ++j)
+      if (C[i * static_cast<std::size_t>(ldc) + j] != want[i * static_cast<std::size_t>(ldc) + j]) {
+        FAIL_CHECK(describe(c) << ": wrote into the padding of row " << i);
+        return;
+      }
+}
+
+const transpose kTrans[] = {transpose::no, transpose::yes};
+
+}  // namespace
+
+TEST_SUITE("kernels/gemm") {
+
+TEST_CASE("matches the reference on random small shapes, every transpose, alpha and beta") {
+  std::mt19937 g(42);
+  tessera::runtime::thread_pool pool(1);
+  std::uniform_int_distribution<std::size_t> dim(1, 70);
+  for (int it = 0; it < 160; ++it) {
+    gemm_case c{dim(g), dim(g), dim(g)};
+    c.ta = kTrans[it % 2];
+    c.tb = kTrans[(it / 2) % 2];
+    c.alpha = (it % 3 == 0) ? 1.0f : -0.75f;
+    c.beta = (it % 4 == 0) ? 0.0f : (it % 4 == 1 ? 1.0f : 0.5f);
+    c.pad = (it % 5 == 0) ? 3 : 0;
+    run_case(c, g, &pool);
+  }
+}
+
+TEST_CASE("matches the reference on every tile tail 1..17 in M and N") {
+  std::mt19937 g(7);
+  tessera::runtime::thread_pool pool(1);
+  for (std::size_t m = 1; m <= 17; ++m)
+    for (std::size_t n = 1; n <= 17; n += 1) run_case(gemm_case{m + 8, n, 9}, g, &pool);  // blocked path
+  for (std::size_t m = 1; m <= 8; ++m)
+    for (std::size_t n = 1; n <= 70; n += 3)
+      for (transpose tb : kTrans) {
+        gemm_case c{m, n, 13};
+        c.tb = tb;
+        c.beta = 0.5f;
+        run_case(c, g, &pool);  // skinny paths
+      }
+}
+
+TEST_CASE("matches the reference on shapes larger than the cache blocks") {
+  std::mt19937 g(11);
+  tessera::runtime::thread_pool pool(1);
+  // K > KC (several K blocks, epilogue only on the last), M > MC, N > NC (several jc blocks).
+  const gemm_case cases[] = {{130, 257, 300}, {301, 70, 513}, {150, 33, 1030}, {9, 4200, 20}, {200, 150, 64}};
+  for (const auto& base : cases)
+    for (transpose ta : kTrans)
+      for (transpose tb : kTrans) {
+        gemm_case c = base;
+        c.ta = ta;
+        c.tb = tb;
+        c.beta = 0.25f;
+        c.alpha = 2.0f;
+        c.use_bias = true;
+        c.use_residual = true;
+        c.ep.act = activation::silu;
+        run_case(c, g, &pool);
+      }
+}
+
+TEST_CASE("applies every epilogue: bias, residual, relu, silu, gelu, clip") {
+  std::mt19937 g(5);
+  tessera::runtime::thread_pool pool(1);
+  const activation acts[] = {activation::none, activation::relu, activation::silu, activation::gelu, activation::clip};
+  const gemm_case shapes[] = {{37, 29, 41}, {3, 45, 19}, {1, 70, 300}, {20, 20, 600}, {7, 33, 2}};
+  int n = 0;
+  for (const auto& s : shapes)
+    for (activation act : acts)
+      for (int flags = 0; flags < 4; ++flags) {
+        gemm_case c = s;
+        c.ep.act = act;
+        c.ep.clip_min = 0.0f;  // ReLU6-style, scaled to the data
+        c.ep.clip_max = 0.6f;
+        c.use_bias = flags & 1;
+        c.use_residual = flags & 2;
+        c.beta = (n % 2) ? 0.5f : 0.0f;
+        c.tb = kTrans[(n / 2) % 2];
+        ++n;
+        run_case(c, g, &pool);
+      }
+}
+
+TEST_CASE("epilogue values are exact at known points") {
+  // 1x4 output from a 1x1 * 1x4 product: inputs chosen so each activation's value is known.
+  const float a = 1.0f, b[4] = {-2.0f, 0.0f, 1.0f, 8.0f};
+  float c[4];
+  auto run = [&](epilogue ep) {
+    REQUIRE(k::gemm_f32(1, 4, 1, 1.0f, &a, 1, transpose::no, b, 4, transpose::no, 0.0f, c, 4, ep).ok());
+  };
+  epilogue ep;
+  ep.act = activation::relu;
+  run(ep);
+  CHECK(c[0] == 0.0f);
+  CHECK(c[3] == 8.0f);
+  ep.act = activation::clip;
+  ep.clip_min = 0.0f;
+  ep.clip_max = 6.0f;
+  run(ep);
+  CHECK(c[3] == 6.0f);
+  CHECK(c[0] == 0.0f);
+  CHECK(c[2] == 1.0f);
+  ep.act = activation::gelu;
+  run(ep);
+  CHECK(c[2] == doctest::Approx(0.8413447f).epsilon(1e-5));  // x * Phi(x) at 1
+  CHECK(c[1] == 0.0f);
+  ep.act = activation::silu;
+  run(ep);
+  CHECK(c[2] == doctest::Approx(0.7310586f).epsilon(1e-5));  // 1 / (1 + e^-1)
+  CHECK(c[0] == doctest::Approx(-0.2384058f).epsilon(1e-5));
+}
+
+TEST_CASE("prepacked B matches the reference, skinny and blocked") {
+  std::mt19937 g(3);
+  tessera::runtime::thread_pool pool(1);
+  std::uniform_int_distribution<std::size_t> dim(1, 70);
+  for (int it = 0; it < 60; ++it) {
+    gemm_case c{it < 20 ? static_cast<std::size_t>(it % 9 + 1) : dim(g), dim(g), dim(g)};
+    c.tb = kTrans[it % 2];
+    c.pad = (it % 3 == 0) ? 2 : 0;
+    c.use_bias = it % 4 == 0;
+    c.ep.act = (it % 5 == 0) ? activation::gelu : activation::none;
+    run_case(c, g, &pool, /*prepacked=*/true);
+  }
+  for (std::size_t m : {1, 5, 64})
+    for (transpose tb : kTrans) {
+      gemm_case c{m, 200, 600};  // K spans several KC blocks of the packed layout
+      c.tb = tb;
+      c.use_residual = true;
+      run_case(c, g, &pool, true);
+    }
+  for (transpose tb : kTrans) {
+    gemm_case c{9, 4200, 20};  // N spans several NC blocks of the packed layout
+    c.tb = tb;
+    run_case(c, g, &pool, true);
+  }
+  // An empty packed matrix is valid.
+  auto empty = k::packed_b_f32::pack(0, 5, nullptr, 5, transpose::no);
+  REQUIRE(empty.ok());
+  std::vector<float> C(2 * 5, 7.0f), A(2, 1.0f);
+  REQUIRE(k::gemm_f32(2, A.data(), 0, *empty, C.data(), 5).ok());
+  for (float x : C) CHECK(x == 0.0f);  // C = A * B with K = 0 is zero
+}
+
+TEST_CASE("gemv matches the reference") {
+  std::mt19937 g(9);
+  tessera::runtime::thread_pool pool(1);
+  const std::size_t shapes[][2] = {{1, 1}, {7, 3}, {8, 8}, {9, 17}, {33, 65}, {100, 31}, {257, 1000}, {1000, 257}};
+  int n = 0;
+  for (const auto& s : shapes) {
+    const std::size_t N = s[0], K = s[1];
+    const std::ptrdiff_t ldw = static_cast<std::ptrdiff_t>(K + (n % 2));
+    const auto Wm = random_vec(N * static_cast<std::size_t>(ldw), g);
+    const auto x = random_vec(K, g), bias = random_vec(N, g), res = random_vec(N, g);
+    auto y = random_vec(N, g);
+    auto want = y;
+    epilogue ep;
+    ep.act = (n % 3 == 0) ? activation::relu : activation::none;
+    if (n % 2) ep.bias = bias.data();
+    if (n % 3 == 1) ep.residual = res.data();
+    const float alpha = n % 2 ? 0.5f : 1.0f, beta = n % 2 ? 0.0f : 0.75f;
+    REQUIRE(k::gemv_f32(N, K, alpha, Wm.data(), ldw, x.data(), beta, y.data(), ep, &pool).ok());
+    k::ref::gemv_f32(N, K, alpha, Wm.data(), ldw, x.data(), beta, want.data(), ep);
+    check_close(y, want, 1, N, static_cast<std::ptrdiff_t>(N), K, "gemv N=" + std::to_string(N) + " K=" + std::to_string(K));
+
+    // The same product through packed weights: B = W^T (K x N) packed from W with trans_b.
+    auto pb = k::packed_b_f32::pack(K, N, Wm.data(), ldw, transpose::yes);
+    REQUIRE(pb.ok());
+    std::vector<float> y2(N, 123.0f), want2(N, 0.0f);
+    REQUIRE(k::gemv_f32(*pb, x.data(), y2.data(), ep, &pool).ok());
+    k::ref::gemv_f32(N, K, 1.0f, Wm.data(), ldw, x.data(), 0.0f, want2.data(), ep);
+    check_close(y2, want2, 1, N, static_cast<std::ptrdiff_t>(N), K, "packed gemv N=" + std::to_string(N));
+    ++n;
+  }
+}
+
+TEST_CASE("one and two threads give identical results") {
+  std::mt19937 g(13);
+  tessera::runtime::thread_pool one(1), two(2);
+  const gemm_case shapes[] = {{300, 301, 299}, {64, 1000, 128}, {1, 3000, 500}, {4, 500, 700}, {500, 12, 300}};
+  for (const auto& s : shapes)
+    for (transpose tb : kTrans) {
+      const std::size_t M = s.M, N = s.N, K = s.K;
+      const auto A = random_vec(M * K, g), B = random_vec(K * N, g), bias = random_vec(N, g);
+      std::vector<float> C1(M * N), C2(M * N, 5.0f);
+      epilogue ep;
+      ep.bias = bias.data();
+      ep.act = activation::gelu;
+      const std::ptrdiff_t ldb = static_cast<std::ptrdiff_t>(tb == transpose::no ? N : K);
+      REQUIRE(k::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb, 0.0f,
+                          C1.data(), static_cast<std::ptrdiff_t>(N), ep, &one).ok());
+      REQUIRE(k::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb, 0.0f,
+                          C2.data(), static_cast<std::ptrdiff_t>(N), ep, &two).ok());
+      CHECK_MESSAGE(C1 == C2, "M=" << M << " N=" << N << " K=" << K);
+      auto want = C1;
+      k::ref::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb, 0.0f,
+                       want.data(), static_cast<std::ptrdiff_t>(N), ep);
+      check_close(C2, want, M, N, static_cast<std::ptrdiff_t>(N), K, "two threads");
+      // Prepacked with two threads as well.
+      auto pb = k::packed_b_f32::pack(K, N, B.data(), ldb, tb);
+      REQUIRE(pb.ok());
+      std::vector<float> C3(M * N);
+      REQUIRE(k::gemm_f32(M, A.data(), static_cast<std::ptrdiff_t>(K), *pb, C3.data(), static_cast<std::ptrdiff_t>(N), ep, &two).ok());
+      check_close(C3, want, M, N, static_cast<std::ptrdiff_t>(N), K, "two threads prepacked");
+    }
+}
+
+TEST_CASE("matches Eigen on row-major data") {
+  std::mt19937 g(17);
+  tessera::runtime::thread_pool pool(2);
+  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const std::size_t shapes[][3] = {{1, 1, 1}, {5, 70, 33}, {64, 64, 64}, {127, 129, 131}, {256, 96, 512}, {3, 512, 256}};
+  for (const auto& s : shapes)
+    for (transpose ta : kTrans)
+      for (transpose tb : kTrans) {
+        const std::size_t M = s[0], N = s[1], K = s[2];
+        const auto A = random_vec(M * K, g), B = random_vec(K * N, g);
+        std::vector<float> C(M * N);
+        const auto lda = static_cast<std::ptrdiff_t>(ta == transpose::no ? K : M);
+        const auto ldb = static_cast<std::ptrdiff_t>(tb == transpose::no ? N : K);
+        REQUIRE(k::gemm_f32(M, N, K, 1.0f, A.data(), lda, ta, B.data(), ldb, tb, 0.0f, C.data(),
+                            static_cast<std::ptrdiff_t>(N), {}, &pool).ok());
+        const auto Ai = static_cast<Eigen::Index>(M), Ni = static_cast<Eigen::Index>(N), Ki = static_cast<Eigen::Index>(K);
+        RowMat opA = ta == transpose::no ? RowMat(Eigen::Map<const RowMat>(A.data(), Ai, Ki))
+                                         : RowMat(Eigen::Map<const RowMat>(A.data(), Ki, Ai).transpose());
+        RowMat opB = tb == transpose::no ? RowMat(Eigen::Map<const RowMat>(B.data(), Ki, Ni))
+                                         : RowMat(Eigen::Map<const RowMat>(B.data(), Ni, Ki).transpose());
+        RowMat E(Ai, Ni);
+        E.noalias() = opA * opB;
+        std::vector<float> want(E.data(), E.data() + M * N);
+        check_close(C, want, M, N, static_cast<std::ptrdiff_t>(N), K, "eigen");
+      }
+}
+
+TEST_CASE("beta == 0 ignores C and alpha == 0 ignores A and B, as in BLAS") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> A(20 * 30, 1.0f), B(30 * 10, 1.0f), C(20 * 10, nan);
+  REQUIRE(k::gemm_f32(20, 10, 30, 1.0f, A.data(), 30, transpose::no, B.data(), 10, transpose::no, 0.0f, C.data(), 10).ok());
+  for (float x : C) CHECK(x == 30.0f);
+  std::vector<float> An(20 * 30, nan);
+  REQUIRE(k::gemm_f32(20, 10, 30, 0.0f, An.data(), 30, transpose::no, B.data(), 10, transpose::no, 2.0f, C.data(), 10).ok());
+  for (float x : C) CHECK(x == 60.0f);
+  // K == 0: C = epilogue(beta * C).
+  epilogue ep;
+  std::vector<float> bias(10, 1.0f);
+  ep.bias = bias.data();
+  REQUIRE(k::gemm_f32(20, 10, 0, 1.0f, nullptr, 0, transpose::no, nullptr, 10, transpose::no, 0.5f, C.data(), 10, ep).ok());
+  for (float x : C) CHECK(x == 31.0f);
+  // M == 0 and N == 0 are valid and touch nothing.
+  REQUIRE(k::gemm_f32(0, 10, 30, 1.0f, nullptr, 30, transpose::no, B.data(), 10, transpose::no, 0.0f, nullptr, 10).ok());
+  REQUIRE(k::gemm_f32(20, 0, 30, 1.0f, A.data(), 30, transpose::no, nullptr, 0, transpose::no, 0.0f, nullptr, 0).ok());
+  REQUIRE(k::gemv_f32(0, 5, 1.0f, nullptr, 5, nullptr, 0.0f, nullptr).ok());
+}
+
+TEST_CASE("rejects bad shapes with an error") {
+  std::vector<float> A(64, 1.0f), B(64, 1.0f), C(64, 0.0f);
+  auto g = [&](std::size_t M, std::size_t N, std::size_t K, const float* a, std::ptrdiff_t lda, transpose ta,
+               const float* b, std::ptrdiff_t ldb, float* c, std::ptrdiff_t ldc, epilogue ep = {}) {
+    return k::gemm_f32(M, N, K, 1.0f, a, lda, ta, b, ldb, transpose::no, 0.0f, c, ldc, ep);
+  };
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 4, C.data(), 4).ok());
+  CHECK(C[0] == 4.0f);
+  std::fill(C.begin(), C.end(), 0.0f);
+  CHECK(g(4, 4, 4, A.data(), 3, transpose::no, B.data(), 4, C.data(), 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(2, 4, 4, A.data(), 1, transpose::yes, B.data(), 4, C.data(), 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 3, C.data(), 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 4, C.data(), 3).code() == tessera::errc::invalid_argument);
+  CHECK(g(4, 4, 4, nullptr, 4, transpose::no, B.data(), 4, C.data(), 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, nullptr, 4, C.data(), 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 4, nullptr, 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(4, 4, 4, A.data(), -4, transpose::no, B.data(), 4, C.data(), 4).code() == tessera::errc::invalid_argument);
+  const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
+  CHECK(g(huge, huge, 1, A.data(), 1, transpose::no, B.data(), 4, C.data(), 4).code() == tessera::errc::invalid_argument);
+  CHECK(g(3, 1, 1, A.data(), PTRDIFF_MAX, transpose::no, B.data(), 1, C.data(), 1).code() == tessera::errc::invalid_argument);
+  epilogue ep;
+  ep.residual = C.data();
+  ep.ld_residual = 2;
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 4, C.data(), 4, ep).code() == tessera::errc::invalid_argument);
+  epilogue bad_clip;
+  bad_clip.act = activation::clip;
+  bad_clip.clip_min = 1.0f;
+  bad_clip.clip_max = 0.0f;
+  CHECK(g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 4, C.data(), 4, bad_clip).code() == tessera::errc::invalid_argument);
+  epilogue bad_act;
+  bad_act.act = static_cast<activation>(99);
+  CHECK(!g(4, 4, 4, A.data(), 4, transpose::no, B.data(), 4, C.data(), 4, bad_act).ok());
+  CHECK(!k::packed_b_f32::pack(4, 4, B.data(), 3, transpose::no).ok());
+  CHECK(!k::packed_b_f32::pack(4, 4, nullptr, 4, transpose::no).ok());
+  auto pb = k::packed_b_f32::pack(4, 4, B.data(), 4, transpose::no);
+  REQUIRE(pb.ok());
+  CHECK(!k::gemm_f32(4, A.data(), 3, *pb, C.data(), 4).ok());
+  CHECK(!k::gemm_f32(4, A.data(), 4, *pb, C.data(), 3).ok());
+  CHECK(!k::gemv_f32(4, 4, 1.0f, A.data(), 3, B.data(), 0.0f, C.data()).ok());
+  CHECK(!k::gemv_f32(4, 4, 1.0f, A.data(), 4, nullptr, 0.0f, C.data()).ok());
+  // Nothing was written by the failed calls.
+  for (float x : C) CHECK(x == 0.0f);
+}
+
+}  // TEST_SUITE

@@ -1,0 +1,75 @@
+// Tests of include/tessera/kernels/op_list.def itself: the kernel count is pinned by a
+// static_assert (adding a line means updating it here and in the family test that runs it),
+// names are unique, follow <dtype>_<op>__<arch>, and their dtype prefix matches the type.
+#include "support/harness.hpp"
+
+#include <tessera/kernels/binary.hpp>
+#include <tessera/kernels/norm.hpp>
+#include <tessera/kernels/reduce.hpp>
+#include <tessera/kernels/softmax.hpp>
+#include <tessera/kernels/unary.hpp>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+using namespace tessera;
+
+namespace {
+
+struct entry {
+  std::string_view name;
+  std::string_view family;
+  std::string_view dtype;  // dtype of the output's elements per the C++ type
+};
+
+template <class T>
+constexpr std::string_view dtype_prefix() {
+  if constexpr (std::is_same_v<T, float>) return "f32";
+  else if constexpr (std::is_same_v<T, double>) return "f64";
+  else if constexpr (std::is_same_v<T, f16>) return "f16";
+  else if constexpr (std::is_same_v<T, bf16>) return "bf16";
+  else if constexpr (std::is_same_v<T, std::int8_t>) return "s8";
+  else if constexpr (std::is_same_v<T, std::int32_t>) return "s32";
+  else return "?";
+}
+
+constexpr entry registry[] = {
+#define TESSERA_UNARY_KERNEL(name, T, fn, ...) {#name, "unary", dtype_prefix<T>()},
+#define TESSERA_BINARY_KERNEL(name, T, fn, ...) {#name, "binary", dtype_prefix<T>()},
+#define TESSERA_REDUCE_KERNEL(name, T, fn) {#name, "reduce", dtype_prefix<T>()},
+#define TESSERA_ARG_REDUCE_KERNEL(name, T, fn) {#name, "arg_reduce", dtype_prefix<T>()},
+#define TESSERA_SOFTMAX_KERNEL(name, T, fn) {#name, "softmax", dtype_prefix<T>()},
+#define TESSERA_LAYER_NORM_KERNEL(name, T, fn) {#name, "layer_norm", dtype_prefix<T>()},
+#define TESSERA_RMS_NORM_KERNEL(name, T, fn) {#name, "rms_norm", dtype_prefix<T>()},
+#define TESSERA_CAST_KERNEL(name, To, From) {#name, "cast", dtype_prefix<From>()},
+#include <tessera/kernels/op_list.def>
+};
+
+// ggml's rule: the count is pinned; a new line must be reflected where kernels are enumerated.
+static_assert(sizeof(registry) / sizeof(registry[0]) == 61, "op_list.def changed: update this count and the family test");
+
+}  // namespace
+
+TEST_SUITE("kernels/op_list") {
+
+TEST_CASE("kernel names are unique and say their dtype, op and arch") {
+  std::set<std::string_view> seen;
+  for (const entry& e : registry) {
+    INFO(std::string(e.name));
+    CHECK(seen.insert(e.name).second);
+    // <dtype>_<op>__<arch>: the name starts with the dtype of its (input) type...
+    REQUIRE(e.name.size() > e.dtype.size() + 1);
+    CHECK(e.name.substr(0, e.dtype.size()) == e.dtype);
+    CHECK(e.name[e.dtype.size()] == '_');
+    // ...and has exactly one "__" separating a non-empty arch.
+    const auto sep = e.name.find("__");
+    REQUIRE(sep != std::string_view::npos);
+    CHECK(e.name.find("__", sep + 2) == std::string_view::npos);
+    CHECK(sep + 2 < e.name.size());
+  }
+}
+
+}  // TEST_SUITE
