@@ -57,22 +57,8 @@ TESSERA_ALWAYS_INLINE xsimd::batch<T, A> min(const xsimd::batch<T, A>& a, const 
 }
 
 // Horizontal NaN-propagating max/min of one batch.
-template <class B>
-TESSERA_ALWAYS_INLINE typename B::value_type reduce_max(const B& v) {
-  alignas(64) typename B::value_type buf[B::size];
-  v.store_aligned(buf);
-  auto m = buf[0];
-  for (std::size_t i = 1; i < B::size; ++i) m = lanes::max(m, buf[i]);
-  return m;
-}
-template <class B>
-TESSERA_ALWAYS_INLINE typename B::value_type reduce_min(const B& v) {
-  alignas(64) typename B::value_type buf[B::size];
-  v.store_aligned(buf);
-  auto m = buf[0];
-  for (std::size_t i = 1; i < B::size; ++i) m = lanes::min(m, buf[i]);
-  return m;
-}
+using simd::reduce_max;
+using simd::reduce_min;
 
 }  // namespace lanes
 

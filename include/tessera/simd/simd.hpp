@@ -66,7 +66,7 @@ template <class B>
 TESSERA_ALWAYS_INLINE B fma(const B& a, const B& b, const B& c) { return xsimd::fma(a, b, c); }
 
 // Horizontal reductions (xsimd 8.1 has hadd only; max/min go through memory, which costs a
-// few cycles once per loop and keeps one portable body).
+// few cycles once per loop and keeps one portable body). max/min propagate NaN, as NumPy.
 template <class B>
 TESSERA_ALWAYS_INLINE typename B::value_type reduce_add(const B& v) { return xsimd::hadd(v); }
 template <class B>
@@ -74,7 +74,7 @@ TESSERA_ALWAYS_INLINE typename B::value_type reduce_max(const B& v) {
   alignas(64) typename B::value_type buf[B::size];
   v.store_aligned(buf);
   auto m = buf[0];
-  for (std::size_t i = 1; i < B::size; ++i) m = buf[i] > m ? buf[i] : m;
+  for (std::size_t i = 1; i < B::size; ++i) m = (m != m || buf[i] <= m) ? m : buf[i];  // NaN wins
   return m;
 }
 template <class B>
@@ -82,7 +82,7 @@ TESSERA_ALWAYS_INLINE typename B::value_type reduce_min(const B& v) {
   alignas(64) typename B::value_type buf[B::size];
   v.store_aligned(buf);
   auto m = buf[0];
-  for (std::size_t i = 1; i < B::size; ++i) m = buf[i] < m ? buf[i] : m;
+  for (std::size_t i = 1; i < B::size; ++i) m = (m != m || buf[i] >= m) ? m : buf[i];  // NaN wins
   return m;
 }
 

@@ -8,6 +8,7 @@
 #include <tessera/core/tensor.hpp>
 
 #include <string>
+#include <vector>
 
 namespace tessera::kernels::ref::detail {
 
@@ -60,6 +61,23 @@ inline bool axis_ok(int& axis, int rank) {
   if (axis < -rank || axis >= rank) return false;
   if (axis < 0) axis += rank;
   return true;
+}
+
+// Copies each 1-D row along `axis` out of `in`, lets f(row) rewrite it, writes it to `out`.
+template <class T, class F>
+status along_rows(const char* op, TensorView<T> out, TensorView<const T> in, int axis, F f) {
+  if (out.shape() != in.shape() || in.rank() == 0) return mismatch(op, out.shape(), in.shape());
+  if (!axis_ok(axis, in.rank())) return make_error(errc::invalid_argument, std::string(op) + ": bad axis");
+  const index_t n = in.dim(axis);
+  std::vector<T> row(static_cast<std::size_t>(n));
+  for_each_row_start(in.shape(), axis, [&](const index_t* idx0) {
+    index_t idx[TESSERA_MAX_RANK];
+    for (int i = 0; i < in.rank(); ++i) idx[i] = idx0[i];
+    for (index_t k = 0; k < n; ++k) { idx[axis] = k; row[static_cast<std::size_t>(k)] = at(in, idx, in.rank()); }
+    f(row);
+    for (index_t k = 0; k < n; ++k) { idx[axis] = k; at(out, idx, out.rank()) = row[static_cast<std::size_t>(k)]; }
+  });
+  return {};
 }
 
 }  // namespace tessera::kernels::ref::detail

@@ -10,28 +10,11 @@
 
 namespace tessera::kernels::ref {
 
-namespace detail {
-template <class T, class F>
-status along_last(TensorView<T> out, TensorView<const T> in, F f) {
-  if (out.shape() != in.shape() || in.rank() == 0) return mismatch("ref norm", out.shape(), in.shape());
-  const int axis = in.rank() - 1;
-  const index_t n = in.dim(axis);
-  std::vector<T> row(static_cast<std::size_t>(n));
-  for_each_row_start(in.shape(), axis, [&](const index_t* idx0) {
-    index_t idx[TESSERA_MAX_RANK];
-    for (int i = 0; i < in.rank(); ++i) idx[i] = idx0[i];
-    for (index_t k = 0; k < n; ++k) { idx[axis] = k; row[static_cast<std::size_t>(k)] = at(in, idx, in.rank()); }
-    f(row);
-    for (index_t k = 0; k < n; ++k) { idx[axis] = k; at(out, idx, out.rank()) = row[static_cast<std::size_t>(k)]; }
-  });
-  return {};
-}
-}  // namespace detail
 
 template <class T>
 status layer_norm(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, std::type_identity_t<TensorView<const T>> gamma,
                   std::type_identity_t<TensorView<const T>> beta, double eps = 1e-5) {
-  return detail::along_last(out, in, [&](std::vector<T>& x) {
+  return detail::along_rows("ref norm", out, in, -1, [&](std::vector<T>& x) {
     // long double sums: rows with a large offset (1e4 + noise) must not make the oracle
     // itself the least accurate party when T is double.
     using W = long double;
@@ -50,7 +33,7 @@ status layer_norm(TensorView<T> out, std::type_identity_t<TensorView<const T>> i
 template <class T>
 status rms_norm(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, std::type_identity_t<TensorView<const T>> gamma,
                 double eps = 1e-6) {
-  return detail::along_last(out, in, [&](std::vector<T>& x) {
+  return detail::along_rows("ref norm", out, in, -1, [&](std::vector<T>& x) {
     using W = long double;
     W ss = 0;
     for (T v : x) ss += static_cast<W>(v) * v;
