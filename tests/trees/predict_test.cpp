@@ -129,7 +129,8 @@ TEST_CASE("matches the reference on random forests, batch sizes around the block
       for (std::size_t i = 0; i < rows_d.size(); i += 7)
         if (!std::isnan(rows_d[i])) rows_d[i] = u(rng);
       for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{7}, std::size_t{63}, std::size_t{64},
-                            std::size_t{65}, std::size_t{200}}) {
+                            std::size_t{65}, std::size_t{127}, std::size_t{128},
+                            std::size_t{129}, std::size_t{200}}) {
         const std::string what = std::string(fc.name) + " [" + mode + "] rows=" + std::to_string(n);
         CAPTURE(what);
         check_against_reference(f, *p, rows, n, nullptr, what + " float");
