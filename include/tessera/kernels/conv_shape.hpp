@@ -144,6 +144,21 @@ inline void fill_common(conv2d_geometry& g, const image_shape& in, std::int64_t 
   g.pt = z(pt); g.pl = z(pl); g.pb = z(pb); g.pr = z(pr);
 }
 
+// The geometry both Conv and ConvTranspose end with, once their shapes are validated.
+inline conv2d_geometry make_geometry(const image_shape& in, const conv2d_params& p, std::int64_t out_channels,
+                                     std::int64_t oh, std::int64_t ow) {
+  conv2d_geometry g;
+  fill_common(g, in, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_top,
+              p.pad_left, p.pad_bottom, p.pad_right);
+  g.out_c = static_cast<std::size_t>(out_channels);
+  g.out_h = static_cast<std::size_t>(oh);
+  g.out_w = static_cast<std::size_t>(ow);
+  g.groups = static_cast<std::size_t>(p.groups);
+  g.in_cg = g.in_c / g.groups;
+  g.out_cg = g.out_c / g.groups;
+  return g;
+}
+
 }  // namespace detail
 
 // Conv: input [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw].
@@ -167,16 +182,7 @@ inline expected<conv2d_geometry> conv2d_geometry_of(const image_shape& in, std::
       !detail::count_fits(u(out_channels), u(in.channels / p.groups), u(p.kernel_h), u(p.kernel_w)) ||
       !detail::count_fits(u(in.batch), u(oh), u(ow), u(p.kernel_h * p.kernel_w)))
     return make_error(errc::out_of_range, std::string(op) + ": output or weight element count overflows");
-  conv2d_geometry g;
-  detail::fill_common(g, in, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_top,
-                      p.pad_left, p.pad_bottom, p.pad_right);
-  g.out_c = static_cast<std::size_t>(out_channels);
-  g.out_h = static_cast<std::size_t>(oh);
-  g.out_w = static_cast<std::size_t>(ow);
-  g.groups = static_cast<std::size_t>(p.groups);
-  g.in_cg = g.in_c / g.groups;
-  g.out_cg = g.out_c / g.groups;
-  return g;
+  return detail::make_geometry(in, p, out_channels, oh, ow);
 }
 
 // ConvTranspose: input [N, Cin, H, W], weight [Cin, Cout/groups, kh, kw].
@@ -211,16 +217,7 @@ inline expected<conv2d_geometry> conv_transpose2d_geometry_of(const image_shape&
       !detail::count_fits(u(in.channels), u(out_channels / p.groups), u(p.kernel_h), u(p.kernel_w)) ||
       !detail::count_fits(u(in.batch), u(in.height), u(in.width), u(p.kernel_h * p.kernel_w)))
     return make_error(errc::out_of_range, std::string(op) + ": output or weight element count overflows");
-  conv2d_geometry g;
-  detail::fill_common(g, in, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_top,
-                      p.pad_left, p.pad_bottom, p.pad_right);
-  g.out_c = static_cast<std::size_t>(out_channels);
-  g.out_h = static_cast<std::size_t>(oh);
-  g.out_w = static_cast<std::size_t>(ow);
-  g.groups = static_cast<std::size_t>(p.groups);
-  g.in_cg = g.in_c / g.groups;
-  g.out_cg = g.out_c / g.groups;
-  return g;
+  return detail::make_geometry(in, p, out_channels, oh, ow);
 }
 
 // Max/average pooling: output [N, C, out_h, out_w]. Every output window must cover at least
