@@ -25,6 +25,8 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -199,13 +201,21 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts{opts.threads};
   if (!threads_given && !TESSERA_WASM) thread_counts = {1, 2};
   double rows_per_s_1t = 0;
+  // All thread counts are timed in interleaved repetitions so their ratio survives drift.
+  std::vector<std::unique_ptr<runtime::thread_pool>> pools;
+  std::vector<std::function<void()>> runs;
   for (int threads : thread_counts) {
-    runtime::thread_pool pool(static_cast<std::size_t>(threads));
-    const double sec = bench::time_median(opts, [&] {
-      (void)p.predict(std::span<float>(out), std::span<const float>(rows), nf, &pool);
+    pools.push_back(std::make_unique<runtime::thread_pool>(static_cast<std::size_t>(threads)));
+    runtime::thread_pool* pool = pools.back().get();
+    runs.push_back([&, pool] {
+      (void)p.predict(std::span<float>(out), std::span<const float>(rows), nf, pool);
       bench::do_not_optimize(out[0]);
     });
-    const double rps = static_cast<double>(n_rows) / sec;
+  }
+  const std::vector<double> seconds = bench::time_medians_interleaved(opts, runs);
+  for (std::size_t ti = 0; ti < thread_counts.size(); ++ti) {
+    const int threads = thread_counts[ti];
+    const double rps = static_cast<double>(n_rows) / seconds[ti];
     if (threads == 1) rows_per_s_1t = rps;
     bench::record r;
     r.bench = "trees";
