@@ -18,26 +18,7 @@ namespace {
 using namespace tessera;
 using namespace tessera::kernels;
 
-std::vector<float> random_vec(std::size_t n, test::rng& rng) {
-  std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(rng.uniform(-1.0, 1.0));
-  return v;
-}
-
 int pick(test::rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.next() % static_cast<std::uint64_t>(hi - lo + 1)); }
-
-std::size_t count(const image_shape& s) {
-  return static_cast<std::size_t>(s.batch * s.channels * s.height * s.width);
-}
-
-// The shared tolerance check (tests/support/harness.hpp), also telling the caller whether it held.
-bool near_span(const std::vector<float>& got, const std::vector<float>& want, double rtol, double atol) {
-  REQUIRE(got.size() == want.size());
-  const index_t n = static_cast<index_t>(got.size());
-  const auto cmp = test::compare(TensorView<const float>(got.data(), {n}), TensorView<const float>(want.data(), {n}), rtol, atol);
-  CHECK_MESSAGE(cmp.ok, cmp.message);
-  return cmp.ok;
-}
 
 std::string describe(const image_shape& s, std::int64_t oc, const conv2d_params& p, const char* algo,
                      const conv2d_epilogue& ep, bool bias) {
@@ -74,12 +55,12 @@ bool run_case(const image_shape& s, std::int64_t oc, const conv2d_params& p, con
   const std::size_t wcount = o.transpose
                                  ? static_cast<std::size_t>(s.channels * (oc / p.groups) * p.kernel_h * p.kernel_w)
                                  : static_cast<std::size_t>(oc * (s.channels / p.groups) * p.kernel_h * p.kernel_w);
-  const auto x = random_vec(count(s), rng);
-  const auto w = random_vec(wcount, rng);
-  const auto b = random_vec(static_cast<std::size_t>(oc), rng);
-  const auto r = random_vec(count(os), rng);
+  const auto x = test::random_floats(s.numel(), -1.0, 1.0, rng);
+  const auto w = test::random_floats(wcount, -1.0, 1.0, rng);
+  const auto b = test::random_floats(static_cast<std::size_t>(oc), -1.0, 1.0, rng);
+  const auto r = test::random_floats(os.numel(), -1.0, 1.0, rng);
 
-  std::vector<float> want(count(os));
+  std::vector<float> want(os.numel());
   const float* bias = o.bias ? b.data() : nullptr;
   REQUIRE((o.transpose ? ref::conv_transpose2d(want.data(), x.data(), s, w.data(), bias, oc, p)
                        : ref::conv2d(want.data(), x.data(), s, w.data(), bias, oc, p))
@@ -91,7 +72,7 @@ bool run_case(const image_shape& s, std::int64_t oc, const conv2d_params& p, con
   for (std::size_t i = 0; i < want.size(); ++i)
     want[i] = static_cast<float>(ref::apply_activation(double(want[i]) + (o.residual ? double(r[i]) : 0.0), ref_ep));
 
-  std::vector<float> x_nhwc(x.size()), r_nhwc(r.size()), got_nhwc(count(os), NAN), got(count(os));
+  std::vector<float> x_nhwc(x.size()), r_nhwc(r.size()), got_nhwc(os.numel(), NAN), got(os.numel());
   REQUIRE(nchw_to_nhwc(x_nhwc.data(), x.data(), s).ok());
   REQUIRE(nchw_to_nhwc(r_nhwc.data(), r.data(), os).ok());
   conv2d_epilogue ep;
@@ -114,7 +95,7 @@ bool run_case(const image_shape& s, std::int64_t oc, const conv2d_params& p, con
     REQUIRE_MESSAGE(st.ok(), st.what());
   }
   REQUIRE(nhwc_to_nchw(got.data(), got_nhwc.data(), os).ok());
-  return near_span(got, want, 1e-4, 1e-4);  // NCHW order
+  return test::near_span(got, want, 1e-4, 1e-4);  // NCHW order
 }
 
 conv2d_params random_params(test::rng& rng, int max_k, int max_s, int max_d, int max_pad) {

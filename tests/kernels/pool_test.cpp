@@ -17,26 +17,6 @@ namespace {
 using namespace tessera;
 using namespace tessera::kernels;
 
-std::vector<float> random_vec(std::size_t n, test::rng& rng) {
-  std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(rng.uniform(-2.0, 2.0));
-  return v;
-}
-
-std::size_t count(const image_shape& s) {
-  return static_cast<std::size_t>(s.batch * s.channels * s.height * s.width);
-}
-
-// Index and values of the first element where |a - b| > atol + rtol * |b|, or -1.
-// The shared tolerance check (tests/support/harness.hpp), also telling the caller whether it held.
-bool near_span(const std::vector<float>& got, const std::vector<float>& want, double rtol, double atol) {
-  REQUIRE(got.size() == want.size());
-  const index_t n = static_cast<index_t>(got.size());
-  const auto cmp = test::compare(TensorView<const float>(got.data(), {n}), TensorView<const float>(want.data(), {n}), rtol, atol);
-  CHECK_MESSAGE(cmp.ok, cmp.message);
-  return cmp.ok;
-}
-
 std::string describe(const image_shape& s, const pool2d_params& p) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -52,17 +32,17 @@ std::string describe(const image_shape& s, const pool2d_params& p) {
 template <class Fast, class Ref>
 void check_pool(const image_shape& s, const pool2d_params& p, Fast fast, Ref ref, test::rng& rng) {
   INFO(describe(s, p));
-  const auto x = random_vec(count(s), rng);
+  const auto x = test::random_floats(s.numel(), -2.0, 2.0, rng);
   auto geo = pool2d_geometry_of(s, p);
   REQUIRE(geo.ok());
   const image_shape os{s.batch, s.channels, static_cast<std::int64_t>(geo->out_h),
                        static_cast<std::int64_t>(geo->out_w)};
-  std::vector<float> want(count(os)), x_nhwc(x.size()), got_nhwc(count(os), NAN), got(count(os));
+  std::vector<float> want(os.numel()), x_nhwc(x.size()), got_nhwc(os.numel(), NAN), got(os.numel());
   REQUIRE(ref(want.data(), x.data(), s, p).ok());
   REQUIRE(nchw_to_nhwc(x_nhwc.data(), x.data(), s).ok());
   REQUIRE(fast(got_nhwc.data(), x_nhwc.data(), s, p).ok());
   REQUIRE(nhwc_to_nchw(got.data(), got_nhwc.data(), os).ok());
-  near_span(got, want, 1e-5, 1e-6);
+  test::near_span(got, want, 1e-5, 1e-6);
 }
 
 pool2d_params random_params(test::rng& rng, bool allow_dilation) {
@@ -97,7 +77,7 @@ TEST_SUITE("kernels/pool") {
   TEST_CASE("layout conversion round-trips and matches index formulas") {
     test::rng rng(7);
     const image_shape s{2, 5, 3, 7};
-    const auto x = random_vec(count(s), rng);
+    const auto x = test::random_floats(s.numel(), -2.0, 2.0, rng);
     std::vector<float> y(x.size()), z(x.size());
     REQUIRE(nchw_to_nhwc(y.data(), x.data(), s).ok());
     for (int n = 0; n < 2; ++n)
@@ -172,17 +152,17 @@ TEST_SUITE("kernels/pool") {
     for (const image_shape s : {image_shape{1, 1, 1, 1}, image_shape{2, 7, 3, 5}, image_shape{1, 37, 9, 9},
                                 image_shape{3, 70, 4, 6}, image_shape{1, 960, 7, 7}, image_shape{1, 9, 60, 61}}) {
       INFO("N" << s.batch << " C" << s.channels << " H" << s.height << " W" << s.width);
-      const auto x = random_vec(count(s), rng);
+      const auto x = test::random_floats(s.numel(), -2.0, 2.0, rng);
       std::vector<float> x_nhwc(x.size());
       REQUIRE(nchw_to_nhwc(x_nhwc.data(), x.data(), s).ok());
       const std::size_t nc = static_cast<std::size_t>(s.batch * s.channels);
       std::vector<float> want(nc), got(nc);
       REQUIRE(ref::global_avg_pool2d(want.data(), x.data(), s).ok());
       REQUIRE(global_avg_pool2d(got.data(), x_nhwc.data(), s).ok());
-      near_span(got, want, 1e-5, 1e-6);
+      test::near_span(got, want, 1e-5, 1e-6);
       REQUIRE(ref::global_max_pool2d(want.data(), x.data(), s).ok());
       REQUIRE(global_max_pool2d(got.data(), x_nhwc.data(), s).ok());
-      near_span(got, want, 0, 0);
+      test::near_span(got, want, 0, 0);
     }
   }
 

@@ -62,6 +62,12 @@ Tensor<T> random_tensor(const shape_t& shape, double lo, double hi, rng& g) {
   return t;
 }
 
+inline std::vector<float> random_floats(std::size_t n, double lo, double hi, rng& g) {
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(g.uniform(lo, hi));
+  return v;
+}
+
 // {1, lanes-1, lanes, lanes+1, 2*lanes+3, large} for the default arch's batch of T (sorted,
 // without duplicates or zeros).
 template <class T>
@@ -159,6 +165,15 @@ template <class T>
 constexpr tolerance<T> default_tolerance() {
   if constexpr (std::is_same_v<T, float>) return {2e-6, 1e-6};
   else return {1e-11, 1e-13};  // xsimd's f64 erf/erfc are good to ~1e-12 relative
+}
+
+// CHECK_NEAR_SPAN (below) as a function for float vectors that also tells the caller whether it held.
+inline bool near_span(const std::vector<float>& got, const std::vector<float>& want, double rtol, double atol) {
+  REQUIRE(got.size() == want.size());
+  const index_t n = static_cast<index_t>(got.size());
+  const auto cmp = compare(TensorView<const float>(got.data(), {n}), TensorView<const float>(want.data(), {n}), rtol, atol);
+  CHECK_MESSAGE(cmp.ok, cmp.message);
+  return cmp.ok;
 }
 
 }  // namespace tessera::test

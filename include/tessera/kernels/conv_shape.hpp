@@ -29,6 +29,8 @@ struct image_shape {
   std::int64_t channels = 1;
   std::int64_t height = 1;
   std::int64_t width = 1;
+
+  std::int64_t numel() const noexcept { return batch * channels * height * width; }
 };
 
 struct conv2d_params {
