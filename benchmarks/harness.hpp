@@ -76,19 +76,21 @@ double time_median(const options& opts, F&& fn) {
 // Median seconds per call of each of several callables, timed in interleaved repetitions
 // (rep 1 of every callable, then rep 2, ...), so that a machine whose speed drifts between
 // runs affects all of them alike and their ratio (e.g. 2 threads over 1) stays meaningful.
+// `clock` returns seconds (the steady clock by default; a thread CPU clock also fits).
 template <class F>
-std::vector<double> time_medians_interleaved(const options& opts, std::vector<F>& fns) {
+std::vector<double> time_medians_interleaved(const options& opts, std::vector<F>& fns,
+                                             double (*clock)() = now_seconds) {
   for (auto& fn : fns) fn();  // warm-up
   std::vector<std::vector<double>> per_call(fns.size());
   for (int r = 0; r < opts.repetitions; ++r) {
     for (std::size_t i = 0; i < fns.size(); ++i) {
-      const double t0 = now_seconds();
+      const double t0 = clock();
       long calls = 0;
       double t1 = t0;
       do {
         fns[i]();
         ++calls;
-        t1 = now_seconds();
+        t1 = clock();
       } while (t1 - t0 < opts.min_seconds);
       per_call[i].push_back((t1 - t0) / static_cast<double>(calls));
     }

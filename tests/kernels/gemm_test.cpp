@@ -288,10 +288,12 @@ TEST_CASE("gemv matches the reference") {
   }
 }
 
-TEST_CASE("one and two threads give identical results") {
+// Threads split C into a grid of rectangles (2: 1x2 or 2x1, 4: 2x2, 3 and 6 uneven), each
+// packing its own operands: every split must give the 1-thread result bit for bit.
+TEST_CASE("one and several threads give identical results") {
   std::mt19937 g(13);
-  tessera::runtime::thread_pool one(1), two(2);
-  const gemm_case shapes[] = {{300, 301, 299}, {64, 1000, 128}, {1, 3000, 500}, {4, 500, 700}, {500, 12, 300}};
+  tessera::runtime::thread_pool one(1), two(2), three(3), four(4), six(6);
+  const gemm_case shapes[] = {{300, 301, 299}, {64, 1000, 128}, {1, 3000, 500}, {4, 500, 700}, {500, 12, 300}, {16, 9000, 20}, {2000, 40, 64}};
   for (const auto& s : shapes)
     for (transpose tb : kTrans) {
       const std::size_t M = s.M, N = s.N, K = s.K;
@@ -303,19 +305,24 @@ TEST_CASE("one and two threads give identical results") {
       const std::ptrdiff_t ldb = static_cast<std::ptrdiff_t>(tb == transpose::no ? N : K);
       REQUIRE(k::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb, 0.0f,
                           C1.data(), static_cast<std::ptrdiff_t>(N), ep, &one).ok());
-      REQUIRE(k::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb, 0.0f,
-                          C2.data(), static_cast<std::ptrdiff_t>(N), ep, &two).ok());
-      CHECK_MESSAGE(C1 == C2, "M=" << M << " N=" << N << " K=" << K);
+      for (tessera::runtime::thread_pool* pool : {&two, &three, &four, &six}) {
+        REQUIRE(k::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb,
+                            0.0f, C2.data(), static_cast<std::ptrdiff_t>(N), ep, pool).ok());
+        CHECK_MESSAGE(C1 == C2, "M=" << M << " N=" << N << " K=" << K << " threads=" << pool->num_threads());
+      }
       auto want = C1;
       k::ref::gemm_f32(M, N, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), ldb, tb, 0.0f,
                        want.data(), static_cast<std::ptrdiff_t>(N), ep);
-      check_close(C2, want, M, N, static_cast<std::ptrdiff_t>(N), K, "two threads");
+      check_close(C2, want, M, N, static_cast<std::ptrdiff_t>(N), K, "several threads");
       // Prepacked with two threads as well.
       auto pb = k::packed_b_f32::pack(K, N, B.data(), ldb, tb);
       REQUIRE(pb.ok());
-      std::vector<float> C3(M * N);
-      REQUIRE(k::gemm_f32(M, A.data(), static_cast<std::ptrdiff_t>(K), *pb, C3.data(), static_cast<std::ptrdiff_t>(N), ep, &two).ok());
-      check_close(C3, want, M, N, static_cast<std::ptrdiff_t>(N), K, "two threads prepacked");
+      for (tessera::runtime::thread_pool* pool : {&two, &four}) {
+        std::vector<float> C3(M * N);
+        REQUIRE(k::gemm_f32(M, A.data(), static_cast<std::ptrdiff_t>(K), *pb, C3.data(), static_cast<std::ptrdiff_t>(N), ep,
+                            pool).ok());
+        check_close(C3, want, M, N, static_cast<std::ptrdiff_t>(N), K, "prepacked, threads: " + std::to_string(pool->num_threads()));
+      }
     }
 }
 

@@ -19,9 +19,9 @@
 // Skinny products (M <= 8, the LLM decoding case) skip the packing of B, which would cost as
 // much as the product itself: see "skinny paths" below and gemv.hpp.
 //
-// Threads: B is packed once per (jc, pc) block by all threads, then the M range (or, for short
-// M, the N range) is split into one contiguous chunk per thread. No barrier inside a task, so a
-// pool that runs tasks inline (WASM without pthreads, nested calls) needs no special case.
+// Threads: C is split into one rectangle per thread (see choose_grid); each thread packs what
+// its rectangle needs and runs the loop nest above on it. One wake-up per call and no barrier,
+// so a pool that runs tasks inline (WASM without pthreads, nested calls) needs no special case.
 #pragma once
 
 #include <tessera/config.hpp>
@@ -35,6 +35,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -219,6 +220,25 @@ inline void store_tile(const float* acc, std::size_t m, std::size_t n, float* C,
     return;
   }
   with_activation(ep, [&](const auto& act) { store_tile_impl<NRS>(acc, m, n, C, ldc, i0, j0, mg, ep, act); });
+}
+
+// C tile (MR x NR, full) = acc, or += acc.
+template <std::size_t MR, std::size_t NR>
+TESSERA_ALWAYS_INLINE void copy_or_add_tile(const float* acc, float* C, std::ptrdiff_t ldc, bool add) {
+  if (add) {
+    TESSERA_GEMM_UNROLL
+    for (std::size_t i = 0; i < MR; ++i) {
+      TESSERA_GEMM_UNROLL
+      for (std::size_t j = 0; j < NR; j += W)
+        (vec::load_aligned(acc + i * NR + j) + vec::load_unaligned(C + sp(i) * ldc + sp(j))).store_unaligned(C + sp(i) * ldc + sp(j));
+    }
+  } else {
+    TESSERA_GEMM_UNROLL
+    for (std::size_t i = 0; i < MR; ++i) {
+      TESSERA_GEMM_UNROLL
+      for (std::size_t j = 0; j < NR; j += W) vec::load_aligned(acc + i * NR + j).store_unaligned(C + sp(i) * ldc + sp(j));
+    }
+  }
 }
 
 // Prefetches the rows of an m x NR tile of C (first and last element of each row: a row of
@@ -720,30 +740,48 @@ struct operands {
   const epilogue* ep;
 };
 
-inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
+// Threads split C into an mt x nt grid of rectangles, one per thread, chosen to minimize the
+// busiest thread's work (its multiply-adds plus the packing it repeats: splitting M makes every
+// thread pack the B columns it needs, splitting N the A rows). Each thread then runs the whole
+// loop nest on its rectangle with its own packing buffers: one wake-up per call, no barrier,
+// and a thread's B block is half the size, so it sits in its own core's L2.
+struct thread_grid {
+  std::size_t mt = 1, nt = 1;
+};
+inline thread_grid choose_grid(std::size_t T, std::size_t m_units, std::size_t n_panels, std::size_t MR,
+                               std::size_t NR, std::size_t K, bool b_prepacked) {
+  thread_grid best;
+  double best_cost = -1;
+  for (std::size_t mt = 1; mt <= T; ++mt) {
+    if (T % mt != 0) continue;
+    const std::size_t nt = T / mt;
+    if (mt > m_units || nt > n_panels) continue;
+    const double rows = double((m_units + mt - 1) / mt * MR), cols = double((n_panels + nt - 1) / nt * NR);
+    // Packing one float costs about as much as four multiply-adds (a strided load and a store).
+    const double cost = rows * cols * double(K) + 4.0 * double(K) * (rows + (b_prepacked ? 0.0 : cols));
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best = {mt, nt};
+    }
+  }
+  return best;
+}
+
+// C[r0:r1, c0:c1] on the calling thread, with its own packing buffers.
+inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
   using cfg = config;
   constexpr std::size_t MR = cfg::MR, NR = cfg::NR, KC = cfg::KC, MC = cfg::MC, NC = cfg::NC;
-  const std::size_t M = o.M, N = o.N, K = o.K;
-  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  const std::size_t T = flops < double(1 << 22) ? 1 : pool.num_threads();
-
-  // One allocation per call site thread: T packed A blocks, then one packed B block.
+  const std::size_t K = o.K;
   const std::size_t a_floats = MC * KC;
-  const std::size_t b_floats = KC * std::min(NC, round_up(N, NR));
-  float* buf = thread_scratch(0).get(T * a_floats + (o.packed ? 0 : b_floats));
-  if (!buf) return make_error(errc::out_of_memory, "gemm_f32: cannot allocate packing buffers");
-  float* bbuf = buf + T * a_floats;
-
-  const std::size_t m_units = (M + MR - 1) / MR;
-  for (std::size_t jc = 0; jc < N; jc += NC) {
-    const std::size_t nc = std::min(NC, N - jc);
+  const std::size_t b_floats = o.packed ? 0 : KC * std::min(NC, round_up(c1 - c0, NR));
+  float* ap = thread_scratch(0).get(a_floats + b_floats);
+  if (!ap) return make_error(errc::out_of_memory, "gemm_f32: cannot allocate packing buffers");
+  float* bbuf = ap + a_floats;
+  alignas(TESSERA_ALIGNMENT) float acc[MR * NR];
+  const bool plain_epilogue = !o.ep->bias && !o.ep->residual && o.ep->act == activation::none;
+  for (std::size_t jc = c0; jc < c1; jc += NC) {
+    const std::size_t nc = std::min(NC, c1 - jc);
     const std::size_t n_panels = (nc + NR - 1) / NR;
-    // Split M across threads when it is tall enough, N (panels) otherwise.
-    std::size_t mt = 1, nt = 1;
-    if (T > 1) {
-      if (m_units >= 4 * T || m_units >= n_panels) mt = std::min(T, m_units);
-      else nt = std::min(T, n_panels);
-    }
     for (std::size_t pc = 0; pc < K; pc += KC) {
       const std::size_t kc = std::min(KC, K - pc);
       merge mg;
@@ -751,42 +789,62 @@ inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
       mg.beta = o.beta;
       mg.first = pc == 0;
       mg.last = pc + kc == K;
+      // When the merge is a plain copy (first K block) or add (later ones), full tiles take
+      // the short path instead of store_tile's general one (about 6% of a WASM GEMM).
+      const bool plain = mg.alpha == 1.0f && (!mg.first || mg.beta == 0.0f) && (!mg.last || plain_epilogue);
       const float* bp;
       if (o.packed) {
-        bp = o.packed->data() + pc * o.packed->padded_cols() + jc * kc;
+        bp = o.packed->data() + pc * o.packed->padded_cols() + jc * kc;  // jc is a multiple of NR
       } else {
-        const std::size_t pt = std::min(T, n_panels);
-        pool.run(pt, [&](std::size_t t, std::size_t) {
-          pack_b<NR>(o.B, o.ldb, o.tb, pc, kc, jc, nc, n_panels * t / pt, n_panels * (t + 1) / pt, bbuf);
-        });
+        pack_b<NR>(o.B, o.ldb, o.tb, pc, kc, jc, nc, 0, n_panels, bbuf);
         bp = bbuf;
       }
-      pool.run(mt * nt, [&](std::size_t task, std::size_t thread) {
-        const std::size_t mi = task % mt, ni = task / mt;
-        const std::size_t r0 = m_units * mi / mt * MR, r1 = std::min(M, m_units * (mi + 1) / mt * MR);
-        const std::size_t q0 = n_panels * ni / nt, q1 = n_panels * (ni + 1) / nt;
-        float* ap = buf + (thread % T) * a_floats;
-        alignas(TESSERA_ALIGNMENT) float acc[MR * NR];
-        for (std::size_t ic = r0; ic < r1; ic += MC) {
-          const std::size_t mc = std::min(MC, r1 - ic);
-          pack_a<MR>(o.A, o.lda, o.ta, ic, mc, pc, kc, ap);
-          for (std::size_t q = q0; q < q1; ++q) {
-            const std::size_t j = q * NR;
-            const std::size_t nr = std::min(NR, nc - j);
-            const float* bq = bp + q * NR * kc;
-            for (std::size_t ir = 0; ir < mc; ir += MR) {
-              const std::size_t i = ic + ir;
-              // Start pulling the C tile in now; the kernel's kc iterations hide the miss.
-              prefetch_tile<MR, NR>(o.C + sp(i) * o.ldc + sp(jc + j), o.ldc, std::min(MR, mc - ir));
-              ukernel(kc, ap + ir * kc, bq, acc);
-              store_tile<NR>(acc, std::min(MR, mc - ir), nr, o.C + sp(i) * o.ldc + sp(jc + j), o.ldc, i, jc + j, mg,
-                             *o.ep);
-            }
+      for (std::size_t ic = r0; ic < r1; ic += MC) {
+        const std::size_t mc = std::min(MC, r1 - ic);
+        pack_a<MR>(o.A, o.lda, o.ta, ic, mc, pc, kc, ap);
+        for (std::size_t q = 0; q < n_panels; ++q) {
+          const std::size_t j = q * NR;
+          const std::size_t nr = std::min(NR, nc - j);
+          const float* bq = bp + q * NR * kc;
+          for (std::size_t ir = 0; ir < mc; ir += MR) {
+            const std::size_t i = ic + ir, mr = std::min(MR, mc - ir);
+            float* c = o.C + sp(i) * o.ldc + sp(jc + j);
+            // Start pulling the C tile in now; the kernel's kc iterations hide the miss.
+            prefetch_tile<MR, NR>(c, o.ldc, mr);
+            ukernel(kc, ap + ir * kc, bq, acc);
+            if (plain && mr == MR && nr == NR) copy_or_add_tile<MR, NR>(acc, c, o.ldc, !mg.first);
+            else store_tile<NR>(acc, mr, nr, c, o.ldc, i, jc + j, mg, *o.ep);
           }
         }
-      });
+      }
     }
   }
+  return ok_status();
+}
+
+inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
+  constexpr std::size_t MR = config::MR, NR = config::NR;
+  const std::size_t M = o.M, N = o.N;
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(o.K);
+  const std::size_t T = flops < double(1 << 22) ? 1 : pool.num_threads();
+  const std::size_t m_units = (M + MR - 1) / MR, n_panels = (N + NR - 1) / NR;
+  if (T <= 1) return gemm_rectangle(o, 0, M, 0, N);
+  const thread_grid g = choose_grid(T, m_units, n_panels, MR, NR, o.K, o.packed != nullptr);
+  std::atomic<bool> failed{false};
+  status first_error;
+  std::atomic_flag error_taken = ATOMIC_FLAG_INIT;
+  pool.run(g.mt * g.nt, [&](std::size_t task, std::size_t) {
+    const std::size_t mi = task % g.mt, ni = task / g.mt;
+    const std::size_t r0 = m_units * mi / g.mt * MR, r1 = std::min(M, m_units * (mi + 1) / g.mt * MR);
+    const std::size_t c0 = n_panels * ni / g.nt * NR, c1 = std::min(N, n_panels * (ni + 1) / g.nt * NR);
+    if (r0 >= r1 || c0 >= c1 || failed.load(std::memory_order_relaxed)) return;
+    status st = gemm_rectangle(o, r0, r1, c0, c1);
+    if (!st && !error_taken.test_and_set()) {
+      first_error = std::move(st);
+      failed.store(true);
+    }
+  });
+  if (failed.load()) return first_error;
   return ok_status();
 }
 

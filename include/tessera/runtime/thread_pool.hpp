@@ -18,6 +18,7 @@
 #include <utility>
 
 #if TESSERA_THREADS
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -77,6 +78,28 @@ class thread_pool {
     std::atomic<std::size_t> workers_left{0};
   };
 
+  // Polls `ready` for up to kSpinSeconds, with the CPU's spin-wait hint, so a sibling
+  // hardware thread or the hypervisor knows this core is only waiting.
+  static constexpr double kSpinSeconds = 2e-4;
+  template <class Ready>
+  static bool spin_until(Ready&& ready) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kSpinSeconds);
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return ready();
+    }
+  }
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
   static void work_on(job& j, std::size_t thread) {
     detail::in_parallel_region() = true;
     for (std::size_t t = j.next.fetch_add(1, std::memory_order_relaxed); t < j.n_tasks;
@@ -96,8 +119,7 @@ class thread_pool {
     work_cv_.notify_all();
     work_on(j, 0);
     // Wait until every worker has left the job: it lives on this stack frame.
-    for (int spin = 0; spin < 20000 && j.workers_left.load(std::memory_order_acquire) != 0; ++spin) {
-    }
+    spin_until([&] { return j.workers_left.load(std::memory_order_acquire) == 0; });
     if (j.workers_left.load(std::memory_order_acquire) != 0) {
       std::unique_lock<std::mutex> lock(mutex_);
       done_cv_.wait(lock, [&] { return j.workers_left.load(std::memory_order_acquire) == 0; });
@@ -110,10 +132,10 @@ class thread_pool {
   // published before it first ran.
   void worker_loop(std::size_t thread, std::uint64_t seen) {
     for (;;) {
-      // Spin briefly before sleeping: back-to-back kernel calls then skip a futex round trip.
-      for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; ++spin) {
-        if (stopping_.load(std::memory_order_relaxed)) break;
-      }
+      // Spin a while before sleeping: waking a sleeping thread costs 50-300 us on a VM (the
+      // host must reschedule a halted vCPU), as long as a whole 512^3 GEMM; the next kernel of
+      // a network usually comes sooner than that.
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed); });
       job* j = nullptr;
       {
         std::unique_lock<std::mutex> lock(mutex_);
