@@ -18,6 +18,7 @@
 // em++), so the WASM Eigen column is scalar code; the note of each record says so, and which
 // node flags ran the module (time WASM under `node --no-liftoff`).
 #include "harness.hpp"
+#include "peak.hpp"
 
 #include <functional>
 
@@ -86,36 +87,6 @@ double clock_seconds(int threads) {
   return bench::now_seconds();
 }
 
-// The peak loop: 12 independent accumulator chains, enough to cover latency x ports of current
-// cores (FMA: 4-5 cycles x 2 pipes; WASM mul then add: 3 + 3 cycles x 2).
-#if defined(__EMSCRIPTEN__)
-constexpr double kPeakLanes = 4;
-#else
-constexpr double kPeakLanes = double(simd::f32::size);
-#endif
-double peak_loop_flops(long iters) { return 2.0 * kPeakLanes * 12 * double(iters); }
-
-void peak_loop(long iters) {
-#if defined(__EMSCRIPTEN__)
-  v128_t c[12];
-  for (int i = 0; i < 12; ++i) c[i] = wasm_f32x4_splat(1.0f + 1e-3f * float(i));
-  const v128_t m = wasm_f32x4_splat(0.999999f), a = wasm_f32x4_splat(1e-7f);
-  for (long it = 0; it < iters; ++it)
-    for (int i = 0; i < 12; ++i) c[i] = wasm_f32x4_add(wasm_f32x4_mul(c[i], m), a);
-  float sum = 0;
-  for (int i = 0; i < 12; ++i) sum += wasm_f32x4_extract_lane(c[i], 0);
-  bench::do_not_optimize(sum);
-#else
-  using B = simd::f32;
-  B c[12];
-  for (int i = 0; i < 12; ++i) c[i] = B(1.0f + 1e-3f * float(i));
-  const B m(0.999999f), a(1e-7f);
-  for (long it = 0; it < iters; ++it)
-    for (int i = 0; i < 12; ++i) c[i] = simd::fma(c[i], m, a);
-  for (int i = 0; i < 12; ++i) bench::do_not_optimize(c[i]);
-#endif
-}
-
 // Single-core peak in GFLOP/s, best of several runs: a shared machine only ever makes a run
 // slower.
 double measure_peak(const options& opts) {
@@ -123,20 +94,12 @@ double measure_peak(const options& opts) {
   double best = 1e30;
   for (int rep = 0; rep < (opts.quick ? 2 : 9); ++rep) {
     const double t0 = clock_seconds(1);
-    peak_loop(iters);
+    bench::peak_loop(iters);
     best = std::min(best, clock_seconds(1) - t0);
   }
-  return peak_loop_flops(iters) / best * 1e-9;
+  return bench::peak_loop_flops(iters) / best * 1e-9;
 }
 
-#if TESSERA_THREADS
-// The peak loop on each of `threads` threads at once (wall clock): what the machine gives
-// `threads` cores right now, which bounds any kernel's speed-up. Returns the flops.
-double peak_on_threads(runtime::thread_pool& pool, std::size_t threads, long iters) {
-  pool.run(threads, [&](std::size_t, std::size_t) { peak_loop(iters); });
-  return double(threads) * peak_loop_flops(iters);
-}
-#endif
 
 std::vector<float> random_vec(std::size_t n, std::mt19937& g) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -221,15 +184,11 @@ double run_gemm(const options& opts, const gemm_shape& s, int threads, const std
         bench::do_not_optimize(st);
         bench::do_not_optimize(C[0]);
       },
-#if TESSERA_THREADS
-      [&] { peak_on_threads(pool, std::size_t(threads), peak_iters); },
-#else
-      [&] { peak_loop(peak_iters); },
-#endif
+      [&] { bench::peak_on_threads(pool, std::size_t(threads), peak_iters); },
   };
   const auto med = bench::time_medians_interleaved(opts, fns, threads == 1 ? clock_one_thread : bench::now_seconds);
   const double t = med[0];
-  const double peak = peak_loop_flops(peak_iters) / med[1] * 1e-9;  // per thread
+  const double peak = bench::peak_loop_flops(peak_iters) / med[1] * 1e-9;  // per thread
   double te = 0;
   if (eigen_out && *eigen_out > 0) {
     te = flops / (*eigen_out * 1e9);
@@ -295,10 +254,10 @@ void run_scaling(const options& opts, double eigen_1024, const std::string& note
     bench::do_not_optimize(C[0]);
   };
   std::vector<std::function<void()>> fns = {
-      [&] { peak_on_threads(pool1, 1, iters); }, [&] { peak_on_threads(pool2, 2, iters); },
+      [&] { bench::peak_on_threads(pool1, 1, iters); }, [&] { bench::peak_on_threads(pool2, 2, iters); },
       [&] { gemm_on(pool1); }, [&] { gemm_on(pool2); }};
   const auto t = bench::time_medians_interleaved(opts, fns);
-  const double peak1 = peak_loop_flops(iters) / t[0] * 1e-9, peak2 = 2 * peak_loop_flops(iters) / t[1] * 1e-9;
+  const double peak1 = bench::peak_loop_flops(iters) / t[0] * 1e-9, peak2 = 2 * bench::peak_loop_flops(iters) / t[1] * 1e-9;
   const double gemm_flops = 2.0 * double(n) * double(n) * double(n);
   const double g1 = gemm_flops / t[2] * 1e-9, g2 = gemm_flops / t[3] * 1e-9;
   record r;

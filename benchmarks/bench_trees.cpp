@@ -11,6 +11,7 @@
 // record printed here carries its ratio. --native passes the native records to the WASM
 // run, which then also reports WASM over native.
 #include <harness.hpp>
+#include <peak.hpp>
 
 #include <tessera/trees.hpp>
 #include <tessera/runtime/thread_pool.hpp>
@@ -212,7 +213,16 @@ int main(int argc, char** argv) {
       bench::do_not_optimize(out[0]);
     });
   }
+  // With several thread counts, the peak loop runs at each of them in the same repetitions:
+  // the speed-up this machine gives any code right now, printed beside the predictor's.
+  const long peak_iters = opts.quick ? 2000 : 2000000;
+  if (thread_counts.size() > 1)
+    for (std::size_t ti = 0; ti < thread_counts.size(); ++ti)
+      runs.push_back([&, ti] { bench::peak_on_threads(*pools[ti], static_cast<std::size_t>(thread_counts[ti]), peak_iters); });
   const std::vector<double> seconds = bench::time_medians_interleaved(opts, runs);
+  auto peak_speed = [&](std::size_t ti) {
+    return bench::peak_loop_flops(peak_iters) * thread_counts[ti] / seconds[thread_counts.size() + ti];
+  };
   for (std::size_t ti = 0; ti < thread_counts.size(); ++ti) {
     const int threads = thread_counts[ti];
     const double rps = static_cast<double>(n_rows) / seconds[ti];
@@ -244,7 +254,8 @@ int main(int argc, char** argv) {
       if (threads > 1 && rows_per_s_1t > 0) {
         r.peer = "tessera-1-thread";
         r.peer_value = rows_per_s_1t;
-        r.note = ns + "; scaling over 1 thread";
+        r.note = ns + "; scaling over 1 thread; the peak loop's is " + fmt("%.2f", peak_speed(ti) / peak_speed(0)) +
+                 " in the same run";
         bench::emit(opts, r);
       }
     } else if (const peer_entry* e = peer(native, "tessera-native", r.case_name, 1)) {

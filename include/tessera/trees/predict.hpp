@@ -859,10 +859,14 @@ status predictor::run(std::span<Out> out, std::span<const In> rows, std::size_t 
     body(0, rows_n);
     return ok_status();
   }
-  // Chunks of whole blocks, so every block but the last is full.
+  // Tasks of a few whole blocks (every block but the last is full), many more tasks than
+  // threads: threads take them as they finish, so a core that runs slower (a busy neighbour on
+  // a shared host) ends up with fewer blocks instead of holding up the end of the call.
   const std::size_t n_blocks = (rows_n + detail::kBlock - 1) / detail::kBlock;
-  runtime::parallel_for(*pool, 0, n_blocks, 1, [&](std::size_t bb, std::size_t be) {
-    body(bb * detail::kBlock, std::min(rows_n, be * detail::kBlock));
+  constexpr std::size_t blocks_per_task = 4;
+  const std::size_t n_tasks = (n_blocks + blocks_per_task - 1) / blocks_per_task;
+  pool->run(n_tasks, [&](std::size_t t, std::size_t) {
+    body(t * blocks_per_task * detail::kBlock, std::min(rows_n, (t + 1) * blocks_per_task * detail::kBlock));
   });
   return ok_status();
 }
