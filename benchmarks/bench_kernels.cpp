@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
   else run_gemv(opts, 4096, 4096, opts.threads, peak, note);
 
 #if defined(TESSERA_BENCH_HAVE_CONV)
-  bench::run_conv_benches(opts, peak * opts.threads);
+  bench::run_conv_benches(opts);
 #endif
   return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the kernels table of docs/performance.md: builds bench_kernels natively and as
 # WebAssembly, runs both (WASM under node --no-liftoff, the flag every WASM contender uses),
-# and rewrites the table between <!-- kernels-table:begin --> and <!-- kernels-table:end -->.
+# and rewrites the GEMM table (<!-- kernels-table:begin/end -->) and the conv table
+# (<!-- conv-table:begin/end -->) of docs/performance.md.
 #   scripts/bench-kernels.sh [extra bench_kernels flags, e.g. --clock=cpu on a shared machine]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,4 +18,6 @@ node --no-liftoff "$build/wasm/benchmarks/bench_kernels.js" --json "$@" > "$out/
 python3 "$root/scripts/perf_table.py" "$out/native.jsonl" "$out/wasm.jsonl" --bench gemm \
   --columns case,target,threads,tessera,peer,peer_value,ratio \
   --doc "$root/docs/performance.md" --section kernels-table
+python3 "$root/scripts/perf_table.py" "$out/native.jsonl" "$out/wasm.jsonl" --bench conv2d \
+  --pivot peak,eigen-im2col --doc "$root/docs/performance.md" --section conv-table
 echo "records: $out/native.jsonl $out/wasm.jsonl"

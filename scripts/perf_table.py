@@ -3,6 +3,8 @@
 
   python3 scripts/perf_table.py records.jsonl [more.jsonl ...]   (or records on stdin)
   options: --bench NAME (only that bench), --columns a,b,c (default below),
+           --pivot PEER,PEER: one row per case, and per target (native, wasm) the tessera
+           value then its ratio against each named peer (how the conv table is laid out),
            --doc docs/performance.md --section NAME: replace the text between
            <!-- NAME:begin --> and <!-- NAME:end --> in that file instead of printing
 
@@ -42,6 +44,28 @@ def cell(rec, col):
     return str(v).replace("|", "\\|")
 
 
+def pivot_table(records, peers):
+    """Rows: cases in first-seen order. Per target: tessera, then ratio vs each peer."""
+    targets = [t for t in ("native", "wasm") if any(r.get("target") == t for r in records)]
+    cases, value, ratio = [], {}, {}
+    for r in records:
+        c, t = r.get("case", ""), r.get("target", "")
+        if c not in cases:
+            cases.append(c)
+        value[(c, t)] = fmt_value(r.get("tessera", 0), r.get("unit", ""))
+        if r.get("peer") in peers:
+            ratio[(c, t, r["peer"])] = cell(r, "ratio")
+    header = ["case"] + [h for t in targets for h in [t] + [f"vs {p}" for p in peers]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for c in cases:
+        row = [c.replace("|", "\\|")]
+        for t in targets:
+            row.append(value.get((c, t), "-"))
+            row += [ratio.get((c, t, p), "-") for p in peers]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="*")
@@ -49,6 +73,7 @@ def main():
     ap.add_argument("--columns", default=",".join(DEFAULT_COLUMNS))
     ap.add_argument("--doc")
     ap.add_argument("--section")
+    ap.add_argument("--pivot")
     args = ap.parse_args()
     lines = []
     if args.files:
@@ -66,10 +91,13 @@ def main():
         if args.bench and rec.get("bench") != args.bench:
             continue
         records.append(rec)
-    cols = args.columns.split(",")
-    table = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    table += ["| " + " | ".join(cell(rec, c) for c in cols) + " |" for rec in records]
-    text = "\n".join(table) + "\n"
+    if args.pivot:
+        text = pivot_table(records, args.pivot.split(","))
+    else:
+        cols = args.columns.split(",")
+        table = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        table += ["| " + " | ".join(cell(rec, c) for c in cols) + " |" for rec in records]
+        text = "\n".join(table) + "\n"
     if not args.doc:
         sys.stdout.write(text)
         return

@@ -1,12 +1,13 @@
 // Convolution and pooling benchmarks (kernels/conv2d.hpp, kernels/pool.hpp) on ResNet- and
 // MobileNet-like layers at batch 1, NHWC. Each case emits its GFLOP/s against the machine's
-// peak (peer "peak": ratio = fraction of peak) and, where Eigen has a natural equivalent,
+// peak timed alongside it (peer "peak": ratio = fraction of peak) and, where Eigen has a natural equivalent,
 // against im2col + Eigen's GEMM (peer "eigen-im2col"; single-threaded, so only with --threads 1).
 //
-// Included by bench_kernels.cpp (and bench_conv.cpp); everything here is inline.
+// Included by bench_kernels.cpp; everything here is inline.
 #pragma once
 
 #include "harness.hpp"
+#include "peak.hpp"
 
 #include <tessera/kernels/conv2d.hpp>
 #include <tessera/kernels/pool.hpp>
@@ -22,6 +23,9 @@
 #endif
 
 #include <cstdint>
+#include <utility>
+#include <tuple>
+#include <functional>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -45,7 +49,17 @@ inline std::vector<float> random_floats(std::size_t n, unsigned seed) {
   return v;
 }
 
-inline void run_conv_case(const options& opts, double peak_gflops, runtime::thread_pool& pool, const conv_case& c) {
+// Times `fn` and the peak loop (on the pool's threads) in interleaved repetitions; returns
+// {seconds per call of fn, peak GFLOP/s of all threads measured alongside}.
+template <class F>
+std::pair<double, double> time_with_peak(const options& opts, runtime::thread_pool& pool, F&& fn) {
+  const long iters = opts.quick ? 2000 : 100000;
+  std::vector<std::function<void()>> fns = {fn, [&] { peak_on_threads(pool, pool.num_threads(), iters); }};
+  const auto med = time_medians_interleaved(opts, fns);
+  return {med[0], double(pool.num_threads()) * peak_loop_flops(iters) / med[1] * 1e-9};
+}
+
+inline void run_conv_case(const options& opts, runtime::thread_pool& pool, const conv_case& c) {
   using namespace tessera::kernels;
   // --quick: same layer structure on an 8x smaller image (a smoke test, numbers not read).
   const std::int64_t div = opts.quick ? 8 : 1;
@@ -69,7 +83,7 @@ inline void run_conv_case(const options& opts, double peak_gflops, runtime::thre
   r.threads = static_cast<int>(pool.num_threads());
   r.unit = "GFLOP/s";
   std::vector<float> out;
-  double seconds = 0, flops = 0;
+  double seconds = 0, flops = 0, peak_gflops = 0;
   std::string algo;
   if (c.transpose) {
     auto prep = prepared_conv_transpose2d::prepare(p, c.cin, c.cout, w.data(), b.data());
@@ -77,7 +91,8 @@ inline void run_conv_case(const options& opts, double peak_gflops, runtime::thre
     if (!g.ok()) { std::fprintf(stderr, "conv bench %s: %s\n", c.name, g.what().c_str()); return; }
     out.resize(g->out_size());
     flops = 2.0 * double(g->in_h * g->in_w) * double(g->in_c) * double(g->out_cg * g->kh * g->kw);
-    seconds = time_median(opts, [&] { (void)conv_transpose2d(out.data(), x.data(), in, *prep, ep, &ws, &pool); });
+    std::tie(seconds, peak_gflops) =
+        time_with_peak(opts, pool, [&] { (void)conv_transpose2d(out.data(), x.data(), in, *prep, ep, &ws, &pool); });
     algo = "gemm_col2im";
   } else {
     auto prep = prepared_conv2d::prepare(p, c.cin, c.cout, w.data(), b.data());
@@ -85,7 +100,8 @@ inline void run_conv_case(const options& opts, double peak_gflops, runtime::thre
     if (!g.ok()) { std::fprintf(stderr, "conv bench %s: %s\n", c.name, g.what().c_str()); return; }
     out.resize(g->out_size());
     flops = 2.0 * double(g->out_h * g->out_w) * double(g->out_c) * double(g->in_cg * g->kh * g->kw);
-    seconds = time_median(opts, [&] { (void)conv2d(out.data(), x.data(), in, *prep, ep, &ws, &pool); });
+    std::tie(seconds, peak_gflops) =
+        time_with_peak(opts, pool, [&] { (void)conv2d(out.data(), x.data(), in, *prep, ep, &ws, &pool); });
     algo = conv2d_algorithm_name(prep->algorithm());
 
 #if TESSERA_CONV_BENCH_EIGEN
@@ -169,9 +185,9 @@ inline void run_pool_case(const options& opts, runtime::thread_pool& pool, const
 
 }  // namespace conv_detail
 
-// Emits bench = "conv2d" records. peak_gflops: the single-core f32 FMA peak times threads (the
-// caller measures it); ratio of the "peak" records is the fraction of it reached.
-inline void run_conv_benches(const options& opts, double peak_gflops) {
+// Emits bench = "conv2d" records. The "peak" records compare with the peak loop timed in the
+// same interleaved repetitions as the layer (all threads): ratio = fraction of peak reached.
+inline void run_conv_benches(const options& opts) {
   using conv_detail::conv_case;
   runtime::thread_pool pool(static_cast<std::size_t>(opts.threads));
   const conv_case cases[] = {
@@ -194,7 +210,7 @@ inline void run_conv_benches(const options& opts, double peak_gflops) {
     if (a.rfind("--conv-filter=", 0) == 0) filter = a.substr(14);
   auto wanted = [&](const std::string& name) { return filter.empty() || name.find(filter) != std::string::npos; };
   for (const auto& c : cases)
-    if (wanted(c.name)) conv_detail::run_conv_case(opts, peak_gflops, pool, c);
+    if (wanted(c.name)) conv_detail::run_conv_case(opts, pool, c);
   if (wanted("resnet max_pool"))
     conv_detail::run_pool_case(opts, pool, "resnet max_pool 112x112x64 3x3/2", 112, 112, 64, 3, 2, 1);
   if (wanted("mobilenet global_avg_pool")) conv_detail::run_global_pool_case(opts, pool, 7, 7, 960);

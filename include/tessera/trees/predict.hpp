@@ -21,8 +21,8 @@
 // Batches are processed in blocks of kBlock rows: for each tree (in order), every row of
 // the block advances one level at a time, so the loads of different rows overlap (the walk
 // of one row is a chain of dependent loads; a block hides that latency). The block's
-// rows and the tree (a few KB) stay in L1. Blocks are spread over threads with
-// tessera::runtime::parallel_for. Accumulation per row is in tree order, in float for
+// rows and the tree (a few KB) stay in L1. Blocks go to threads in tasks of a few blocks
+// taken as threads finish (see run()). Accumulation per row is in tree order, in float for
 // XGBoost and double for LightGBM, exactly as the reference.
 #pragma once
 
