@@ -258,6 +258,48 @@ void depthwise_interior_blocked(float* out_line, const float* const* rows, const
   }
 }
 
+// The same interior for small windows (3x3) with the weights of a channel block in registers
+// for the whole step: per step of PX outputs, each channel block loads its KH*KW weights once,
+// then every input column once per kernel row, and each weight serves PX outputs (the body
+// above reloads a weight per FMA). PX = 6: 6 accumulators + 9 weights + 1 column = 16
+// registers at 3x3. Channel blocks stay inside the step so its input columns stay in L1.
+// Against the blocked body, measured in one process: native AVX2 +3-15%, WASM +32-54%
+// (112x112x32, 56x56x144/2, 28x28x192).
+template <std::size_t KH, std::size_t KW, std::size_t S, std::size_t PX>
+void depthwise_interior_wreg(float* out_line, const float* const* rows, const conv2d_geometry& g, const float* w,
+                             const float* bias, std::size_t c_full, std::size_t ox0, std::size_t ox1) {
+  using B = simd::f32;
+  constexpr std::size_t cols = (PX - 1) * S + KW;
+  const std::size_t C = g.in_c;
+  for (std::size_t ox = ox0; ox < ox1; ox += PX) {
+    const std::size_t x0 = ox * S - g.pl;  // interior: >= 0
+    for (std::size_t c0 = 0; c0 < c_full; c0 += B::size) {
+      B wv[KH * KW];
+      TESSERA_GEMM_UNROLL
+      for (std::size_t t = 0; t < KH * KW; ++t) wv[t] = B::load_unaligned(w + t * C + c0);
+      const B bv = B::load_unaligned(bias + c0);
+      B acc[PX];
+      TESSERA_GEMM_UNROLL
+      for (std::size_t q = 0; q < PX; ++q) acc[q] = bv;
+      TESSERA_GEMM_UNROLL
+      for (std::size_t ky = 0; ky < KH; ++ky) {
+        const float* row = rows[ky];
+        if (!row) continue;
+        const float* base = row + x0 * C + c0;
+        TESSERA_GEMM_UNROLL
+        for (std::size_t j = 0; j < cols; ++j) {
+          const B v = B::load_unaligned(base + j * C);
+          TESSERA_GEMM_UNROLL
+          for (std::size_t q = 0; q < PX; ++q)
+            if (j >= q * S && j - q * S < KW) acc[q] = simd::fma(v, wv[ky * KW + (j - q * S)], acc[q]);
+        }
+      }
+      TESSERA_GEMM_UNROLL
+      for (std::size_t q = 0; q < PX; ++q) acc[q].store_unaligned(out_line + (ox + q) * C + c0);
+    }
+  }
+}
+
 template <std::size_t KH, std::size_t KW, std::size_t S>
 void depthwise_lines(float* out, const float* in, const conv2d_geometry& g, const float* w, const float* bias,
                      const conv2d_epilogue& ep, std::size_t l0, std::size_t l1) {
@@ -294,7 +336,11 @@ void depthwise_lines(float* out, const float* in, const conv2d_geometry& g, cons
     float* out_line = out + line * g.out_w * C;
     const std::size_t c_full = C / B::size * B::size;
     std::size_t skip_hi = ox_lo;
-    if constexpr (KH != 0 && S != 0) {
+    if constexpr (KH != 0 && S != 0 && KH * KW <= 9) {
+      constexpr std::size_t PX = 6;
+      skip_hi = ox_lo + (ox_hi - ox_lo) / PX * PX;
+      depthwise_interior_wreg<KH, KW, S, PX>(out_line, rp, g, w, bias, c_full, ox_lo, skip_hi);
+    } else if constexpr (KH != 0 && S != 0) {
       constexpr std::size_t PX = 4;
       skip_hi = ox_lo + (ox_hi - ox_lo) / PX * PX;
       depthwise_interior_blocked<KH, KW, S, PX>(out_line, rp, g, w, bias, c_full, ox_lo, skip_hi);

@@ -342,17 +342,13 @@ inline void ukernel(std::size_t kc, const float* a, const float* b, float* acc) 
 #endif
 }
 
+// Widest C block (in B panels) for which the kernel reads A's rows in place, unpacked; 0 in
+// WASM, where that costs more than packing (see gemm_rectangle).
 #if defined(__wasm_simd128__)
-inline constexpr bool kIsWasm = true;
-inline void ukernel_rows_a(std::size_t, const float*, std::ptrdiff_t, const float*, float*) {}
+inline constexpr std::size_t kRowsAMaxPanels = 0;
 #else
-inline constexpr bool kIsWasm = false;
-inline void ukernel_rows_a(std::size_t kc, const float* a, std::ptrdiff_t lda, const float* b, float* acc) {
-  ukernel_generic<config::MR, config::NV, true>(kc, a, b, acc, lda);
-}
-#endif
-// Widest C block (in B panels) for which the kernel reads A's rows in place, unpacked.
 inline constexpr std::size_t kRowsAMaxPanels = 8;
+#endif
 
 // ---- packing ------------------------------------------------------------------------------
 // op(A)[i0 : i0+mc, k0 : k0+kc] into MR-tall panels [k][MR], rows past mc zero.
@@ -822,7 +818,7 @@ inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, 
       // multiply-adds it serves, so the kernel reads op(A)'s rows in place instead (6 streams
       // the prefetchers follow): 3136x64x576 +10%, 12544x32x27 +25% on AVX2. Not in WASM:
       // with a pointer per row live in the loop V8's kernel ran at 22 GFLOP/s instead of 38.
-      const bool rows_a = !kIsWasm && o.ta == transpose::no && n_panels <= kRowsAMaxPanels;
+      const bool rows_a = o.ta == transpose::no && n_panels <= kRowsAMaxPanels;
       for (std::size_t ic = r0; ic < r1; ic += MC) {
         const std::size_t mc = std::min(MC, r1 - ic);
         const std::size_t full_mc = mc / MR * MR;
@@ -837,7 +833,7 @@ inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, 
             float* c = o.C + sp(i) * o.ldc + sp(jc + j);
             // Start pulling the C tile in now; the kernel's kc iterations hide the miss.
             prefetch_tile<MR, NR>(c, o.ldc, mr);
-            if (rows_a && mr == MR) ukernel_rows_a(kc, o.A + sp(i) * o.lda + sp(pc), o.lda, bq, acc);
+            if (rows_a && mr == MR) ukernel_generic<MR, cfg::NV, true>(kc, o.A + sp(i) * o.lda + sp(pc), bq, acc, o.lda);
             else ukernel(kc, ap + ir * kc, bq, acc);
             if (plain && mr == MR && nr == NR) copy_or_add_tile<MR, NR>(acc, c, o.ldc, !mg.first);
             else store_tile<NR>(acc, mr, nr, c, o.ldc, i, jc + j, mg, *o.ep);
