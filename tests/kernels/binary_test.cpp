@@ -22,8 +22,7 @@ namespace {
 
 template <class T, class Kernel, class Ref>
 void check_binary(const std::string& name, Kernel kernel, Ref ref, double alo, double ahi, double blo, double bhi) {
-  const std::string label = name + " on " + simd::arch_name();
-  INFO(label);
+  INFO(name << " on " << simd::arch_name());
   const auto tol = test::default_tolerance<T>();
   const double rtol = tol.rtol * 4, atol = tol.atol;  // pow: exp(b log a) loses a few ulp more
   auto expect = [&](TensorView<const T> a, TensorView<const T> b) {
@@ -149,7 +148,7 @@ TEST_CASE("broadcast add and mul agree with Eigen rowwise / colwise expressions"
   Tensor<float> x = test::random_tensor<float>({M, N}, -2, 2, g);
   Tensor<float> row = test::random_tensor<float>({N}, -2, 2, g);
   Tensor<float> col = test::random_tensor<float>({M, 1}, -2, 2, g);
-  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Mat = eigen::matrix<float>;
   Eigen::Map<const Mat> X(x.data(), M, N);
   Eigen::Map<const Eigen::RowVectorXf> R(row.data(), N);
   Eigen::Map<const Eigen::VectorXf> C(col.data(), M);

@@ -23,8 +23,7 @@ namespace {
 // call(out, in, gamma, beta, eps) for both families (rms_norm ignores beta).
 template <class T, class Kernel, class Ref>
 void check_norm(const std::string& name, Kernel kernel, Ref ref) {
-  const std::string label = name + " on " + simd::arch_name();
-  INFO(label);
+  INFO(name << " on " << simd::arch_name());
   const double rtol = std::is_same_v<T, float> ? 1e-5 : 1e-12, atol = std::is_same_v<T, float> ? 2e-6 : 1e-13;
   test::rng g;
   auto expect = [&](TensorView<const T> x, TensorView<const T> gamma, TensorView<const T> beta, double eps) {
@@ -127,8 +126,8 @@ TEST_CASE("layer_norm and rms_norm agree with Eigen expressions") {
   const index_t M = 7, N = 129;
   Tensor<float> x = test::random_tensor<float>({M, N}, -4, 4, g);
   Tensor<float> gamma = test::random_tensor<float>({N}, 0.5, 1.5, g), beta = test::random_tensor<float>({N}, -1, 1, g);
-  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Mat X = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x.data(), M, N).cast<double>();
+  using Mat = eigen::matrix<double>;
+  const Mat X = Eigen::Map<const eigen::matrix<float>>(x.data(), M, N).cast<double>();
   const Eigen::RowVectorXd G = Eigen::Map<const Eigen::RowVectorXf>(gamma.data(), N).cast<double>();
   const Eigen::RowVectorXd B = Eigen::Map<const Eigen::RowVectorXf>(beta.data(), N).cast<double>();
   const double eps = 1e-5;

@@ -58,8 +58,7 @@ double reduce_atol(const std::string& name, index_t R) {
 
 template <class T, class Kernel, class KernelAll, class Ref, class RefAll>
 void check_reduce(const std::string& name, Kernel kernel, KernelAll kernel_all, Ref ref, RefAll ref_all) {
-  const std::string label = name + " on " + simd::arch_name();
-  INFO(label);
+  INFO(name << " on " << simd::arch_name());
   test::rng g;
   for (index_t n : test::tail_sizes<T>()) {
     for (const reduce_case& c : cases_for(n)) {
@@ -115,8 +114,7 @@ void check_reduce(const std::string& name, Kernel kernel, KernelAll kernel_all, 
 
 template <class T, class Kernel, class KernelAll, class Ref, class RefAll>
 void check_arg_reduce(const std::string& name, Kernel kernel, KernelAll kernel_all, Ref ref, RefAll ref_all) {
-  const std::string label = name + " on " + simd::arch_name();
-  INFO(label);
+  INFO(name << " on " << simd::arch_name());
   test::rng g;
   for (index_t n : test::tail_sizes<T>()) {
     for (const reduce_case& c : cases_for(n)) {
@@ -231,7 +229,7 @@ TEST_CASE("row and column sums, max and mean agree with Eigen") {
   test::rng g;
   const index_t M = 129, N = 67;
   Tensor<float> x = test::random_tensor<float>({M, N}, -1, 1, g);
-  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Mat = eigen::matrix<float>;
   Eigen::Map<const Mat> X(x.data(), M, N);
   const Eigen::VectorXd row_sums = X.cast<double>().rowwise().sum();
   const Eigen::RowVectorXd col_sums = X.cast<double>().colwise().sum();

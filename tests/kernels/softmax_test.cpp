@@ -21,8 +21,7 @@ namespace {
 
 template <class T, class Kernel, class Ref>
 void check_softmax(const std::string& name, Kernel kernel, Ref ref) {
-  const std::string label = name + " on " + simd::arch_name();
-  INFO(label);
+  INFO(name << " on " << simd::arch_name());
   const double rtol = std::is_same_v<T, float> ? 1e-5 : 1e-12, atol = std::is_same_v<T, float> ? 1e-6 : 1e-13;
   test::rng g;
   auto expect = [&](TensorView<const T> x, int axis) {
@@ -124,8 +123,8 @@ TEST_CASE("softmax agrees with an Eigen expression") {
   test::rng g;
   const index_t M = 9, N = 301;
   Tensor<float> x = test::random_tensor<float>({M, N}, -8, 8, g);
-  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Mat X = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(x.data(), M, N).cast<double>();
+  using Mat = eigen::matrix<double>;
+  Mat X = Eigen::Map<const eigen::matrix<float>>(x.data(), M, N).cast<double>();
   Mat E = (X.colwise() - X.rowwise().maxCoeff()).array().exp().matrix();
   Mat P = E.array().colwise() / E.rowwise().sum().array();
   Tensor<float> y = must(Tensor<float>::empty({M, N}));

@@ -20,8 +20,7 @@ namespace {
 
 template <class T, class Kernel, class Ref>
 void check_unary(const std::string& name, Kernel kernel, Ref ref, double lo, double hi) {
-  const std::string label = name + " on " + simd::arch_name();
-  INFO(label);
+  INFO(name << " on " << simd::arch_name());
   const auto tol = test::default_tolerance<T>();
   // Reference output (double) for an input view of T.
   auto expect = [&](TensorView<const T> in) {

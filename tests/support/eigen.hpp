@@ -8,6 +8,7 @@
 #define EIGEN_DONT_VECTORIZE
 #endif
 #include <Eigen/Core>
+#include <tessera/eigen.hpp>  // tessera::eigen::matrix<T> and the tensor <-> Eigen maps
 #define TESSERA_TEST_HAVE_EIGEN 1
 #else
 #define TESSERA_TEST_HAVE_EIGEN 0
