@@ -88,13 +88,23 @@ bool parse_value(const std::string& s, double& v) {
   return end != s.c_str() && *end == '\0';
 }
 
-std::vector<std::string> split_csv(const std::string& line) {
+// The next line of `text` from `pos` (without its '\n'; callers trim a '\r'); false at the end.
+bool next_line(std::string_view text, std::size_t& pos, std::string_view& line) {
+  if (pos >= text.size()) return false;
+  std::size_t e = text.find('\n', pos);
+  if (e == std::string_view::npos) e = text.size();
+  line = text.substr(pos, e - pos);
+  pos = e + 1;
+  return true;
+}
+
+std::vector<std::string> split_csv(std::string_view line) {
   std::vector<std::string> cells;
   std::size_t s = 0;
   while (true) {
     const std::size_t e = line.find(',', s);
-    cells.push_back(trim(std::string_view(line).substr(s, e == std::string::npos ? std::string::npos : e - s)));
-    if (e == std::string::npos) break;
+    cells.push_back(trim(line.substr(s, e == std::string_view::npos ? std::string_view::npos : e - s)));
+    if (e == std::string_view::npos) break;
     s = e + 1;
   }
   return cells;
@@ -110,11 +120,8 @@ status read_csv(const std::string& text, const trees::forest& f, std::vector<dou
   std::size_t pos = 0, line_no = 0;
   bool first = true;
   n_rows = 0;
-  while (pos < text.size()) {
-    std::size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    std::string line = text.substr(pos, e - pos);
-    pos = e + 1;
+  std::string_view line;
+  while (next_line(text, pos, line)) {
     ++line_no;
     if (trim(line).empty()) continue;
     std::vector<std::string> cells = split_csv(line);
@@ -164,6 +171,13 @@ status read_csv(const std::string& text, const trees::forest& f, std::vector<dou
 // Category name -> code, per feature index.
 using category_maps = std::map<std::size_t, std::map<std::string, double>>;
 
+// Feature name -> index (a repeated name maps to its last column, as a linear scan did).
+std::map<std::string, std::size_t, std::less<>> feature_index_of(const std::vector<std::string>& names) {
+  std::map<std::string, std::size_t, std::less<>> index;
+  for (std::size_t i = 0; i < names.size(); ++i) index[names[i]] = i;
+  return index;
+}
+
 std::vector<std::string> feature_names_of(const trees::forest& f) {
   if (!f.feature_names.empty()) return f.feature_names;
   std::vector<std::string> names;
@@ -197,13 +211,11 @@ status read_categories_file(const std::string& path, const trees::forest& f, cat
   TESSERA_ASSIGN_OR_RETURN(const io::json_value doc,
                            io::parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
   if (!doc.is_object()) return make_error(errc::parse_error, path + ": expected an object {feature: categories}");
-  const std::vector<std::string> names = feature_names_of(f);
+  const auto index = feature_index_of(feature_names_of(f));
   for (const auto& [feature, cats] : doc.members) {
-    std::size_t idx = names.size();
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == feature) idx = i;
-    if (idx == names.size()) return make_error(errc::parse_error, path + ": unknown feature '" + feature + "'");
-    auto& m = maps[idx];
+    const auto found = index.find(feature);
+    if (found == index.end()) return make_error(errc::parse_error, path + ": unknown feature '" + feature + "'");
+    auto& m = maps[found->second];
     m.clear();
     if (cats.kind == io::json_kind::array) {
       for (std::size_t c = 0; c < cats.items.size(); ++c) {
@@ -227,14 +239,14 @@ status read_json_records(const std::string& text, const trees::forest& f, const 
                          std::vector<double>& x, std::size_t& n_rows) {
   const std::vector<std::string> names = feature_names_of(f);
   const std::size_t nf = names.size();
+  const auto index = feature_index_of(names);
   auto add_record = [&](const io::json_value& rec, const std::string& where) -> status {
     if (!rec.is_object()) return make_error(errc::parse_error, where + ": expected a JSON object");
     std::vector<double> row(nf, std::nan(""));
     for (const auto& [key, val] : rec.members) {
-      std::size_t idx = nf;
-      for (std::size_t i = 0; i < nf; ++i)
-        if (names[i] == key) idx = i;
-      if (idx == nf) return make_error(errc::parse_error, where + ": unknown feature '" + key + "'");
+      const auto found = index.find(key);
+      if (found == index.end()) return make_error(errc::parse_error, where + ": unknown feature '" + key + "'");
+      const std::size_t idx = found->second;
       if (val.is_number()) {
         row[idx] = val.number;
       } else if (val.is_null()) {
@@ -270,12 +282,10 @@ status read_json_records(const std::string& text, const trees::forest& f, const 
   }
   // JSON lines: one object per line.
   std::size_t pos = 0, line_no = 0;
-  while (pos < text.size()) {
-    std::size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    const std::string line = trim(std::string_view(text).substr(pos, e - pos));
-    pos = e + 1;
+  std::string_view raw;
+  while (next_line(text, pos, raw)) {
     ++line_no;
+    const std::string line = trim(raw);
     if (line.empty()) continue;
     auto doc = io::parse_json(line);
     if (!doc) return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + doc.err().message);
@@ -295,10 +305,9 @@ std::string read_text(const std::string& path, status& st) {
 
 // 9 significant digits for f32 models (XGBoost), 17 for f64 models (LightGBM): enough to
 // read back the same float / double.
-bool g_f64_output = false;
-std::string fmt_value(double v) {
+std::string fmt_value(double v, bool f64) {
   char buf[40];
-  if (!g_f64_output) {
+  if (!f64) {
     std::snprintf(buf, sizeof buf, "%.9g", v);
     return buf;
   }
@@ -312,7 +321,7 @@ int cmd_predict(const args& a) {
   if (!f) return fail(a.get("model") + ": " + f.what());
   auto p = trees::compile(*f);
   if (!p) return fail(p.what());
-  g_f64_output = f->accumulate == trees::accum_type::f64;
+  const bool f64 = f->accumulate == trees::accum_type::f64;
   status st;
   const std::string input = a.get("input");
   const std::string text = read_text(input, st);
@@ -370,14 +379,14 @@ int cmd_predict(const args& a) {
       if (keys.size() == 2 && k == 1) {  // binary: both class probabilities
         line += trees::detail::c_string(keys[0]) + ": " + fmt_value(f->accumulate == trees::accum_type::f32
                                                                         ? static_cast<double>(1.0f - static_cast<float>(o[0]))
-                                                                        : 1.0 - o[0]);
-        line += ", " + trees::detail::c_string(keys[1]) + ": " + fmt_value(o[0]);
+                                                                        : 1.0 - o[0], f64);
+        line += ", " + trees::detail::c_string(keys[1]) + ": " + fmt_value(o[0], f64);
       } else {
-        for (std::size_t c = 0; c < k; ++c) line += (c ? ", " : "") + trees::detail::c_string(keys[c]) + ": " + fmt_value(o[c]);
+        for (std::size_t c = 0; c < k; ++c) line += (c ? ", " : "") + trees::detail::c_string(keys[c]) + ": " + fmt_value(o[c], f64);
       }
       line += "}\n";
     } else {
-      for (std::size_t c = 0; c < k; ++c) line += (c ? "," : "") + fmt_value(o[c]);
+      for (std::size_t c = 0; c < k; ++c) line += (c ? "," : "") + fmt_value(o[c], f64);
       line += '\n';
     }
     std::fwrite(line.data(), 1, line.size(), fp);
@@ -410,11 +419,8 @@ int cmd_demo(const args& a) {
               breast_cancer_objective, p->num_trees(), nf);
   std::printf("%5s  %12s  %12s  %s\n", "row", "tessera", "xgboost", "");
   std::size_t pos = 0, row = 0, line_no = 0, mismatches = 0;
-  while (pos < text.size()) {
-    std::size_t e = text.find('\n', pos);
-    if (e == std::string::npos) e = text.size();
-    const std::string line = text.substr(pos, e - pos);
-    pos = e + 1;
+  std::string_view line;
+  while (next_line(text, pos, line)) {
     if (++line_no == 1 || trim(line).empty()) continue;  // header
     const std::vector<std::string> cells = split_csv(line);
     if (cells.size() != nf + 2) return fail(path + ": line " + std::to_string(line_no) + ": expected " + std::to_string(nf + 2) + " columns");
