@@ -420,17 +420,30 @@ inline expected<float> array_number_f32(const json_value& v, std::size_t i, std:
   return schema_error(where, "element " + std::to_string(i) + " is not a number");
 }
 
+namespace detail {
+// True when d is an integer in [lo, hi] (false for fractions, NaN and out-of-range values).
+inline bool is_integer_in(double d, std::int64_t lo, std::int64_t hi) {
+  return d >= static_cast<double>(lo) && d <= static_cast<double>(hi) && d == std::floor(d);
+}
+inline error integer_range_error(std::string_view where, std::int64_t lo, std::int64_t hi) {
+  return schema_error(where, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+}
+}  // namespace detail
+
 // An integer in [lo, hi] from a number (rejects fractions, NaN and out-of-range values).
 inline expected<std::int64_t> to_integer(double d, std::int64_t lo, std::int64_t hi, std::string_view where) {
-  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != std::floor(d))
-    return schema_error(where, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (!detail::is_integer_in(d, lo, hi)) return detail::integer_range_error(where, lo, hi);
   return static_cast<std::int64_t>(d);
 }
 
+// Element i of a numeric array as an integer in [lo, hi]; the error location is only
+// formatted on failure, so this is cheap to call for every element.
 inline expected<std::int64_t> array_integer(const json_value& v, std::size_t i, std::int64_t lo, std::int64_t hi,
                                             std::string_view where) {
   TESSERA_ASSIGN_OR_RETURN(const double d, array_number(v, i, where));
-  return to_integer(d, lo, hi, std::string(where) + " element " + std::to_string(i));
+  if (!detail::is_integer_in(d, lo, hi))
+    return detail::integer_range_error(std::string(where) + " element " + std::to_string(i), lo, hi);
+  return static_cast<std::int64_t>(d);
 }
 
 // A number given either as a number or as a string holding one ("5E-1", XGBoost's style).

@@ -253,24 +253,24 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
       f.add_leaf(leaf_value[u - ni]);
       continue;
     }
-    const std::string at = where + " node " + std::to_string(u);
+    auto at = [&where, u] { return where + " node " + std::to_string(u); };  // formatted on failure only
     const auto dt = static_cast<unsigned>(decision_type[u]);
     const bool categorical = (dt & 1u) != 0;
     const bool dleft = (dt & 2u) != 0;
     const unsigned mt = (dt >> 2) & 3u;
-    if (mt == 3) return lgb_error(at + ": unknown missing type 3");
+    if (mt == 3) return lgb_error(at() + ": unknown missing type 3");
     const trees::missing_rule miss =
         mt == 0 ? trees::missing_rule::none : (mt == 1 ? trees::missing_rule::zero : trees::missing_rule::nan);
     const std::int32_t left = base + new_id[key_of(left_child[u])];
     const std::int32_t right = base + new_id[key_of(right_child[u])];
     if (!categorical) {
-      if (std::isnan(threshold[u])) return lgb_error(at + ": threshold is NaN");
+      if (std::isnan(threshold[u])) return lgb_error(at() + ": threshold is NaN");
       f.add_node(static_cast<std::int32_t>(split_feature[u]), threshold[u], left, right, dleft, miss, false, 0, 0, 0.0);
       continue;
     }
     const double ci = threshold[u];
     if (!(ci >= 0 && ci < static_cast<double>(num_cat)) || ci != std::floor(ci))
-      return lgb_error(at + ": categorical threshold is not a valid cat_boundaries index");
+      return lgb_error(at() + ": categorical threshold is not a valid cat_boundaries index");
     const auto idx = static_cast<std::size_t>(ci);
     const auto b = static_cast<std::size_t>(cat_boundaries[idx]);
     const auto e = static_cast<std::size_t>(cat_boundaries[idx + 1]);

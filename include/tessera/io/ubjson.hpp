@@ -11,12 +11,12 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "tessera/core/bit_cast.hpp"
 #include "tessera/core/error.hpp"
 #include "tessera/io/json.hpp"
 
@@ -114,15 +114,13 @@ class ubjson_parser {
   status read_number(std::uint8_t m, double& d, float& f) {
     if (m == 'd') {
       TESSERA_TRY(need(4));
-      const auto raw = static_cast<std::uint32_t>(read_be(4));
-      std::memcpy(&f, &raw, 4);
+      f = tessera::bit_cast<float>(static_cast<std::uint32_t>(read_be(4)));
       d = f;
       return ok_status();
     }
     if (m == 'D') {
       TESSERA_TRY(need(8));
-      const std::uint64_t raw = read_be(8);
-      std::memcpy(&d, &raw, 8);
+      d = tessera::bit_cast<double>(read_be(8));
       f = static_cast<float>(d);
       return ok_status();
     }

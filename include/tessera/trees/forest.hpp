@@ -232,13 +232,14 @@ inline status forest::validate() const {
 
   std::vector<std::uint8_t> seen(nn, 0);
   for (std::size_t t = 0; t < nt; ++t) {
-    const std::string where = "tree " + std::to_string(t);
+    // Location prefixes are only formatted when a check fails.
+    auto where = [t] { return "tree " + std::to_string(t); };
     const std::int32_t begin = tree_first_node[t], end = tree_first_node[t + 1];
     if (begin < 0 || end <= begin || static_cast<std::size_t>(end) > nn)
-      return fail(where + ": bad node range [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+      return fail(where() + ": bad node range [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
     if (tree_output[t] < 0 || tree_output[t] >= num_outputs)
-      return fail(where + ": output group " + std::to_string(tree_output[t]) + " out of range");
-    if (std::isnan(tree_weight[t])) return fail(where + ": weight is NaN");
+      return fail(where() + ": output group " + std::to_string(tree_output[t]) + " out of range");
+    if (std::isnan(tree_weight[t])) return fail(where() + ": weight is NaN");
     // Every node of the tree must be reached exactly once from the root: with a per-node
     // "seen" mark this rules out cycles, shared children and unreachable nodes.
     std::vector<std::int32_t> stack{begin};
@@ -248,33 +249,33 @@ inline status forest::validate() const {
       const std::int32_t n = stack.back();
       stack.pop_back();
       ++visited;
-      const std::string at = where + " node " + std::to_string(n - begin);
+      auto at = [&where, n, begin] { return where() + " node " + std::to_string(n - begin); };
       if (split_feature[n] < 0) {
-        if (left_child[n] != -1 || right_child[n] != -1) return fail(at + ": leaf with children");
-        if (std::isnan(leaf_value[n])) return fail(at + ": leaf value is NaN");
+        if (left_child[n] != -1 || right_child[n] != -1) return fail(at() + ": leaf with children");
+        if (std::isnan(leaf_value[n])) return fail(at() + ": leaf value is NaN");
         continue;
       }
       if (split_feature[n] >= num_features)
-        return fail(at + ": split feature " + std::to_string(split_feature[n]) + " >= num_features " +
+        return fail(at() + ": split feature " + std::to_string(split_feature[n]) + " >= num_features " +
                     std::to_string(num_features));
       if (static_cast<std::uint8_t>(missing[n]) > static_cast<std::uint8_t>(missing_rule::nan))
-        return fail(at + ": unknown missing rule");
+        return fail(at() + ": unknown missing rule");
       if (is_categorical[n]) {
         if (static_cast<std::uint64_t>(cat_begin[n]) + cat_words[n] > category_bits.size())
-          return fail(at + ": category set out of range");
+          return fail(at() + ": category set out of range");
       } else if (std::isnan(threshold[n])) {
-        return fail(at + ": threshold is NaN");
+        return fail(at() + ": threshold is NaN");
       }
       for (std::int32_t c : {left_child[n], right_child[n]}) {
         if (c < begin || c >= end)
-          return fail(at + ": child index " + std::to_string(c) + " outside the tree");
-        if (seen[c]) return fail(at + ": node " + std::to_string(c - begin) + " reached twice (cycle or shared child)");
+          return fail(at() + ": child index " + std::to_string(c) + " outside the tree");
+        if (seen[c]) return fail(at() + ": node " + std::to_string(c - begin) + " reached twice (cycle or shared child)");
         seen[c] = 1;
         stack.push_back(c);
       }
     }
     if (visited != end - begin)
-      return fail(where + ": " + std::to_string(end - begin - visited) + " node(s) unreachable from the root");
+      return fail(where() + ": " + std::to_string(end - begin - visited) + " node(s) unreachable from the root");
   }
   return ok_status();
 }

@@ -579,20 +579,20 @@ inline status predictor::check_view(const forest_view& v) {
       return fail("complete split column out of range");
   for (std::size_t t = 0; t < v.trees.size(); ++t) {
     const tree_info& ti = v.trees[t];
-    const std::string at = "tree " + std::to_string(t) + ": ";
-    if (ti.output < 0 || ti.output >= v.num_outputs) return fail(at + "output group out of range");
+    auto at = [t] { return "tree " + std::to_string(t) + ": "; };  // formatted on failure only
+    if (ti.output < 0 || ti.output >= v.num_outputs) return fail(at() + "output group out of range");
     if (ti.kind == tree_kind::complete) {
-      if (ti.depth > 24) return fail(at + "too deep");
-      if (ti.depth > 0 && v.num_features == 0) return fail(at + "split without features");
+      if (ti.depth > 24) return fail(at() + "too deep");
+      if (ti.depth > 0 && v.num_features == 0) return fail(at() + "split without features");
       const std::uint64_t splits = (std::uint64_t{1} << ti.depth) - 1;
-      if (std::uint64_t{ti.first} + splits > v.complete_feature.size()) return fail(at + "splits out of range");
-      if (std::uint64_t{ti.leaf_first} + splits + 1 > n_leaves) return fail(at + "leaves out of range");
+      if (std::uint64_t{ti.first} + splits > v.complete_feature.size()) return fail(at() + "splits out of range");
+      if (std::uint64_t{ti.leaf_first} + splits + 1 > n_leaves) return fail(at() + "leaves out of range");
       if (v.features == feature_precision::f64 && ti.general_root >= v.general_nodes.size())
-        return fail(at + "general copy out of range");
+        return fail(at() + "general copy out of range");
     } else if (ti.kind == tree_kind::general) {
-      if (ti.first >= v.general_nodes.size() || ti.general_root != ti.first) return fail(at + "root out of range");
+      if (ti.first >= v.general_nodes.size() || ti.general_root != ti.first) return fail(at() + "root out of range");
     } else {
-      return fail(at + "unknown tree kind");
+      return fail(at() + "unknown tree kind");
     }
   }
   for (std::size_t i = 0; i < v.general_nodes.size(); ++i) {
@@ -775,7 +775,6 @@ void predictor::run_range(Out* out, const In* rows, std::size_t begin, std::size
   std::vector<float> conv;
   if constexpr (std::is_same_v<In, double>)
     if (!all_general) conv.resize(detail::kBlock * nf);
-  // Feature-major block (aligned for SIMD loads: kBlock floats per feature).
   // Feature-major block, two copies (kBlock floats per column, 2 nf columns), aligned for
   // SIMD loads; a single row needs only 2 nf floats.
   alignas(64) float xt_small[256];
