@@ -92,6 +92,21 @@ TEST_SUITE("io/forest_loaders") {
     CHECK(a.ok());
   }
 
+  TEST_CASE("a BOM before an XGBoost JSON model is skipped") {
+    const std::string json = fixture_text("xgb_binary_logistic.json");
+    const std::string with_bom = "\xEF\xBB\xBF" + json;
+    CHECK(io::detect_forest_format(to_bytes(with_bom)) == io::forest_file_format::xgboost_json);
+    auto plain = load_text(json);
+    auto bom = load_text(with_bom);
+    INFO(bom.what());
+    REQUIRE(plain.ok());
+    REQUIRE(bom.ok());
+    std::string why;
+    const bool same = tessera_test::same_forest(*plain, *bom, why);
+    INFO("first difference: ", why);
+    CHECK(same);
+  }
+
   TEST_CASE("loaders carry the model's semantics and metadata") {
     auto x = io::load_forest(tessera_test::tree_fixture("xgb_categorical_reg.json"));
     REQUIRE(x.ok());

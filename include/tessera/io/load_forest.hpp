@@ -37,12 +37,14 @@ inline forest_file_format detect_forest_format(std::span<const std::uint8_t> byt
   }
   const std::string_view head(reinterpret_cast<const char*>(bytes.data() + text_start),
                               bytes.size() - text_start < 6 ? bytes.size() - text_start : 6);
-  if (head == "tree\n" || head.substr(0, 5) == "tree\n" || head.substr(0, 6) == "tree\r\n")
+  if (head.substr(0, 5) == "tree\n" || head.substr(0, 6) == "tree\r\n")
     return forest_file_format::lightgbm_text;
   return forest_file_format::unknown;
 }
 
 inline expected<trees::forest> load_forest_from_memory(std::span<const std::uint8_t> bytes) {
+  // A UTF-8 BOM is skipped here once, for every format (parse_json would reject it).
+  if (bytes.size() >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) bytes = bytes.subspan(3);
   switch (detect_forest_format(bytes)) {
     case forest_file_format::xgboost_json:
       return load_xgboost_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
