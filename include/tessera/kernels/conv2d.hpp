@@ -81,6 +81,28 @@ namespace detail {
 // hundreds of rows, small enough to stay in L2/L3 between the gather and the GEMM.
 inline constexpr std::size_t conv_scratch_floats = std::size_t{1} << 19;
 
+// Lines (rows of `line_floats` scratch floats each) per scratch tile: as many as fit in
+// conv_scratch_floats, at least 1, at most `lines`.
+inline std::size_t scratch_lines_per_tile(std::size_t lines, std::size_t line_floats) noexcept {
+  return std::min(lines, std::max<std::size_t>(1, conv_scratch_floats / std::max<std::size_t>(1, line_floats)));
+}
+
+// The scratch of one call: the caller's workspace when given, else `local` (per call).
+inline float* conv_scratch(conv2d_workspace* ws, std::vector<float>& local, std::size_t n) {
+  if (ws) return ws->get(n);
+  local.resize(n);
+  return local.data();
+}
+
+// The activation part of a conv epilogue as a GEMM epilogue (no bias, no residual).
+inline epilogue to_epilogue(const conv2d_epilogue& ep) {
+  epilogue e;
+  e.act = ep.act;
+  e.clip_min = ep.clip_min;
+  e.clip_max = ep.clip_max;
+  return e;
+}
+
 // For `pixels` consecutive pixels of C channels: o = act(o + bias + residual). bias (C
 // values, repeated per pixel) and residual (pixels x C, contiguous) may be null. The
 // activation bodies are the GEMM epilogue's (detail::gemm::act_fn), so every path of a conv
@@ -89,10 +111,7 @@ inline void conv_epilogue_rows(float* o, const float* bias, const float* residua
                                std::size_t C, const conv2d_epilogue& ep) {
   using B = simd::f32;
   if (!bias && !residual && ep.act == activation::none) return;
-  epilogue e;
-  e.act = ep.act;
-  e.clip_min = ep.clip_min;
-  e.clip_max = ep.clip_max;
+  const epilogue e = to_epilogue(ep);
   // Without a bias the pixels are one contiguous row.
   const std::size_t n = bias ? C : pixels * C, rows = bias ? pixels : 1;
   gemm::with_activation(e, [&](const auto& act) {
@@ -117,11 +136,7 @@ inline void conv_epilogue_rows(float* o, const float* bias, const float* residua
 }
 
 inline status validate_conv_epilogue(const conv2d_epilogue& ep, const char* op) {
-  epilogue e;
-  e.act = ep.act;
-  e.clip_min = ep.clip_min;
-  e.clip_max = ep.clip_max;
-  return validate_epilogue(e, op);
+  return validate_epilogue(to_epilogue(ep), op);
 }
 
 // Checks parameters that do not depend on the input size (at prepare time).
@@ -131,10 +146,7 @@ inline status check_conv_params(const conv2d_params& p, std::int64_t in_c, std::
   TESSERA_TRY(check_range(op, "groups", p.groups, 1));
   TESSERA_TRY(check_window(op, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_top,
                            p.pad_left, p.pad_bottom, p.pad_right));
-  if (in_c % p.groups != 0 || out_c % p.groups != 0)
-    return make_error(errc::shape_mismatch, std::string(op) + ": channels " + std::to_string(in_c) + " -> " +
-                                                std::to_string(out_c) + " not divisible by groups " +
-                                                std::to_string(p.groups));
+  TESSERA_TRY(check_groups(op, in_c, out_c, p.groups));
   const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
   if (!count_fits(u(out_c), u(in_c / p.groups), u(p.kernel_h), u(p.kernel_w)) ||
       !count_fits(u(in_c), u(out_c / p.groups), u(p.kernel_h), u(p.kernel_w)))
@@ -150,10 +162,6 @@ inline status check_conv_buffers(float* out, const float* in, const conv2d_geome
   if (ep.residual && overlaps(out, g.out_size(), ep.residual, g.out_size()))
     return make_error(errc::invalid_argument, std::string(op) + ": residual overlaps the output");
   return {};
-}
-
-inline runtime::thread_pool& pool_or_default(runtime::thread_pool* pool) {
-  return pool ? *pool : runtime::default_pool();
 }
 
 // ---- depthwise direct kernel ----------------------------------------------------------
@@ -496,8 +504,7 @@ class prepared_conv2d {
                        conv2d_workspace*, runtime::thread_pool*);
 
   static std::size_t lines_per_tile(const conv2d_geometry& g) noexcept {
-    const std::size_t row = std::max<std::size_t>(1, g.out_w * g.kh * g.kw * g.in_cg);
-    return std::min(g.batch * g.out_h, std::max<std::size_t>(1, detail::conv_scratch_floats / row));
+    return detail::scratch_lines_per_tile(g.batch * g.out_h, g.out_w * g.kh * g.kw * g.in_cg);
   }
 
   conv2d_params p_;
@@ -518,17 +525,14 @@ inline status conv2d(float* out, const float* in, const image_shape& in_shape, c
   TESSERA_TRY(detail::validate_conv_epilogue(ep, "conv2d"));
   TESSERA_TRY(detail::check_conv_buffers(out, in, g, ep, "conv2d"));
   if (g.batch == 0) return {};
-  runtime::thread_pool& tp = detail::pool_or_default(pool);
+  runtime::thread_pool& tp = runtime::pool_or_default(pool);
   const std::ptrdiff_t ldo = static_cast<std::ptrdiff_t>(g.out_c);
   const float* bias = w.bias_.empty() ? nullptr : w.bias_.data();
   auto gemm_epilogue = [&](std::size_t grp, std::size_t row0) {
-    epilogue e;
+    epilogue e = detail::to_epilogue(ep);
     e.bias = bias ? bias + grp * g.out_cg : nullptr;
     e.residual = ep.residual ? ep.residual + row0 * g.out_c + grp * g.out_cg : nullptr;
     e.ld_residual = ldo;
-    e.act = ep.act;
-    e.clip_min = ep.clip_min;
-    e.clip_max = ep.clip_max;
     return e;
   };
 
@@ -549,12 +553,7 @@ inline status conv2d(float* out, const float* in, const image_shape& in_shape, c
       const std::size_t tile = prepared_conv2d::lines_per_tile(g);
       const std::size_t K = g.kh * g.kw * g.in_cg;
       std::vector<float> local;
-      float* col = nullptr;
-      if (ws) col = ws->get(tile * g.out_w * K);
-      else {
-        local.resize(tile * g.out_w * K);
-        col = local.data();
-      }
+      float* col = detail::conv_scratch(ws, local, tile * g.out_w * K);
       for (std::size_t l0 = 0; l0 < lines; l0 += tile) {
         const std::size_t l1 = std::min(lines, l0 + tile);
         const std::size_t row0 = l0 * g.out_w, M = (l1 - l0) * g.out_w;
@@ -636,7 +635,7 @@ inline status conv_transpose2d(float* out, const float* in, const image_shape& i
   TESSERA_TRY(detail::validate_conv_epilogue(ep, "conv_transpose2d"));
   TESSERA_TRY(detail::check_conv_buffers(out, in, g, ep, "conv_transpose2d"));
   if (g.batch == 0) return {};
-  runtime::thread_pool& tp = detail::pool_or_default(pool);
+  runtime::thread_pool& tp = runtime::pool_or_default(pool);
   const std::size_t out_pixels = g.batch * g.out_h * g.out_w;
   runtime::parallel_for(tp, 0, out_pixels, 1024, [&](std::size_t a, std::size_t b) {
     std::fill(out + a * g.out_c, out + b * g.out_c, 0.0f);
@@ -644,15 +643,9 @@ inline status conv_transpose2d(float* out, const float* in, const image_shape& i
 
   const std::size_t taps = g.kh * g.kw, Ncols = taps * g.out_cg;
   const std::size_t lines = g.batch * g.in_h;
-  const std::size_t tile = std::min(lines, std::max<std::size_t>(1, detail::conv_scratch_floats /
-                                                                        std::max<std::size_t>(1, g.in_w * Ncols)));
+  const std::size_t tile = detail::scratch_lines_per_tile(lines, g.in_w * Ncols);
   std::vector<float> local;
-  float* col = nullptr;
-  if (ws) col = ws->get(tile * g.in_w * Ncols);
-  else {
-    local.resize(tile * g.in_w * Ncols);
-    col = local.data();
-  }
+  float* col = detail::conv_scratch(ws, local, tile * g.in_w * Ncols);
   const std::int64_t OH = static_cast<std::int64_t>(g.out_h), OW = static_cast<std::int64_t>(g.out_w);
   for (std::size_t l0 = 0; l0 < lines; l0 += tile) {
     const std::size_t l1 = std::min(lines, l0 + tile);

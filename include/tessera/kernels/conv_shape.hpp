@@ -161,6 +161,15 @@ inline conv2d_geometry make_geometry(const image_shape& in, const conv2d_params&
   return g;
 }
 
+// Both channel counts must be multiples of `groups` (groups >= 1, checked before).
+inline status check_groups(const char* op, std::int64_t in_c, std::int64_t out_c, std::int64_t groups) {
+  if (in_c % groups != 0 || out_c % groups != 0)
+    return make_error(errc::shape_mismatch, std::string(op) + ": channels " + std::to_string(in_c) + " -> " +
+                                                std::to_string(out_c) + " not divisible by groups " +
+                                                std::to_string(groups));
+  return {};
+}
+
 }  // namespace detail
 
 // Conv: input [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw].
@@ -171,10 +180,7 @@ inline expected<conv2d_geometry> conv2d_geometry_of(const image_shape& in, std::
   TESSERA_TRY(detail::check_range(op, "groups", p.groups, 1));
   TESSERA_TRY(detail::check_window(op, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w,
                                    p.pad_top, p.pad_left, p.pad_bottom, p.pad_right));
-  if (in.channels % p.groups != 0 || out_channels % p.groups != 0)
-    return make_error(errc::shape_mismatch, std::string(op) + ": channels " + std::to_string(in.channels) + " -> " +
-                                                std::to_string(out_channels) + " not divisible by groups " +
-                                                std::to_string(p.groups));
+  TESSERA_TRY(detail::check_groups(op, in.channels, out_channels, p.groups));
   TESSERA_ASSIGN_OR_RETURN(std::int64_t oh, detail::window_count(op, "height", in.height, p.kernel_h, p.stride_h,
                                                                  p.dilation_h, p.pad_top, p.pad_bottom, false));
   TESSERA_ASSIGN_OR_RETURN(std::int64_t ow, detail::window_count(op, "width", in.width, p.kernel_w, p.stride_w,
@@ -203,10 +209,7 @@ inline expected<conv2d_geometry> conv_transpose2d_geometry_of(const image_shape&
   if ((p.output_padding_h >= p.stride_h && p.output_padding_h >= p.dilation_h) ||
       (p.output_padding_w >= p.stride_w && p.output_padding_w >= p.dilation_w))
     return make_error(errc::invalid_argument, std::string(op) + ": output_padding must be smaller than stride or dilation");
-  if (in.channels % p.groups != 0 || out_channels % p.groups != 0)
-    return make_error(errc::shape_mismatch, std::string(op) + ": channels " + std::to_string(in.channels) + " -> " +
-                                                std::to_string(out_channels) + " not divisible by groups " +
-                                                std::to_string(p.groups));
+  TESSERA_TRY(detail::check_groups(op, in.channels, out_channels, p.groups));
   const std::int64_t oh = p.stride_h * (in.height - 1) + p.output_padding_h + (p.kernel_h - 1) * p.dilation_h + 1 -
                           p.pad_top - p.pad_bottom;
   const std::int64_t ow = p.stride_w * (in.width - 1) + p.output_padding_w + (p.kernel_w - 1) * p.dilation_w + 1 -

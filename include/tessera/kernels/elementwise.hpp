@@ -2,7 +2,7 @@
 // row-wise ones (reduce, softmax, norm):
 //
 //  - lane helpers that behave the same on a scalar T and on a simd::batch<T>, so an op is one
-//    functor body for both (MLX style): select, is_nan, NaN-propagating max/min;
+//    functor body for both (MLX style): select, NaN-propagating max/min;
 //  - the n-d walk: operands that share one shape (inputs already broadcast, stride 0 where
 //    stretched) are "coalesced" (extent-1 axes dropped, adjacent axes merged where every
 //    operand is linear across them), then visited one innermost row at a time, so a kernel
@@ -34,13 +34,6 @@ TESSERA_ALWAYS_INLINE xsimd::batch<T, A> select(const xsimd::batch_bool<T, A>& c
   return xsimd::select(c, a, b);
 }
 
-template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-TESSERA_ALWAYS_INLINE bool is_nan(const T& x) { return x != x; }
-template <class T, class A>
-TESSERA_ALWAYS_INLINE xsimd::batch_bool<T, A> is_nan(const xsimd::batch<T, A>& x) {
-  return xsimd::isnan(x);  // not x != x: xsimd 8.1's AVX != is an ordered compare (false on NaN)
-}
-
 // max/min that return NaN when either operand is NaN (NumPy's maximum/minimum; IEEE
 // maximum, not maxNum). The hardware max instructions return the second operand instead.
 template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
@@ -55,10 +48,6 @@ template <class T, class A>
 TESSERA_ALWAYS_INLINE xsimd::batch<T, A> min(const xsimd::batch<T, A>& a, const xsimd::batch<T, A>& b) {
   return xsimd::select((a < b) | xsimd::isnan(a), a, b);
 }
-
-// Horizontal NaN-propagating max/min of one batch.
-using simd::reduce_max;
-using simd::reduce_min;
 
 }  // namespace lanes
 

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <tessera/config.hpp>
+#include <tessera/core/aligned.hpp>
 #include <tessera/core/error.hpp>
 #include <tessera/kernels/epilogue.hpp>
 #include <tessera/runtime/thread_pool.hpp>
@@ -93,29 +94,13 @@ struct config {
 };
 
 // ---- aligned scratch ------------------------------------------------------------------
-inline float* aligned_alloc_floats(std::size_t n) {
-  return static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(TESSERA_ALIGNMENT), std::nothrow));
-}
-inline void aligned_free_floats(float* p) {
-  if (p) ::operator delete[](p, std::align_val_t(TESSERA_ALIGNMENT));
-}
-
 // A buffer per calling thread that only grows (bounded by the blocking sizes, or by the input
 // size for the skinny paths). Returns null when the allocation fails.
 struct scratch {
-  float* ptr = nullptr;
-  std::size_t cap = 0;
-  scratch() = default;
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-  ~scratch() { aligned_free_floats(ptr); }
+  aligned_buffer<float> buf;
   float* get(std::size_t n) {
-    if (n > cap) {
-      aligned_free_floats(ptr);
-      ptr = aligned_alloc_floats(n);
-      cap = ptr ? n : 0;
-    }
-    return ptr;
+    if (n > buf.size() && !buf.allocate(n)) return nullptr;
+    return buf.data();
   }
 };
 inline scratch& thread_scratch(int which) {
@@ -138,8 +123,7 @@ struct act_fn {
       using std::max; using xsimd::max;
       return max(x, T(0.0f));
     } else if constexpr (Act == activation::silu) {
-      using std::exp; using xsimd::exp;
-      return x / (T(1.0f) + exp(-x));
+      return x / (T(1.0f) + simd::exp(-x));
     } else if constexpr (Act == activation::gelu) {
       using std::erf; using xsimd::erf;
       return T(0.5f) * x * (T(1.0f) + erf(x * T(0.70710678118654752f)));
@@ -487,17 +471,20 @@ inline void scale_c(std::size_t M, std::size_t N, float beta, float* C, std::ptr
 class packed_b_f32 {
  public:
   packed_b_f32() = default;
-  packed_b_f32(packed_b_f32&& o) noexcept { swap(o); }
+  // Not defaulted: a moved-from object must become empty (0 x 0), not keep its sizes with
+  // no data (gemm_f32 would then read through a null panel pointer).
+  packed_b_f32(packed_b_f32&& o) noexcept
+      : k_(std::exchange(o.k_, 0)), n_(std::exchange(o.n_, 0)), n_pad_(std::exchange(o.n_pad_, 0)),
+        data_(std::move(o.data_)) {}
   packed_b_f32& operator=(packed_b_f32&& o) noexcept {
     if (this != &o) {
-      packed_b_f32 t(std::move(o));
-      swap(t);
+      k_ = std::exchange(o.k_, 0);
+      n_ = std::exchange(o.n_, 0);
+      n_pad_ = std::exchange(o.n_pad_, 0);
+      data_ = std::move(o.data_);
     }
     return *this;
   }
-  packed_b_f32(const packed_b_f32&) = delete;
-  packed_b_f32& operator=(const packed_b_f32&) = delete;
-  ~packed_b_f32() { detail::gemm::aligned_free_floats(data_); }
 
   static expected<packed_b_f32> pack(std::size_t K, std::size_t N, const float* B, std::ptrdiff_t ldb,
                                      transpose trans_b) {
@@ -514,35 +501,28 @@ class packed_b_f32 {
       return make_error(errc::invalid_argument, std::string(who) + ": packed size overflows");
     const std::size_t total = p.n_pad_ * K;
     if (total == 0) return p;
-    p.data_ = detail::gemm::aligned_alloc_floats(total);
-    if (!p.data_)
+    if (!p.data_.allocate(total))
       return make_error(errc::out_of_memory, std::string(who) + ": cannot allocate " + std::to_string(total) + " floats");
     for (std::size_t pc = 0; pc < K; pc += cfg::KC) {
       const std::size_t kc = std::min(cfg::KC, K - pc);
-      detail::gemm::pack_b<cfg::NR>(B, ldb, trans_b, pc, kc, 0, N, 0, p.n_pad_ / cfg::NR, p.data_ + pc * p.n_pad_);
+      detail::gemm::pack_b<cfg::NR>(B, ldb, trans_b, pc, kc, 0, N, 0, p.n_pad_ / cfg::NR, p.data_.data() + pc * p.n_pad_);
     }
     return p;
   }
 
   std::size_t rows() const { return k_; }
   std::size_t cols() const { return n_; }
-  bool empty() const { return data_ == nullptr; }
+  bool empty() const { return data_.empty(); }
   // Panel layout (for kernels): the kc-block starting at row pc begins at data() + pc * padded_cols(),
   // and holds padded_cols() / panel_width() panels of kc x panel_width() floats each.
-  const float* data() const { return data_; }
+  const float* data() const { return data_.data(); }
   std::size_t padded_cols() const { return n_pad_; }
   static constexpr std::size_t panel_width() { return detail::gemm::config::NR; }
   static constexpr std::size_t block_rows() { return detail::gemm::config::KC; }
 
  private:
-  void swap(packed_b_f32& o) noexcept {
-    std::swap(k_, o.k_);
-    std::swap(n_, o.n_);
-    std::swap(n_pad_, o.n_pad_);
-    std::swap(data_, o.data_);
-  }
   std::size_t k_ = 0, n_ = 0, n_pad_ = 0;
-  float* data_ = nullptr;
+  aligned_buffer<float> data_;
 };
 
 namespace detail::gemm {
@@ -708,8 +688,7 @@ inline void skinny_dot(std::size_t N, std::size_t K, float alpha, const float* a
   mg.beta = beta;
   pool.run(n_chunks, [&](std::size_t t, std::size_t) {
     const std::size_t r0 = groups * t / n_chunks * RW, r1 = std::min(N, groups * (t + 1) / n_chunks * RW);
-    float out[MS * RW];
-    alignas(TESSERA_ALIGNMENT) float tile[MS * RW];
+    alignas(TESSERA_ALIGNMENT) float out[MS * RW];
     for (std::size_t r = r0; r < r1; r += RW) {
       const std::size_t nr = std::min(RW, r1 - r);
       if (nr == RW) {
@@ -721,9 +700,7 @@ inline void skinny_dot(std::size_t N, std::size_t K, float alpha, const float* a
           for (std::size_t i = 0; i < MS; ++i) out[i * RW + q] = o1[i];
         }
       }
-      for (std::size_t i = 0; i < MS; ++i)
-        for (std::size_t q = 0; q < RW; ++q) tile[i * RW + q] = out[i * RW + q];
-      store_tile<RW>(tile, MS, nr, C + sp(r), ldc, i0, r, mg, ep);
+      store_tile<RW>(out, MS, nr, C + sp(r), ldc, i0, r, mg, ep);
     }
   });
 }
@@ -872,7 +849,7 @@ inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
 }
 
 inline status run_gemm(const operands& o, runtime::thread_pool* pool_ptr) {
-  runtime::thread_pool& pool = pool_ptr ? *pool_ptr : runtime::default_pool();
+  runtime::thread_pool& pool = runtime::pool_or_default(pool_ptr);
   if (o.M == 0 || o.N == 0) return ok_status();
   if (o.K == 0 || o.alpha == 0.0f) {
     scale_c(o.M, o.N, o.beta, o.C, o.ldc, *o.ep);

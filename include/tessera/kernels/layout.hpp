@@ -35,7 +35,7 @@ inline status layout_convert(float* out, const float* in, const image_shape& s, 
   const std::size_t hw = static_cast<std::size_t>(s.height * s.width);
   // NCHW -> NHWC reads [C, HW] rows; NHWC -> NCHW reads [HW, C] rows.
   const std::size_t rows = to_nhwc ? c : hw, cols = to_nhwc ? hw : c;
-  runtime::thread_pool& tp = pool ? *pool : runtime::default_pool();
+  runtime::thread_pool& tp = runtime::pool_or_default(pool);
   for (std::size_t n = 0; n < static_cast<std::size_t>(s.batch); ++n) {
     const float* src = in + n * c * hw;
     float* dst = out + n * c * hw;

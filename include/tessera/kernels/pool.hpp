@@ -154,7 +154,7 @@ inline status max_pool2d(float* out, const float* in, const image_shape& in_shap
                          runtime::thread_pool* pool = nullptr) {
   TESSERA_ASSIGN_OR_RETURN(const conv2d_geometry g, pool2d_geometry_of(in_shape, p, "max_pool2d"));
   TESSERA_TRY(detail::check_pool_buffers(out, in, g, "max_pool2d"));
-  detail::pool2d_nhwc<true>(out, in, g, false, pool ? *pool : runtime::default_pool());
+  detail::pool2d_nhwc<true>(out, in, g, false, runtime::pool_or_default(pool));
   return {};
 }
 
@@ -165,7 +165,7 @@ inline status avg_pool2d(float* out, const float* in, const image_shape& in_shap
     return make_error(errc::unsupported, "avg_pool2d: dilation must be 1");
   TESSERA_ASSIGN_OR_RETURN(const conv2d_geometry g, pool2d_geometry_of(in_shape, p, "avg_pool2d"));
   TESSERA_TRY(detail::check_pool_buffers(out, in, g, "avg_pool2d"));
-  detail::pool2d_nhwc<false>(out, in, g, p.count_include_pad, pool ? *pool : runtime::default_pool());
+  detail::pool2d_nhwc<false>(out, in, g, p.count_include_pad, runtime::pool_or_default(pool));
   return {};
 }
 
@@ -174,7 +174,7 @@ inline status global_avg_pool2d(float* out, const float* in, const image_shape& 
                                 runtime::thread_pool* pool = nullptr) {
   TESSERA_TRY(detail::check_input("global_avg_pool2d", in_shape));
   if (!out || !in) return make_error(errc::invalid_argument, "global_avg_pool2d: null tensor");
-  detail::global_pool_nhwc<false>(out, in, in_shape, pool ? *pool : runtime::default_pool());
+  detail::global_pool_nhwc<false>(out, in, in_shape, runtime::pool_or_default(pool));
   return {};
 }
 
@@ -183,7 +183,7 @@ inline status global_max_pool2d(float* out, const float* in, const image_shape& 
                                 runtime::thread_pool* pool = nullptr) {
   TESSERA_TRY(detail::check_input("global_max_pool2d", in_shape));
   if (!out || !in) return make_error(errc::invalid_argument, "global_max_pool2d: null tensor");
-  detail::global_pool_nhwc<true>(out, in, in_shape, pool ? *pool : runtime::default_pool());
+  detail::global_pool_nhwc<true>(out, in, in_shape, runtime::pool_or_default(pool));
   return {};
 }
 

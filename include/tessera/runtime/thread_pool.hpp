@@ -119,10 +119,10 @@ class thread_pool {
     work_cv_.notify_all();
     work_on(j, 0);
     // Wait until every worker has left the job: it lives on this stack frame.
-    spin_until([&] { return j.workers_left.load(std::memory_order_acquire) == 0; });
-    if (j.workers_left.load(std::memory_order_acquire) != 0) {
+    const auto all_left = [&] { return j.workers_left.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(all_left)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_cv_.wait(lock, [&] { return j.workers_left.load(std::memory_order_acquire) == 0; });
+      done_cv_.wait(lock, all_left);
     }
     std::lock_guard<std::mutex> lock(mutex_);
     current_ = nullptr;
@@ -189,6 +189,9 @@ inline thread_pool& default_pool() {
   static thread_pool pool(0);
   return pool;
 }
+
+// `pool` if given, else default_pool(): the rule of every kernel's optional pool argument.
+inline thread_pool& pool_or_default(thread_pool* pool) { return pool ? *pool : default_pool(); }
 
 // Splits [begin, end) into chunks of at least `grain` items, at most a few per thread, and
 // calls fn(chunk_begin, chunk_end) on the pool.
