@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
   std::size_t n_rows = 0;
   std::string name;
   if (!model_path.empty()) {
-    auto loaded = io::load_forest(model_path);
+    auto loaded = trees::load_forest(model_path);
     if (!loaded) {
       std::fprintf(stderr, "bench_trees: %s: %s\n", model_path.c_str(), loaded.what().c_str());
       return 1;

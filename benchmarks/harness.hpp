@@ -6,6 +6,8 @@
 // where ratio is tessera over peer with "higher is better" already applied.
 #pragma once
 
+#include <tessera/simd/simd.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +22,33 @@ inline const char* target_name() {
   return "wasm";
 #else
   return "native";
+#endif
+}
+
+// What produced a record: the CPU (from /proc/cpuinfo; also readable under Node with
+// NODERAWFS) and the instruction set the binary was built for (the xsimd architecture, or
+// SIMD128 for WASM, whose xsimd path is sse4.2 through Emscripten's SSE headers).
+inline std::string cpu_model() {
+  std::string model = "unknown";
+  if (std::FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f)) {
+      const char* colon = std::strchr(line, ':');
+      if (!colon || std::strncmp(line, "model name", 10) != 0) continue;
+      model = colon + 1;
+      while (!model.empty() && (model.front() == ' ' || model.front() == '\t')) model.erase(0, 1);
+      while (!model.empty() && (model.back() == '\n' || model.back() == ' ')) model.pop_back();
+      break;
+    }
+    std::fclose(f);
+  }
+  return model;
+}
+inline std::string isa_name() {
+#if defined(__EMSCRIPTEN__)
+  return std::string("simd128 (xsimd ") + simd::arch_name() + ")";
+#else
+  return simd::arch_name();
 #endif
 }
 
@@ -132,14 +161,19 @@ inline std::string json_escape(const std::string& s) {
 
 inline void emit(const options& opts, const record& r) {
   const double ratio = ratio_of(r);
+  static const std::string cpu = cpu_model(), isa = isa_name();
   if (opts.json) {
     std::printf("{\"bench\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"target\":\"%s\",\"unit\":\"%s\","
-                "\"tessera\":%.6g,\"peer\":\"%s\",\"peer_value\":%.6g,\"ratio\":%.4f",
+                "\"tessera\":%.6g,\"peer\":\"%s\",\"peer_value\":%.6g,\"ratio\":%.4f,\"cpu\":\"%s\",\"isa\":\"%s\"",
                 json_escape(r.bench).c_str(), json_escape(r.case_name).c_str(), r.threads, target_name(),
-                json_escape(r.unit).c_str(), r.tessera, json_escape(r.peer).c_str(), r.peer_value, ratio);
+                json_escape(r.unit).c_str(), r.tessera, json_escape(r.peer).c_str(), r.peer_value, ratio,
+                json_escape(cpu).c_str(), json_escape(isa).c_str());
     if (!r.note.empty()) std::printf(",\"note\":\"%s\"", json_escape(r.note).c_str());
     std::printf("}\n");
   } else {
+    static bool header = false;
+    if (!header) std::printf("cpu: %s, isa: %s\n", cpu.c_str(), isa.c_str());
+    header = true;
     std::printf("%-10s %-28s t=%d %-6s %12.4g %-8s", r.bench.c_str(), r.case_name.c_str(), r.threads,
                 target_name(), r.tessera, r.unit.c_str());
     if (!r.peer.empty()) std::printf("  %-10s %12.4g  ratio %.3f", r.peer.c_str(), r.peer_value, ratio);

@@ -9,6 +9,10 @@ elseif(EMSCRIPTEN)
 else()
   set(TESSERA_TARGET_KIND native)
 endif()
+# A SIMD-matrix flavour names its own ctest entries (x86-64-v4/test_kernels, ...).
+if(TESSERA_FLAVOUR)
+  set(TESSERA_TARGET_KIND ${TESSERA_FLAVOUR})
+endif()
 
 if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
@@ -24,7 +28,6 @@ endif()
 
 add_library(tessera_dev_flags INTERFACE)
 target_link_libraries(tessera_dev_flags INTERFACE tessera::tessera)
-target_compile_definitions(tessera_dev_flags INTERFACE TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(tessera_dev_flags INTERFACE -Wall -Wextra -Wpedantic)
 endif()
@@ -38,13 +41,31 @@ if(EMSCRIPTEN)
     target_compile_options(tessera_dev_flags INTERFACE -pthread)
     target_link_options(tessera_dev_flags INTERFACE -pthread -sPTHREAD_POOL_SIZE=4)
   endif()
-elseif(TESSERA_NATIVE_ARCH AND CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-  target_compile_options(tessera_dev_flags INTERFACE -march=native)
+elseif(TESSERA_ARCH_FLAGS)
+  separate_arguments(_tessera_arch_flags UNIX_COMMAND "${TESSERA_ARCH_FLAGS}")
+  target_compile_options(tessera_dev_flags INTERFACE ${_tessera_arch_flags})
+  # GCC 12's own avx512fintrin.h self-initializes its "undefined" vectors (__Y = __Y, GCC
+  # bug 105593, fixed in 13): every AVX-512 build then floods the log with (maybe-)uninitialized
+  # warnings from inlined intrinsics, Eigen's and xsimd's alike. Silenced only there.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    include(CheckCXXSourceCompiles)
+    set(CMAKE_REQUIRED_FLAGS "${TESSERA_ARCH_FLAGS}")
+    check_cxx_source_compiles("#ifndef __AVX512F__\n#error no AVX-512\n#endif\nint main() {}" TESSERA_TARGET_HAS_AVX512F)
+    unset(CMAKE_REQUIRED_FLAGS)
+    if(TESSERA_TARGET_HAS_AVX512F)
+      target_compile_options(tessera_dev_flags INTERFACE -Wno-maybe-uninitialized -Wno-uninitialized)
+    endif()
+  endif()
 endif()
 if(NOT EMSCRIPTEN)
   find_package(Threads REQUIRED)
   target_link_libraries(tessera_dev_flags INTERFACE Threads::Threads)
 endif()
+
+# The checkout's path, only for the programs that read its model files: a define naming the
+# checkout on every command line would make ccache miss for every file of another clone.
+add_library(tessera_source_dir INTERFACE)
+target_compile_definitions(tessera_source_dir INTERFACE TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 # Test-only dependencies: doctest and nlohmann_json, staged like xsimd for WASM.
 tessera_stage_header_dir(TESSERA_DOCTEST_DIR doctest doctest.h)

@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
   const std::string path = argc > 1 ? argv[1] : TESSERA_SOURCE_DIR "/examples/models/breast_cancer.json";
-  auto forest = tessera::io::load_forest(path);  // XGBoost JSON/UBJSON or LightGBM text
+  auto forest = tessera::trees::load_forest(path);  // XGBoost JSON/UBJSON or LightGBM text
   if (!forest) return std::printf("%s\n", forest.what().c_str()), 1;
   auto model = tessera::trees::compile(*forest);  // fast SIMD layout, bit-exact with XGBoost
   if (!model) return std::printf("%s\n", model.what().c_str()), 1;

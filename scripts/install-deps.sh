@@ -5,8 +5,9 @@
 #   scripts/install-deps.sh --bench    also the peers the benchmarks compare against
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang python3 nodejs
-          libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn)
+packages=(cmake ninja-build g++ clang python3 nodejs ccache
+          libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn
+          g++-aarch64-linux-gnu qemu-user)  # the last two: the aarch64 NEON flavour, run under qemu
 want_bench=0
 for arg in "$@"; do
   case "$arg" in

@@ -9,7 +9,8 @@
            <!-- NAME:begin --> and <!-- NAME:end --> in that file instead of printing
 
 Generic over the record fields: any field can be a column; "tessera" and "peer_value" are
-printed with the record's unit, "ratio" as N.NNx. Records without a peer show "-".
+printed with the record's unit, "ratio" as N.NNx. Records without a peer show "-". A line
+above each table names the CPU and instruction set ("cpu", "isa") the records came from.
 """
 import argparse
 import json
@@ -66,6 +67,19 @@ def pivot_table(records, peers):
     return "\n".join(lines) + "\n"
 
 
+def provenance(records):
+    """One line naming the CPU and, per target, the instruction set the records came from."""
+    cpus = sorted({r["cpu"] for r in records if r.get("cpu")})
+    isas = []
+    for t in ("native", "wasm"):
+        names = sorted({r["isa"] for r in records if r.get("target") == t and r.get("isa")})
+        if names:
+            isas.append(f"{t} {', '.join(names)}")
+    if not cpus and not isas:
+        return ""
+    return f"Measured on {', '.join(cpus) or 'an unrecorded CPU'}; ISA: {'; '.join(isas) or 'unrecorded'}.\n\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="*")
@@ -98,6 +112,7 @@ def main():
         table = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
         table += ["| " + " | ".join(cell(rec, c) for c in cols) + " |" for rec in records]
         text = "\n".join(table) + "\n"
+    text = provenance(records) + text
     if not args.doc:
         sys.stdout.write(text)
         return

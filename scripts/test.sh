@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# The full test suite: installs what is missing, builds natively (g++, plus a clang build of
-# the header and core checks) and as WebAssembly (em++), then runs ctest on both: the native
-# tests, the package-consumer checks, and every test binary again under Node.js.
+# The full test suite: installs what is missing, then builds and runs
+#   - the main native build (g++, -march=native): every test, example, benchmark smoke test and
+#     the header, layering and package-consumer checks;
+#   - a clang build of the header and core checks;
+#   - the SIMD matrix (scripts/simd_flavours.txt): the unit tests and examples of every
+#     flavour compiled on every machine (x86-64-v2/v3/v4, aarch64 NEON), run where the CPU has
+#     the instructions or qemu-user can emulate them;
+#   - WebAssembly SIMD128 (em++), single-threaded and with pthreads, run under Node.js.
+# It ends with a summary of which flavours ran and which were only compiled, and the time of
+# each step. Set TESSERA_FLAVOURS="x86-64-v4 aarch64-neon" to build only some flavours.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${TESSERA_BUILD_DIR:-$root/build}
@@ -10,35 +17,134 @@ jobs=${TESSERA_JOBS:-$(nproc)}
 bash "$root/scripts/install-deps.sh"
 export NODE_PATH=/usr/share/nodejs
 
-step() { printf '\n== %s ==\n' "$*"; }
+# ccache, when installed, makes rebuilds of unchanged flavours nearly free, in any clone:
+# paths under the checkout are hashed relative to it.
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root" CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+fi
 
-step "native build (g++)"
-cmake -S "$root" -B "$build/native" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++
-cmake --build "$build/native" -j "$jobs"
+step_names=() step_secs=() step_start=0 step_name=""
+end_step() {
+  if [[ -n $step_name ]]; then step_names+=("$step_name"); step_secs+=($((SECONDS - step_start))); fi
+  step_name=""
+}
+step() { end_step; step_name="$*"; step_start=$SECONDS; printf '\n== %s ==\n' "$*"; }
+
+status=0
+failed=()
+fail() { status=1; failed+=("$1"); }
+
+step "native build (g++, -march=native)"
+cmake -S "$root" -B "$build/native" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ "${launcher[@]}"
+cmake --build "$build/native" -j "$jobs" || fail "native build"
 
 step "native build (clang++): header self-containment and core tests"
 cmake -S "$root" -B "$build/native-clang" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-  -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF
-cmake --build "$build/native-clang" -j "$jobs" --target tessera_header_check test_core test_simd test_runtime
+  -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF "${launcher[@]}"
+cmake --build "$build/native-clang" -j "$jobs" --target tessera_header_check test_core test_simd test_runtime \
+  || fail "clang build"
+
+# ---- the SIMD matrix -------------------------------------------------------------------
+host=$(uname -m)
+cpu_flags=" $(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | cut -d: -f2) "
+declare -A flavour_arch flavour_built flavour_run flavour_result
+flavours=()
+while read -r -u 3 name toolchain arch needs flags; do
+  [[ -z $name || $name == \#* ]] && continue
+  if [[ -n ${TESSERA_FLAVOURS:-} && " $TESSERA_FLAVOURS " != *" $name "* ]]; then continue; fi
+  flavours+=("$name")
+  flavour_arch[$name]=$arch
+  dir="$build/flavour-$name"
+  cross=()
+  if [[ $toolchain != "$host" ]]; then
+    file="$root/cmake/toolchains/$toolchain-linux-gnu.cmake"
+    if [[ ! -f $file ]]; then
+      flavour_built[$name]="no"; flavour_run[$name]="no: no $toolchain toolchain on a $host host"
+      continue
+    fi
+    cross=(-DCMAKE_TOOLCHAIN_FILE="$file")
+  fi
+  step "flavour $name: build ($flags, xsimd $arch)"
+  # -O2, the level the README's plain command uses: the main build covers -O3, and -O2 compiles
+  # the template-heavy tests 2-3x faster, which keeps five builds of them within CI's budget.
+  if cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+       "${cross[@]}" "${launcher[@]}" \
+       -DTESSERA_FLAVOUR="$name" -DTESSERA_ARCH_FLAGS="$flags" -DTESSERA_EXPECT_SIMD_ARCH="$arch" \
+       -DTESSERA_BUILD_BENCHMARKS=OFF -DTESSERA_TEST_PACKAGING=OFF &&
+     cmake --build "$dir" -j "$jobs"; then
+    flavour_built[$name]="yes"
+  else
+    flavour_built[$name]="FAILED"; flavour_run[$name]="no: the build failed"; fail "flavour $name build"
+    continue
+  fi
+  if [[ $toolchain != "$host" ]]; then
+    if command -v "qemu-$toolchain" >/dev/null; then flavour_run[$name]="yes, under qemu-$toolchain"
+    else flavour_run[$name]="no: qemu-$toolchain is not installed"; fi
+  else
+    missing=()
+    for f in ${needs//,/ }; do [[ $cpu_flags == *" $f "* ]] || missing+=("$f"); done
+    if ((${#missing[@]})); then flavour_run[$name]="no: this CPU lacks ${missing[*]}"
+    else flavour_run[$name]="yes, natively"; fi
+  fi
+done 3< "$root/scripts/simd_flavours.txt"
 
 step "WebAssembly build (em++)"
-emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build/wasm" -j "$jobs"
+emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
+cmake --build "$build/wasm" -j "$jobs" || fail "wasm build"
 
 step "WebAssembly build with pthreads (thread pool and kernels)"
 emcmake cmake -S "$root" -B "$build/wasm-mt" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_WASM_THREADS=ON \
-  -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF
-cmake --build "$build/wasm-mt" -j "$jobs" --target test_runtime
+  -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF "${launcher[@]}"
+cmake --build "$build/wasm-mt" -j "$jobs" --target test_runtime || fail "wasm-mt build"
 
-status=0
+# ---- tests -----------------------------------------------------------------------------
 step "native tests"
-ctest --test-dir "$build/native" --output-on-failure -j "$jobs" || status=1
+ctest --test-dir "$build/native" --output-on-failure -j "$jobs" || fail "native tests"
 step "clang tests"
-ctest --test-dir "$build/native-clang" --output-on-failure -j "$jobs" -R 'test_(core|simd|runtime)$' || status=1
+ctest --test-dir "$build/native-clang" --output-on-failure -j "$jobs" -R 'test_(core|simd|runtime)$' || fail "clang tests"
+for name in "${flavours[@]}"; do
+  [[ ${flavour_run[$name]} == yes* ]] || continue
+  step "flavour $name: tests (${flavour_run[$name]#yes, })"
+  if ctest --test-dir "$build/flavour-$name" --output-on-failure -j "$jobs"; then flavour_result[$name]="passed"
+  else flavour_result[$name]="FAILED"; fail "flavour $name tests"; fi
+done
 step "WebAssembly tests with pthreads (Node.js)"
-ctest --test-dir "$build/wasm-mt" --output-on-failure -j "$jobs" -R 'test_runtime$' || status=1
+ctest --test-dir "$build/wasm-mt" --output-on-failure -j "$jobs" -R 'test_runtime$' || fail "wasm-mt tests"
 step "WebAssembly tests (Node.js)"
-ctest --test-dir "$build/wasm" --output-on-failure -j "$jobs" || status=1
+ctest --test-dir "$build/wasm" --output-on-failure -j "$jobs" || fail "wasm tests"
+end_step
 
-if ((status)); then echo "tessera: some tests FAILED" >&2; fi
+# ---- summary ---------------------------------------------------------------------------
+# The architecture a binary was built for, as its simd test reports it.
+reported_arch() {
+  "$@" -tc='the selected architecture is reported' -s 2>/dev/null | grep -o 'simd arch: [^,]*' | head -1 | cut -d' ' -f3 || true
+}
+native_arch=$(reported_arch "$build/native/tests/test_simd")
+wasm_arch=$(reported_arch node "$build/wasm/tests/test_simd.js")
+printf '\n== SIMD matrix on this machine (%s, %s) ==\n' "$host" \
+  "$(grep -m1 -E '^model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+printf '%-14s %-12s %-9s %-58s %s\n' flavour "xsimd arch" compiled ran result
+printf '%-14s %-12s %-9s %-58s %s\n' native "${native_arch:-?}" yes "yes, natively" \
+  "$([[ " ${failed[*]} " == *"native tests"* ]] && echo FAILED || echo passed)"
+for name in "${flavours[@]}"; do
+  run=${flavour_run[$name]}
+  printf '%-14s %-12s %-9s %-58s %s\n' "$name" "${flavour_arch[$name]}" "${flavour_built[$name]}" "$run" \
+    "${flavour_result[$name]:-$([[ ${flavour_built[$name]} == yes ]] && echo "compile-only here")}"
+done
+printf '%-14s %-12s %-9s %-58s %s\n' wasm "${wasm_arch:-?}" yes "yes, under Node.js (SIMD128)" \
+  "$([[ " ${failed[*]} " == *"wasm tests"* ]] && echo FAILED || echo passed)"
+printf '%-14s %-12s %-9s %-58s %s\n' wasm-mt "${wasm_arch:-?}" yes "yes, under Node.js (SIMD128, pthreads)" \
+  "$([[ " ${failed[*]} " == *"wasm-mt tests"* ]] && echo FAILED || echo passed)"
+
+printf '\n== time per step ==\n'
+total=0
+for i in "${!step_names[@]}"; do
+  printf '%6d s  %s\n' "${step_secs[$i]}" "${step_names[$i]}"
+  total=$((total + step_secs[i]))
+done
+printf '%6d s  total\n' "$total"
+
+if ((status)); then echo "tessera: FAILED: ${failed[*]}" >&2; fi
 exit $status

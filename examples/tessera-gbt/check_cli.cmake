@@ -1,4 +1,4 @@
-# ctest driver for tessera-gbt: cmake -DTOOL=... [-DEMULATOR=node] -DSOURCE_DIR=... -DWORK_DIR=...
+# ctest driver for tessera-gbt: cmake -DTOOL=... [-DEMULATOR=<emulator, its arguments joined by '|'>] -DSOURCE_DIR=... -DWORK_DIR=...
 #   -DCHECK=<name> -P check_cli.cmake
 # Expected outputs come from the fixtures written by scripts/make_tree_models.py (XGBoost's
 # and LightGBM's own predictions), never from tessera.
@@ -6,6 +6,7 @@ set(models ${SOURCE_DIR}/tests/models/trees)
 file(MAKE_DIRECTORY ${WORK_DIR})
 set(tool ${TOOL})
 if(EMULATOR)
+  string(REPLACE "|" ";" EMULATOR "${EMULATOR}")
   set(tool ${EMULATOR} ${TOOL})
 endif()
 

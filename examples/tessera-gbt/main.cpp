@@ -24,7 +24,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,16 +112,30 @@ std::vector<std::string> split_csv(std::string_view line) {
   return cells;
 }
 
-// CSV -> row-major doubles (n_rows x nf). A header naming the model's features picks the
-// columns by name (other columns are ignored); otherwise columns are positional.
-status read_csv(const std::string& text, const trees::forest& f, std::vector<double>& x, std::size_t& n_rows) {
-  const std::size_t nf = static_cast<std::size_t>(f.num_features);
-  std::vector<std::size_t> column_of(nf);
-  for (std::size_t i = 0; i < nf; ++i) column_of[i] = i;
-  std::size_t n_columns = nf;
-  std::size_t pos = 0, line_no = 0;
-  bool first = true;
+// Receives rows (row-major doubles, n_rows x num_features) a chunk at a time: rows are
+// predicted and written per chunk, so memory is bounded by the chunk rather than by
+// records x num_features (large for sparse JSON records or a model declaring many features).
+using row_sink = std::function<status(const std::vector<double>& x, std::size_t n_rows)>;
+constexpr std::size_t kChunkValues = std::size_t{1} << 20;
+
+// Hands a full chunk to the sink and starts the next one.
+status flush_rows(const row_sink& sink, std::vector<double>& x, std::size_t& n_rows, bool force) {
+  if (n_rows == 0 || (!force && x.size() < kChunkValues)) return ok_status();
+  TESSERA_TRY(sink(x, n_rows));
+  x.clear();
   n_rows = 0;
+  return ok_status();
+}
+
+// CSV -> rows. A header naming the model's features picks the columns by name (other
+// columns are ignored); otherwise columns are positional.
+status read_csv(const std::string& text, const trees::forest& f, const row_sink& sink) {
+  const std::size_t nf = static_cast<std::size_t>(f.num_features);
+  std::vector<std::size_t> column_of;  // empty: positional (not sized by num_features up front)
+  std::size_t n_columns = nf;
+  std::size_t pos = 0, line_no = 0, n_rows = 0;
+  bool first = true;
+  std::vector<double> x;
   std::string_view line;
   while (next_line(text, pos, line)) {
     ++line_no;
@@ -133,16 +149,15 @@ status read_csv(const std::string& text, const trees::forest& f, std::vector<dou
       if (header) {
         n_columns = cells.size();
         if (!f.feature_names.empty()) {
+          // The model's names are part of the model file: this table is bounded by it.
+          std::map<std::string_view, std::size_t> column_named;
+          for (std::size_t c = 0; c < cells.size(); ++c) column_named[cells[c]] = c;  // last one wins
+          column_of.resize(nf);
           for (std::size_t i = 0; i < nf; ++i) {
-            std::size_t found = cells.size();
-            for (std::size_t c = 0; c < cells.size(); ++c)
-              if (cells[c] == f.feature_names[i]) found = c;
-            if (found == cells.size()) {
-              if (cells.size() != nf)
-                return make_error(errc::parse_error, "line 1: the header has no column '" + f.feature_names[i] + "'");
-              found = i;  // unnamed header: positional
-            }
-            column_of[i] = found;
+            const auto found = column_named.find(f.feature_names[i]);
+            if (found == column_named.end() && cells.size() != nf)
+              return make_error(errc::parse_error, "line 1: the header has no column '" + io::excerpt(f.feature_names[i]) + "'");
+            column_of[i] = found == column_named.end() ? i : found->second;  // unnamed header: positional
           }
         } else if (cells.size() != nf) {
           return make_error(errc::parse_error, "line 1: the header has " + std::to_string(cells.size()) +
@@ -156,49 +171,64 @@ status read_csv(const std::string& text, const trees::forest& f, std::vector<dou
                                                " columns, expected " + std::to_string(n_columns));
     for (std::size_t i = 0; i < nf; ++i) {
       double v;
-      const std::string& cell = cells[column_of[i]];
+      const std::size_t column = column_of.empty() ? i : column_of[i];
+      const std::string& cell = cells[column];
       if (!parse_value(cell, v))
         return make_error(errc::parse_error, "line " + std::to_string(line_no) + ", column " +
-                                                 std::to_string(column_of[i] + 1) + ": cannot read '" + cell +
+                                                 std::to_string(column + 1) + ": cannot read '" + io::excerpt(cell) +
                                                  "' as a number");
       x.push_back(v);
     }
     ++n_rows;
+    TESSERA_TRY(flush_rows(sink, x, n_rows, false));
   }
-  return ok_status();
+  return flush_rows(sink, x, n_rows, true);
 }
 
 // Category name -> code, per feature index.
 using category_maps = std::map<std::size_t, std::map<std::string, double>>;
 
-// Feature name -> index (a repeated name maps to its last column, as a linear scan did).
-std::map<std::string, std::size_t, std::less<>> feature_index_of(const std::vector<std::string>& names) {
-  std::map<std::string, std::size_t, std::less<>> index;
-  for (std::size_t i = 0; i < names.size(); ++i) index[names[i]] = i;
-  return index;
-}
-
-std::vector<std::string> feature_names_of(const trees::forest& f) {
-  if (!f.feature_names.empty()) return f.feature_names;
-  std::vector<std::string> names;
-  for (std::int32_t i = 0; i < f.num_features; ++i) {
-    std::string name = "f";  // XGBoost's default names (built in two steps: GCC 12 -Wrestrict bug)
-    name += std::to_string(i);
-    names.push_back(std::move(name));
+// Feature name -> index: the model's names (a repeated name maps to its last column, as a
+// linear scan did), else XGBoost's default names f0, f1, ... parsed rather than listed, so
+// nothing here is sized by the declared feature count.
+class feature_index {
+ public:
+  explicit feature_index(const trees::forest& f) : nf_(static_cast<std::size_t>(f.num_features)) {
+    for (std::size_t i = 0; i < f.feature_names.size(); ++i) named_[f.feature_names[i]] = i;
   }
-  return names;
-}
+  bool find(std::string_view name, std::size_t& idx) const {
+    if (!named_.empty()) {
+      const auto it = named_.find(name);
+      if (it == named_.end()) return false;
+      idx = it->second;
+      return true;
+    }
+    // "f<i>" with i in [0, nf), written without leading zeros.
+    if (name.size() < 2 || name.size() > 11 || name[0] != 'f' || (name[1] == '0' && name.size() > 2)) return false;
+    std::size_t v = 0;
+    for (char c : name.substr(1)) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (v >= nf_) return false;
+    idx = v;
+    return true;
+  }
+
+ private:
+  std::size_t nf_;
+  std::map<std::string, std::size_t, std::less<>> named_;
+};
 
 status model_categories(const trees::forest& f, category_maps& maps) {
   if (f.categorical_values.empty()) return ok_status();
   // LightGBM's pandas_categorical lists the categorical columns in column order: the
   // features the model splits categorically.
   std::vector<std::size_t> cat_features;
-  std::vector<bool> is_cat(static_cast<std::size_t>(f.num_features), false);
   for (std::int32_t n = 0; n < f.num_nodes(); ++n)
-    if (f.split_feature[n] >= 0 && f.is_categorical[n]) is_cat[static_cast<std::size_t>(f.split_feature[n])] = true;
-  for (std::size_t i = 0; i < is_cat.size(); ++i)
-    if (is_cat[i]) cat_features.push_back(i);
+    if (f.split_feature[n] >= 0 && f.is_categorical[n]) cat_features.push_back(static_cast<std::size_t>(f.split_feature[n]));
+  std::sort(cat_features.begin(), cat_features.end());
+  cat_features.erase(std::unique(cat_features.begin(), cat_features.end()), cat_features.end());
   if (cat_features.size() != f.categorical_values.size()) return ok_status();  // ambiguous: use --categories
   for (std::size_t k = 0; k < cat_features.size(); ++k)
     for (std::size_t c = 0; c < f.categorical_values[k].size(); ++c)
@@ -211,42 +241,44 @@ status read_categories_file(const std::string& path, const trees::forest& f, cat
   TESSERA_ASSIGN_OR_RETURN(const io::json_value doc,
                            io::parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
   if (!doc.is_object()) return make_error(errc::parse_error, path + ": expected an object {feature: categories}");
-  const auto index = feature_index_of(feature_names_of(f));
+  const feature_index index(f);
   for (const auto& [feature, cats] : doc.members) {
-    const auto found = index.find(feature);
-    if (found == index.end()) return make_error(errc::parse_error, path + ": unknown feature '" + feature + "'");
-    auto& m = maps[found->second];
+    std::size_t idx = 0;
+    if (!index.find(feature, idx)) return make_error(errc::parse_error, path + ": unknown feature '" + io::excerpt(feature) + "'");
+    auto& m = maps[idx];
     m.clear();
     if (cats.kind == io::json_kind::array) {
       for (std::size_t c = 0; c < cats.items.size(); ++c) {
         if (!cats.items[c].is_string())
-          return make_error(errc::parse_error, path + ": categories of '" + feature + "' must be strings");
+          return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be strings");
         m[cats.items[c].str] = static_cast<double>(c);
       }
     } else if (cats.is_object()) {
       for (const auto& [name, code] : cats.members) {
-        if (!code.is_number()) return make_error(errc::parse_error, path + ": code of '" + name + "' is not a number");
+        if (!code.is_number()) return make_error(errc::parse_error, path + ": code of '" + io::excerpt(name) + "' is not a number");
         m[name] = code.number;
       }
     } else {
-      return make_error(errc::parse_error, path + ": categories of '" + feature + "' must be a list or an object");
+      return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be a list or an object");
     }
   }
   return ok_status();
 }
 
 status read_json_records(const std::string& text, const trees::forest& f, const category_maps& cats,
-                         std::vector<double>& x, std::size_t& n_rows) {
-  const std::vector<std::string> names = feature_names_of(f);
-  const std::size_t nf = names.size();
-  const auto index = feature_index_of(names);
+                         const row_sink& sink) {
+  const std::size_t nf = static_cast<std::size_t>(f.num_features);
+  const feature_index index(f);
+  std::vector<double> x;
+  std::size_t n_rows = 0;
   auto add_record = [&](const io::json_value& rec, const std::string& where) -> status {
     if (!rec.is_object()) return make_error(errc::parse_error, where + ": expected a JSON object");
-    std::vector<double> row(nf, std::nan(""));
+    const std::size_t at = x.size();
+    x.resize(at + nf, std::nan(""));
+    double* row = x.data() + at;
     for (const auto& [key, val] : rec.members) {
-      const auto found = index.find(key);
-      if (found == index.end()) return make_error(errc::parse_error, where + ": unknown feature '" + key + "'");
-      const std::size_t idx = found->second;
+      std::size_t idx = 0;
+      if (!index.find(key, idx)) return make_error(errc::parse_error, where + ": unknown feature '" + io::excerpt(key) + "'");
       if (val.is_number()) {
         row[idx] = val.number;
       } else if (val.is_null()) {
@@ -260,25 +292,23 @@ status read_json_records(const std::string& text, const trees::forest& f, const 
           // An unseen category is missing, like pandas' NaN code.
           row[idx] = c == fm->second.end() ? std::nan("") : c->second;
         } else if (!parse_value(val.str, row[idx])) {
-          return make_error(errc::parse_error, where + ": feature '" + key + "': no category list maps '" + val.str +
-                                                   "' (give --categories)");
+          return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "': no category list maps '" +
+                                                   io::excerpt(val.str) + "' (give --categories)");
         }
       } else {
-        return make_error(errc::parse_error, where + ": feature '" + key + "' has an unsupported value");
+        return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "' has an unsupported value");
       }
     }
-    x.insert(x.end(), row.begin(), row.end());
     ++n_rows;
-    return ok_status();
+    return flush_rows(sink, x, n_rows, false);
   };
-  n_rows = 0;
   std::size_t i = 0;
   while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
   if (i < text.size() && text[i] == '[') {
     TESSERA_ASSIGN_OR_RETURN(const io::json_value doc, io::parse_json(text));
     if (doc.kind != io::json_kind::array) return make_error(errc::parse_error, "expected an array of objects");
     for (std::size_t r = 0; r < doc.items.size(); ++r) TESSERA_TRY(add_record(doc.items[r], "record " + std::to_string(r + 1)));
-    return ok_status();
+    return flush_rows(sink, x, n_rows, true);
   }
   // JSON lines: one object per line.
   std::size_t pos = 0, line_no = 0;
@@ -291,7 +321,7 @@ status read_json_records(const std::string& text, const trees::forest& f, const 
     if (!doc) return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + doc.err().message);
     TESSERA_TRY(add_record(*doc, "line " + std::to_string(line_no)));
   }
-  return ok_status();
+  return flush_rows(sink, x, n_rows, true);
 }
 
 std::string read_text(const std::string& path, status& st) {
@@ -317,8 +347,8 @@ std::string fmt_value(double v, bool f64) {
 
 int cmd_predict(const args& a) {
   if (!a.has("model") || !a.has("input")) return usage();
-  auto f = io::load_forest(a.get("model"));
-  if (!f) return fail(a.get("model") + ": " + f.what());
+  auto f = trees::load_forest(a.get("model"));
+  if (!f) return fail(f.what());  // load_forest names the file
   auto p = trees::compile(*f);
   if (!p) return fail(p.what());
   const bool f64 = f->accumulate == trees::accum_type::f64;
@@ -330,33 +360,10 @@ int cmd_predict(const args& a) {
   while (first < text.size() && std::isspace(static_cast<unsigned char>(text[first]))) ++first;
   const bool json = input.ends_with(".json") || input.ends_with(".jsonl") ||
                     (first < text.size() && (text[first] == '{' || text[first] == '['));
-  std::vector<double> x;
-  std::size_t n_rows = 0;
-  if (json) {
-    category_maps cats;
-    if (status s = model_categories(*f, cats); !s.ok()) return fail(s.what());
-    if (a.has("categories"))
-      if (status s = read_categories_file(a.get("categories"), *f, cats); !s.ok()) return fail(s.what());
-    st = read_json_records(text, *f, cats, x, n_rows);
-  } else {
-    st = read_csv(text, *f, x, n_rows);
-  }
-  if (!st.ok()) return fail(input + ": " + st.what());
   const int threads = std::max(1, std::atoi(a.get("threads", "1").c_str()));
   runtime::thread_pool pool(static_cast<std::size_t>(threads));
   const std::size_t k = static_cast<std::size_t>(a.margin ? p->num_outputs() : p->num_transformed_outputs());
   const std::size_t nf = static_cast<std::size_t>(f->num_features);
-  std::vector<double> out(n_rows * k);
-  st = a.margin ? p->predict_margin(std::span<double>(out), std::span<const double>(x), nf, &pool)
-                : p->predict(std::span<double>(out), std::span<const double>(x), nf, &pool);
-  if (!st.ok()) return fail(st.what());
-
-  std::FILE* fp = stdout;
-  if (a.has("output")) {
-    fp = std::fopen(a.get("output").c_str(), "wb");
-    if (!fp) return fail("cannot write '" + a.get("output") + "'");
-  }
-  std::string line;
   // JSON keys: class labels for classifiers, else "margin" / "prediction".
   std::vector<std::string> keys;
   const auto tr = f->objective.transform;
@@ -371,34 +378,70 @@ int cmd_predict(const args& a) {
       for (std::size_t c = 0; c < k; ++c) keys.push_back(k == 1 ? base : base + std::to_string(c));
     }
   }
-  for (std::size_t r = 0; r < n_rows; ++r) {
-    line.clear();
-    const double* o = out.data() + r * k;
-    if (json) {
-      line += '{';
-      if (keys.size() == 2 && k == 1) {  // binary: both class probabilities
-        line += trees::detail::c_string(keys[0]) + ": " + fmt_value(f->accumulate == trees::accum_type::f32
-                                                                        ? static_cast<double>(1.0f - static_cast<float>(o[0]))
-                                                                        : 1.0 - o[0], f64);
-        line += ", " + trees::detail::c_string(keys[1]) + ": " + fmt_value(o[0], f64);
-      } else {
-        for (std::size_t c = 0; c < k; ++c) line += (c ? ", " : "") + trees::detail::c_string(keys[c]) + ": " + fmt_value(o[c], f64);
-      }
-      line += "}\n";
-    } else {
-      for (std::size_t c = 0; c < k; ++c) line += (c ? "," : "") + fmt_value(o[c], f64);
-      line += '\n';
+  // Opened at the first chunk, so an input error found before it leaves no output file.
+  std::FILE* fp = nullptr;
+  std::vector<double> out;
+  std::string line;
+  const row_sink write_rows = [&](const std::vector<double>& x, std::size_t n_rows) -> status {
+    out.assign(n_rows * k, 0.0);
+    TESSERA_TRY(a.margin ? p->predict_margin(std::span<double>(out), std::span<const double>(x), nf, &pool)
+                         : p->predict(std::span<double>(out), std::span<const double>(x), nf, &pool));
+    if (!fp) {
+      fp = a.has("output") ? std::fopen(a.get("output").c_str(), "wb") : stdout;
+      if (!fp) return make_error(errc::io_error, "cannot write '" + a.get("output") + "'");
     }
-    std::fwrite(line.data(), 1, line.size(), fp);
+    for (std::size_t r = 0; r < n_rows; ++r) {
+      line.clear();
+      const double* o = out.data() + r * k;
+      if (json) {
+        line += '{';
+        if (keys.size() == 2 && k == 1) {  // binary: both class probabilities
+          line += trees::detail::c_string(keys[0]) + ": " + fmt_value(f->accumulate == trees::accum_type::f32
+                                                                          ? static_cast<double>(1.0f - static_cast<float>(o[0]))
+                                                                          : 1.0 - o[0], f64);
+          line += ", " + trees::detail::c_string(keys[1]) + ": " + fmt_value(o[0], f64);
+        } else {
+          for (std::size_t c = 0; c < k; ++c) {
+            if (c) line += ", ";  // appended piecewise: GCC 12 warns (-Wrestrict) on "" + string here
+            line += trees::detail::c_string(keys[c]) + ": " + fmt_value(o[c], f64);
+          }
+        }
+        line += "}\n";
+      } else {
+        for (std::size_t c = 0; c < k; ++c) {
+          if (c) line += ',';
+          line += fmt_value(o[c], f64);
+        }
+        line += '\n';
+      }
+      std::fwrite(line.data(), 1, line.size(), fp);
+    }
+    return ok_status();
+  };
+  if (json) {
+    category_maps cats;
+    if (status s = model_categories(*f, cats); !s.ok()) return fail(s.what());
+    if (a.has("categories"))
+      if (status s = read_categories_file(a.get("categories"), *f, cats); !s.ok()) return fail(s.what());
+    st = read_json_records(text, *f, cats, write_rows);
+  } else {
+    st = read_csv(text, *f, write_rows);
   }
-  if (fp != stdout) std::fclose(fp);
+  if (fp && fp != stdout) std::fclose(fp);
+  if (!st.ok()) return fail(input + ": " + st.what());
+  // An empty input still creates the (empty) output file.
+  if (!fp && a.has("output")) {
+    fp = std::fopen(a.get("output").c_str(), "wb");
+    if (!fp) return fail("cannot write '" + a.get("output") + "'");
+    std::fclose(fp);
+  }
   return 0;
 }
 
 int cmd_compile(const args& a) {
   if (!a.has("model") || !a.has("name")) return usage();
-  auto f = io::load_forest(a.get("model"));
-  if (!f) return fail(a.get("model") + ": " + f.what());
+  auto f = trees::load_forest(a.get("model"));
+  if (!f) return fail(f.what());  // load_forest names the file
   std::string header;
   if (status s = trees::write_compiled_header(header, *f, a.get("name")); !s.ok()) return fail(s.what());
   std::fwrite(header.data(), 1, header.size(), stdout);
@@ -452,8 +495,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-gbt: %s\n", err.c_str());
     return usage();
   }
-  if (cmd == "predict") return cmd_predict(a);
-  if (cmd == "compile") return cmd_compile(a);
-  if (cmd == "demo") return cmd_demo(a);
+#if defined(__cpp_exceptions)
+  // Sizes are bounded before allocating; a failure that remains (a big valid model or
+  // input on a small heap) is reported, not an abort.
+  try {
+#endif
+    if (cmd == "predict") return cmd_predict(a);
+    if (cmd == "compile") return cmd_compile(a);
+    if (cmd == "demo") return cmd_demo(a);
+#if defined(__cpp_exceptions)
+  } catch (const std::bad_alloc&) {
+    return fail(cmd + ": out of memory");
+  }
+#endif
   return usage();
 }

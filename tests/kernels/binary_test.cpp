@@ -20,8 +20,14 @@ using test::must;
 
 namespace {
 
-template <class T, class Kernel, class Ref>
-void check_binary(const std::string& name, Kernel kernel, Ref ref, double alo, double ahi, double blo, double bhi) {
+// Kernels come in as function pointers, so the body below is compiled once per element type,
+// not once per kernel (it was 10 copies, most of this file's compile time).
+template <class T>
+using binary_kernel = status (*)(TensorView<T>, TensorView<const T>, TensorView<const T>);
+
+template <class T>
+void check_binary(const std::string& name, binary_kernel<T> kernel, binary_kernel<double> ref, double alo, double ahi,
+                  double blo, double bhi) {
   INFO(name << " on " << simd::arch_name());
   const auto tol = test::default_tolerance<T>();
   const double rtol = tol.rtol * 4, atol = tol.atol;  // pow: exp(b log a) loses a few ulp more

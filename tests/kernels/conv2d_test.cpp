@@ -1,7 +1,7 @@
 // kernels/conv2d.hpp (NHWC, every algorithm) against kernels/ref/conv2d.hpp (NCHW, double).
 #include <tessera/kernels/conv2d.hpp>
 #include <tessera/kernels/ref/conv2d.hpp>
-#include <tessera/kernels/ref/gemm.hpp>  // ref::apply_activation
+#include <tessera/kernels/ref/activation.hpp>
 
 #include <doctest/doctest.h>
 
@@ -70,7 +70,7 @@ bool run_case(const image_shape& s, std::int64_t oc, const conv2d_params& p, con
   ref_ep.clip_min = -0.5f;
   ref_ep.clip_max = 0.75f;
   for (std::size_t i = 0; i < want.size(); ++i)
-    want[i] = static_cast<float>(ref::apply_activation(double(want[i]) + (o.residual ? double(r[i]) : 0.0), ref_ep));
+    want[i] = static_cast<float>(ref::act::apply(ref_ep, double(want[i]) + (o.residual ? double(r[i]) : 0.0)));
 
   std::vector<float> x_nhwc(x.size()), r_nhwc(r.size()), got_nhwc(os.numel(), NAN), got(os.numel());
   REQUIRE(nchw_to_nhwc(x_nhwc.data(), x.data(), s).ok());

@@ -56,8 +56,16 @@ double reduce_atol(const std::string& name, index_t R) {
   return 0.0;
 }
 
-template <class T, class Kernel, class KernelAll, class Ref, class RefAll>
-void check_reduce(const std::string& name, Kernel kernel, KernelAll kernel_all, Ref ref, RefAll ref_all) {
+// Kernels come in as function pointers, so the checking body is compiled once per element
+// type rather than once per registered kernel (most of this file's compile time otherwise).
+template <class Out, class In>
+using reduce_kernel = status (*)(TensorView<Out>, TensorView<const In>, int);
+template <class Out, class In>
+using reduce_all_kernel = status (*)(TensorView<Out>, TensorView<const In>);
+
+template <class T>
+void check_reduce(const std::string& name, reduce_kernel<T, T> kernel, reduce_all_kernel<T, T> kernel_all,
+                  reduce_kernel<double, double> ref, reduce_all_kernel<double, double> ref_all) {
   INFO(name << " on " << simd::arch_name());
   test::rng g;
   for (index_t n : test::tail_sizes<T>()) {
@@ -112,8 +120,9 @@ void check_reduce(const std::string& name, Kernel kernel, KernelAll kernel_all, 
   CHECK_TENSOR_NEAR(row0, want_self, 0.0, reduce_atol<T>(name, 3));
 }
 
-template <class T, class Kernel, class KernelAll, class Ref, class RefAll>
-void check_arg_reduce(const std::string& name, Kernel kernel, KernelAll kernel_all, Ref ref, RefAll ref_all) {
+template <class T>
+void check_arg_reduce(const std::string& name, reduce_kernel<index_t, T> kernel, reduce_all_kernel<index_t, T> kernel_all,
+                      reduce_kernel<index_t, double> ref, reduce_all_kernel<index_t, double> ref_all) {
   INFO(name << " on " << simd::arch_name());
   test::rng g;
   for (index_t n : test::tail_sizes<T>()) {

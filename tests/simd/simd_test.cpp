@@ -5,9 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace tessera;
+
+#ifdef TESSERA_EXPECT_SIMD_ARCH
+static_assert(std::string_view(simd::arch::name()) == TESSERA_EXPECT_SIMD_ARCH,
+              "this flavour's flags do not select the xsimd architecture scripts/simd_flavours.txt names");
+#endif
 
 namespace {
 template <class F, class G>
@@ -77,6 +83,26 @@ TEST_SUITE("simd") {
       else if (v == -INFINITY) CHECK(so[0] == 0.0f);
       else if (v == 0.0f) CHECK(so[0] == 1.0f);
       else CHECK(std::fabs(so[0] - std::exp(static_cast<double>(v))) <= 3e-7 * std::exp(static_cast<double>(v)) + 1e-44);
+    }
+  }
+
+  TEST_CASE("select_mask picks a or b per lane, for every combination of d, a and b") {
+    // The mask blend of the tree predictor: a cast on SSE/AVX/SIMD128, mask logic on
+    // AVX-512 (k registers) and NEON (uint32x4_t masks). Lane l holds combination l % 8.
+    using B = simd::f32;
+    alignas(64) float dv[B::size], av[B::size], bv[B::size], got[B::size];
+    for (std::size_t l = 0; l < B::size; ++l) {
+      dv[l] = (l & 1) ? 1.0f : -1.0f;
+      av[l] = (l & 2) ? 1.0f : -1.0f;
+      bv[l] = (l & 4) ? 1.0f : -1.0f;
+    }
+    const B zero(0.0f);
+    const auto m = simd::select_mask(B::load_aligned(dv) > zero, B::load_aligned(av) > zero, B::load_aligned(bv) > zero);
+    xsimd::select(m, B(1.0f), B(0.0f)).store_aligned(got);
+    for (std::size_t l = 0; l < B::size; ++l) {
+      const bool want = (l & 1) ? (l & 2) != 0 : (l & 4) != 0;
+      CAPTURE(l);
+      CHECK(got[l] == (want ? 1.0f : 0.0f));
     }
   }
 

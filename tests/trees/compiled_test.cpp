@@ -24,7 +24,7 @@ namespace {
 void check_compiled(const std::string& model_file, const std::string& name, const forest_view& view,
                     const std::string& header_path) {
   CAPTURE(model_file);
-  auto f = io::load_forest(tessera_test::tree_fixture(model_file));
+  auto f = trees::load_forest(tessera_test::tree_fixture(model_file));
   REQUIRE_MESSAGE(f.ok(), f.what());
   // Regeneration gives the committed bytes.
   std::string header, committed;

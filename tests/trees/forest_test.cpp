@@ -33,7 +33,7 @@ forest stump(bool lightgbm, double thresh, missing_rule miss = missing_rule::nan
     f.format = trees::source_format::xgboost;
   }
   f.begin_tree(0);
-  f.add_node(0, thresh, 1, 2, dleft, miss, false, 0, 0, 0.0);
+  f.add_numerical_split({.feature = 0, .threshold = thresh, .default_left = dleft, .missing = miss, .left = 1, .right = 2});
   f.add_leaf(-1.0);
   f.add_leaf(1.0);
   f.end_tree();

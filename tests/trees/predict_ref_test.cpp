@@ -60,7 +60,7 @@ TEST_SUITE("trees/predict_ref") {
       INFO("fixture ", name);
       REQUIRE(tessera_test::load_cases(name, c));
       for (const char* ext : {".json", ".ubj"}) {
-        auto f = io::load_forest(tessera_test::tree_fixture(name + ext));
+        auto f = trees::load_forest(tessera_test::tree_fixture(name + ext));
         INFO(f.what());
         REQUIRE(f.ok());
         CHECK(f->format == trees::source_format::xgboost);
@@ -80,7 +80,7 @@ TEST_SUITE("trees/predict_ref") {
       expected_cases c;
       INFO("fixture ", name);
       REQUIRE(tessera_test::load_cases(name, c));
-      auto f = io::load_forest(tessera_test::tree_fixture(name + ".txt"));
+      auto f = trees::load_forest(tessera_test::tree_fixture(name + ".txt"));
       INFO(f.what());
       REQUIRE(f.ok());
       CHECK(f->format == trees::source_format::lightgbm);
@@ -95,7 +95,7 @@ TEST_SUITE("trees/predict_ref") {
   TEST_CASE("float and double rows give the same XGBoost prediction") {
     expected_cases c;
     REQUIRE(tessera_test::load_cases("xgb_categorical_reg", c));
-    auto f = io::load_forest(tessera_test::tree_fixture("xgb_categorical_reg.json"));
+    auto f = trees::load_forest(tessera_test::tree_fixture("xgb_categorical_reg.json"));
     REQUIRE(f.ok());
     std::vector<float> xf(c.x.begin(), c.x.end());
     std::vector<double> md(c.rows), mf(c.rows);
@@ -107,7 +107,7 @@ TEST_SUITE("trees/predict_ref") {
   TEST_CASE("batch entry points agree with the row entry points") {
     expected_cases c;
     REQUIRE(tessera_test::load_cases("lgb_multiclass", c));
-    auto f = io::load_forest(tessera_test::tree_fixture("lgb_multiclass.txt"));
+    auto f = trees::load_forest(tessera_test::tree_fixture("lgb_multiclass.txt"));
     REQUIRE(f.ok());
     std::vector<double> all(c.rows * c.np), one(c.np);
     REQUIRE(trees::ref::predict_rows(std::span<double>(all), *f, std::span<const double>(c.x), c.rows).ok());
@@ -118,7 +118,7 @@ TEST_SUITE("trees/predict_ref") {
   }
 
   TEST_CASE("wrong feature count and wrong output size are shape errors") {
-    auto f = io::load_forest(tessera_test::tree_fixture("xgb_multi_softprob.json"));
+    auto f = trees::load_forest(tessera_test::tree_fixture("xgb_multi_softprob.json"));
     REQUIRE(f.ok());
     std::vector<double> row(f->num_features + 1, 0.5), out(f->num_outputs);
     auto s = trees::ref::predict_margin(std::span<double>(out), *f, std::span<const double>(row));
@@ -137,7 +137,7 @@ TEST_SUITE("trees/predict_ref") {
   TEST_CASE("the breast-cancer demo model gives XGBoost's probabilities") {
     expected_cases c;
     REQUIRE(tessera_test::load_cases("breast_cancer", c));
-    auto f = io::load_forest(std::string(TESSERA_SOURCE_DIR) + "/examples/models/breast_cancer.json");
+    auto f = trees::load_forest(std::string(TESSERA_SOURCE_DIR) + "/examples/models/breast_cancer.json");
     REQUIRE(f.ok());
     CHECK(f->num_trees() == 50);
     CHECK(f->num_features == 30);

@@ -128,7 +128,10 @@ TEST_CASE("matches the reference on random forests, batch sizes around the block
       std::uniform_real_distribution<double> u(-3, 3);
       for (std::size_t i = 0; i < rows_d.size(); i += 7)
         if (!std::isnan(rows_d[i])) rows_d[i] = u(rng);
-      for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{7}, std::size_t{63}, std::size_t{64},
+      // Row counts around the block and around this build's vector width (the SIMD levels
+      // compare W rows at once: 4 on SSE/NEON/SIMD128, 8 on AVX2, 16 on AVX-512).
+      constexpr std::size_t W = simd::lanes<float>;
+      for (std::size_t n : {std::size_t{1}, std::size_t{3}, W - 1, W + 1, 2 * W + 3, std::size_t{63}, std::size_t{64},
                             std::size_t{65}, std::size_t{127}, std::size_t{128},
                             std::size_t{129}, std::size_t{200}}) {
         const std::string what = std::string(fc.name) + " [" + mode + "] rows=" + std::to_string(n);
@@ -151,7 +154,7 @@ TEST_CASE("matches the reference on every fixture model (XGBoost and LightGBM)")
   runtime::thread_pool pool2(2);
   for (const std::string& file : files) {
     CAPTURE(file);
-    auto f = io::load_forest(tessera_test::tree_fixture(file));
+    auto f = trees::load_forest(tessera_test::tree_fixture(file));
     REQUIRE_MESSAGE(f.ok(), f.what());
     tessera_test::expected_cases c;
     REQUIRE(tessera_test::load_cases(file.substr(0, file.rfind('.')), c));
@@ -208,9 +211,9 @@ TEST_CASE("LightGBM thresholds at float edges, infinities and zero bands") {
             const double thr = prec == feature_precision::f32 ? static_cast<double>(static_cast<float>(th)) : th;
             if (std::isnan(thr)) continue;
             f.begin_tree(0);
-            const std::int32_t root = f.add_node(0, thr, -1, -1, dl != 0, miss, false, 0, 0, 0.0);
-            f.left_child[root] = f.add_leaf(static_cast<double>(1 << (t % 20)));
-            f.right_child[root] = f.add_leaf(-static_cast<double>(1 << (t % 20)));
+            const std::int32_t root = f.add_numerical_split({.feature = 0, .threshold = thr, .default_left = dl != 0, .missing = miss});
+            const std::int32_t left = f.add_leaf(static_cast<double>(1 << (t % 20)));
+            f.set_children(root, left, f.add_leaf(-static_cast<double>(1 << (t % 20))));
             f.end_tree();
             ++t;
           }

@@ -95,7 +95,11 @@ inline forest random_forest(std::mt19937& rng, const random_forest_options& o) {
         const double r = u(rng);
         miss = r < 0.4 ? missing_rule::nan : (r < 0.7 ? missing_rule::none : missing_rule::zero);
       }
-      const std::int32_t n = f.add_node(feat, cat ? 0.0 : threshold(), -1, -1, u(rng) < 0.5, miss, cat, cb, cw, 0.0);
+      // Draws in GCC's former argument order (right to left), so the forests stay the same.
+      const bool dleft = u(rng) < 0.5;
+      const std::int32_t n =
+          cat ? f.add_categorical_split({.feature = feat, .cat_begin = cb, .cat_words = cw, .default_left = dleft, .missing = miss})
+              : f.add_numerical_split({.feature = feat, .threshold = threshold(), .default_left = dleft, .missing = miss});
       todo.push_back({n, depth});
       return n;
     };

@@ -1,4 +1,4 @@
-// Shared helpers for the tree-ensemble tests (tests/trees and tests/io): fixture paths,
+// Shared helpers for the tree-ensemble tests (tests/trees, tests/trees/load): fixture paths,
 // the expected-output CSVs written by scripts/make_tree_models.py, forest comparison.
 #pragma once
 

@@ -249,8 +249,11 @@ class json_parser {
       }
       if (c < 0x20) return fail("control character in string");
       if (c != '\\') {
-        out.push_back(static_cast<char>(c));
-        ++pos_;
+        // Copy the run of plain characters at once (a char at a time took seconds on 200 MB).
+        std::size_t end = pos_ + 1;
+        while (end < s_.size() && s_[end] != '"' && s_[end] != '\\' && static_cast<unsigned char>(s_[end]) >= 0x20) ++end;
+        out.append(s_.data() + pos_, end - pos_);
+        pos_ = end;
         continue;
       }
       ++pos_;
@@ -377,6 +380,15 @@ class json_parser {
 // Parses one JSON document (the whole input; trailing whitespace only).
 inline expected<json_value> parse_json(std::string_view text, json_limits limits = {}) {
   return detail::json_parser(text, limits).parse_document();
+}
+
+// At most `max_bytes` of a string value for an error message, cut at a UTF-8 character
+// boundary, with "..." when cut: a hostile file's 200 MB string must not reach stderr.
+inline std::string excerpt(std::string_view s, std::size_t max_bytes = 40) {
+  if (s.size() <= max_bytes) return std::string(s);
+  std::size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "...";
 }
 
 // ---- typed accessors used by the model loaders ------------------------------------------

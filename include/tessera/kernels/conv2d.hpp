@@ -22,6 +22,7 @@
 // tensor shaped like the output and must not overlap it.
 #pragma once
 
+#include <tessera/kernels/activation.hpp>
 #include <tessera/kernels/conv_shape.hpp>
 #include <tessera/kernels/epilogue.hpp>
 #include <tessera/kernels/gemm.hpp>
@@ -105,32 +106,57 @@ inline epilogue to_epilogue(const conv2d_epilogue& ep) {
 
 // For `pixels` consecutive pixels of C channels: o = act(o + bias + residual). bias (C
 // values, repeated per pixel) and residual (pixels x C, contiguous) may be null. The
-// activation bodies are the GEMM epilogue's (detail::gemm::act_fn), so every path of a conv
-// applies identical activations, and the activation is dispatched once per call.
+// activation is activation.hpp's functor on full and partial batches alike (never a scalar
+// tail: <cmath> rounds differently from the lanes), as on the GEMM paths and in the unary
+// kernels, so every path of a conv gives the bits of the unfused conv then the unary kernel.
 inline void conv_epilogue_rows(float* o, const float* bias, const float* residual, std::size_t pixels,
                                std::size_t C, const conv2d_epilogue& ep) {
   using B = simd::f32;
   if (!bias && !residual && ep.act == activation::none) return;
-  const epilogue e = to_epilogue(ep);
-  // Without a bias the pixels are one contiguous row.
-  const std::size_t n = bias ? C : pixels * C, rows = bias ? pixels : 1;
-  gemm::with_activation(e, [&](const auto& act) {
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* orow = o + r * n;
-      const float* res = residual ? residual + r * n : nullptr;
-      std::size_t i = 0;
-      for (; i + B::size <= n; i += B::size) {
-        B v = B::load_unaligned(orow + i);
-        if (bias) v = v + B::load_unaligned(bias + i);
-        if (res) v = v + B::load_unaligned(res + i);
-        act(v).store_unaligned(orow + i);
+  with_activation(ep.act, ep.clip_min, ep.clip_max, [&](const auto& act_ref) {
+    const auto act = act_ref;  // a local copy: stores to o cannot alias clip's bounds, which stay in registers
+    if (!bias || C % B::size == 0) {
+      // One pass over rows of whole batches. Without a bias the pixels are one contiguous row.
+      const std::size_t n = bias ? C : pixels * C, rows = bias ? pixels : 1;
+      for (std::size_t r = 0; r < rows; ++r) {
+        float* orow = o + r * n;
+        const float* res = residual ? residual + r * n : nullptr;
+        std::size_t i = 0;
+        for (; i + B::size <= n; i += B::size) {
+          B v = B::load_unaligned(orow + i);
+          if (bias) v = v + B::load_unaligned(bias + i);
+          if (res) v = v + B::load_unaligned(res + i);
+          act(v).store_unaligned(orow + i);
+        }
+        if (i < n) {
+          const std::size_t t = n - i;
+          B v = simd::load_partial<B>(orow + i, t);
+          if (bias) v = v + simd::load_partial<B>(bias + i, t);
+          if (res) v = v + simd::load_partial<B>(res + i, t);
+          simd::store_partial(orow + i, act(v), t);
+        }
       }
-      for (; i < n; ++i) {
-        float v = orow[i];
-        if (bias) v += bias[i];
-        if (res) v += res[i];
-        orow[i] = act(v);
+      return;
+    }
+    // A bias with C not a multiple of the lanes would leave a partial batch in every pixel
+    // (all of them when C < lanes): add per pixel instead (an add rounds the same in a lane
+    // and in a scalar), then activate a block of pixels as one contiguous run while in L1.
+    const std::size_t block = std::max<std::size_t>(1, 2048 / C);
+    for (std::size_t p0 = 0; p0 < pixels; p0 += block) {
+      const std::size_t p1 = std::min(pixels, p0 + block);
+      for (std::size_t px = p0; px < p1; ++px) {
+        float* orow = o + px * C;
+        const float* res = residual ? residual + px * C : nullptr;
+        std::size_t i = 0;
+        for (; i + B::size <= C; i += B::size) {
+          B v = B::load_unaligned(orow + i) + B::load_unaligned(bias + i);
+          if (res) v = v + B::load_unaligned(res + i);
+          v.store_unaligned(orow + i);
+        }
+        for (; i < C; ++i) orow[i] = res ? (orow[i] + bias[i]) + res[i] : orow[i] + bias[i];
       }
+      if constexpr (!std::is_same_v<std::decay_t<decltype(act)>, identity_fn>)
+        simd::transform(o + p0 * C, o + p0 * C, (p1 - p0) * C, act);
     }
   });
 }

@@ -1,8 +1,7 @@
 // Machinery shared by the element-wise kernel families (unary.hpp, binary.hpp) and the
 // row-wise ones (reduce, softmax, norm):
 //
-//  - lane helpers that behave the same on a scalar T and on a simd::batch<T>, so an op is one
-//    functor body for both (MLX style): select, NaN-propagating max/min;
+//  - the lane helpers of lanes.hpp (one functor body for scalars and batches);
 //  - the n-d walk: operands that share one shape (inputs already broadcast, stride 0 where
 //    stretched) are "coalesced" (extent-1 axes dropped, adjacent axes merged where every
 //    operand is linear across them), then visited one innermost row at a time, so a kernel
@@ -15,6 +14,7 @@
 #include <tessera/core/error.hpp>
 #include <tessera/core/shape.hpp>
 #include <tessera/core/tensor.hpp>
+#include <tessera/kernels/lanes.hpp>
 #include <tessera/simd/simd.hpp>
 
 #include <cstdint>
@@ -22,34 +22,6 @@
 #include <type_traits>
 
 namespace tessera::kernels {
-
-// ---- lane helpers: one spelling for scalars and batches ----------------------------------
-namespace lanes {
-
-template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
-TESSERA_ALWAYS_INLINE T select(bool c, const T& a, const T& b) { return c ? a : b; }
-template <class T, class A>
-TESSERA_ALWAYS_INLINE xsimd::batch<T, A> select(const xsimd::batch_bool<T, A>& c, const xsimd::batch<T, A>& a,
-                                                const xsimd::batch<T, A>& b) {
-  return xsimd::select(c, a, b);
-}
-
-// max/min that return NaN when either operand is NaN (NumPy's maximum/minimum; IEEE
-// maximum, not maxNum). The hardware max instructions return the second operand instead.
-template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
-TESSERA_ALWAYS_INLINE T max(const T& a, const T& b) { return (a > b || a != a) ? a : b; }
-template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
-TESSERA_ALWAYS_INLINE T min(const T& a, const T& b) { return (a < b || a != a) ? a : b; }
-template <class T, class A>
-TESSERA_ALWAYS_INLINE xsimd::batch<T, A> max(const xsimd::batch<T, A>& a, const xsimd::batch<T, A>& b) {
-  return xsimd::select((a > b) | xsimd::isnan(a), a, b);
-}
-template <class T, class A>
-TESSERA_ALWAYS_INLINE xsimd::batch<T, A> min(const xsimd::batch<T, A>& a, const xsimd::batch<T, A>& b) {
-  return xsimd::select((a < b) | xsimd::isnan(a), a, b);
-}
-
-}  // namespace lanes
 
 namespace detail {
 

@@ -27,6 +27,7 @@
 #include <tessera/config.hpp>
 #include <tessera/core/aligned.hpp>
 #include <tessera/core/error.hpp>
+#include <tessera/kernels/activation.hpp>
 #include <tessera/kernels/epilogue.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 #include <tessera/simd/simd.hpp>
@@ -111,42 +112,6 @@ inline scratch& thread_scratch(int which) {
 inline std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
 inline std::ptrdiff_t sp(std::size_t x) { return static_cast<std::ptrdiff_t>(x); }
 
-// ---- activations: one functor body for scalars and batches -------------------------------
-template <activation Act>
-struct act_fn {
-  float lo, hi;
-  template <class T>
-  TESSERA_ALWAYS_INLINE T operator()(const T& x) const {
-    if constexpr (Act == activation::none) {
-      return x;
-    } else if constexpr (Act == activation::relu) {
-      using std::max; using xsimd::max;
-      return max(x, T(0.0f));
-    } else if constexpr (Act == activation::silu) {
-      return x / (T(1.0f) + simd::exp(-x));
-    } else if constexpr (Act == activation::gelu) {
-      using std::erf; using xsimd::erf;
-      return T(0.5f) * x * (T(1.0f) + erf(x * T(0.70710678118654752f)));
-    } else {
-      using std::max; using xsimd::max; using std::min; using xsimd::min;
-      return min(max(x, T(lo)), T(hi));
-    }
-  }
-};
-
-// Calls f(act_fn<A>{...}) with the activation as a compile-time constant.
-template <class F>
-TESSERA_ALWAYS_INLINE void with_activation(const epilogue& ep, F&& f) {
-  switch (ep.act) {
-    case activation::relu: f(act_fn<activation::relu>{ep.clip_min, ep.clip_max}); return;
-    case activation::silu: f(act_fn<activation::silu>{ep.clip_min, ep.clip_max}); return;
-    case activation::gelu: f(act_fn<activation::gelu>{ep.clip_min, ep.clip_max}); return;
-    case activation::clip: f(act_fn<activation::clip>{ep.clip_min, ep.clip_max}); return;
-    case activation::none: break;
-  }
-  f(act_fn<activation::none>{ep.clip_min, ep.clip_max});
-}
-
 // How a tile's accumulators merge into C. `first`: the first K block (C = alpha*acc + beta*C;
 // beta == 0 never reads C). Later K blocks add: C += alpha*acc. `last`: apply the epilogue.
 struct merge {
@@ -159,7 +124,7 @@ struct merge {
 template <std::size_t NRS, class Act>
 TESSERA_ALWAYS_INLINE void store_tile_impl(const float* acc, std::size_t m, std::size_t n, float* C, std::ptrdiff_t ldc,
                                            std::size_t i0, std::size_t j0, const merge& mg, const epilogue& ep,
-                                           const Act& act) {
+                                           const Act act) {  // by value: C stores cannot alias clip's bounds
   const vec valpha(mg.alpha), vbeta(mg.beta);
   const bool use_beta = mg.first && mg.beta != 0.0f;
   const bool add_c = !mg.first;
@@ -200,10 +165,12 @@ template <std::size_t NRS>
 inline void store_tile(const float* acc, std::size_t m, std::size_t n, float* C, std::ptrdiff_t ldc, std::size_t i0,
                        std::size_t j0, const merge& mg, const epilogue& ep) {
   if (!mg.last || ep.act == activation::none) {
-    store_tile_impl<NRS>(acc, m, n, C, ldc, i0, j0, mg, ep, act_fn<activation::none>{0, 0});
+    store_tile_impl<NRS>(acc, m, n, C, ldc, i0, j0, mg, ep, identity_fn{});
     return;
   }
-  with_activation(ep, [&](const auto& act) { store_tile_impl<NRS>(acc, m, n, C, ldc, i0, j0, mg, ep, act); });
+  // activation.hpp's functors, on full and partial batches alike: the fused result equals
+  // the unary kernel applied to the unfused one, in every column.
+  kernels::with_activation(ep, [&](const auto& act) { store_tile_impl<NRS>(acc, m, n, C, ldc, i0, j0, mg, ep, act); });
 }
 
 // C tile (MR x NR, full) = acc, or += acc.

@@ -4,18 +4,19 @@
 //   tessera::kernels::clip(x, x, -1.0f, 1.0f);  // in place: out may be exactly `in`
 //   tessera::kernels::map(out, in, my_fn{});    // any functor callable on T and simd::batch<T>
 //
-// Each op is ONE functor body that serves both scalar T and simd::batch<T> (MLX style), so
-// the SIMD fast path and the strided path compute the same formula. Paths:
+// Each op is ONE functor body that serves both scalar T and simd::batch<T> (MLX style); the
+// activations (relu, silu, gelu, clip, ...) are those of activation.hpp, the same functors
+// the fused GEMM/conv epilogues apply. The kernels call them on batches only, so every path
+// gives the same bits for the same element. Paths:
 //   - both views contiguous: one SIMD loop over all elements (partial batch for the tail);
 //   - otherwise the views are coalesced and walked row by row; a row whose elements are
-//     adjacent in both views runs the SIMD loop, any other row runs the same functor on
-//     scalars.
+//     adjacent in both views runs the SIMD loop, any other row is gathered into batches.
 // Shapes must match exactly (no broadcasting: use binary.hpp for that). An output that
 // overlaps its input other than element-for-element reads from a copy of the input.
 //
-// NaN: every op maps NaN to NaN (relu, clip and hardswish included, unlike the hardware
-// max/min instructions). Transcendentals are xsimd's (a few ulp in f32); rsqrt and
-// reciprocal are full-precision divisions, not the ~12-bit hardware estimates.
+// NaN: every op maps NaN to NaN (see activation.hpp for the activations' semantics).
+// Transcendentals are xsimd's (a few ulp in f32); rsqrt and reciprocal are full-precision
+// divisions, not the ~12-bit hardware estimates.
 //
 // cast(out, in) converts between f32 and f16, bf16, i8, i32 (and f64); see its comment.
 #pragma once
@@ -23,6 +24,7 @@
 #include <tessera/core/dtype.hpp>
 #include <tessera/core/error.hpp>
 #include <tessera/core/tensor.hpp>
+#include <tessera/kernels/activation.hpp>
 #include <tessera/kernels/elementwise.hpp>
 #include <tessera/simd/simd.hpp>
 
@@ -64,66 +66,32 @@ struct tanh_fn {
 struct erf_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::erf(x); }
 };
-struct sigmoid_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::sigmoid(x); }
-};
-struct relu_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return lanes::max(x, V(0)); }
-};
-// x * sigmoid(x), written as a division so large |x| saturates to x or -0 without inf * 0.
-struct silu_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return x / (V(1) + simd::exp(-x)); }
-};
-// Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), evaluated as 0.5 x erfc(-x / sqrt 2):
-// the same value without the cancellation of 1 + erf(.) in the negative tail.
-struct gelu_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
-    using std::erfc; using xsimd::erfc;
-    return V(0.5) * x * erfc(x * V(-0.70710678118654752440));
-  }
-};
-// The tanh approximation (GPT-2, "gelu_pytorch_tanh"): 0.5 x (1 + tanh(u)) with
-// u = sqrt(2/pi) (x + 0.044715 x^3), evaluated through the identity 0.5 (1 + tanh(u)) =
-// 1 / (1 + exp(-2u)): one exp and a division instead of xsimd's slower tanh (3x faster),
-// and it saturates to x or -0 for large |x|.
-struct gelu_tanh_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
-    const V minus_two_u = V(-1.5957691216057307118) * (x + V(0.044715) * x * x * x);
-    return x / (V(1) + simd::exp(minus_two_u));
-  }
-};
-// log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)): no overflow for large x.
-struct softplus_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
-    using std::abs; using xsimd::abs; using std::log1p; using xsimd::log1p;
-    return lanes::max(x, V(0)) + log1p(simd::exp(-abs(x)));
-  }
-};
-// x * relu6(x + 3) / 6 (MobileNetV3).
-struct hardswish_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
-    return x * lanes::min(lanes::max(x + V(3), V(0)), V(6)) * V(1.0 / 6.0);
-  }
-};
-template <class T>
-struct leaky_relu_fn {
-  T alpha;
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return lanes::select(x > V(0), x, x * V(alpha)); }
-};
-template <class T>
-struct clip_fn {
-  T lo, hi;
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return lanes::min(lanes::max(x, V(lo)), V(hi)); }
-};
+// The activations (sigmoid, relu, leaky_relu, clip, silu, gelu, gelu_tanh, softplus,
+// hardswish) are in activation.hpp.
 
 namespace detail {
 
+// A strided row is gathered into batches too: f on scalars would be <cmath>'s math, which
+// rounds differently from the batch path, and a result would depend on the view's layout.
 template <class T, class F>
 TESSERA_ALWAYS_INLINE void map_row(T* out, index_t os, const T* in, index_t is, index_t n, const F& f) {
   if (os == 1 && is == 1) {
     simd::transform(out, in, static_cast<std::size_t>(n), f);
-  } else {
-    for (index_t i = 0; i < n; ++i) out[i * os] = f(in[i * is]);
+    return;
+  }
+  using B = simd::batch<T>;
+  constexpr index_t L = static_cast<index_t>(B::size);
+  alignas(TESSERA_ALIGNMENT) T buf[B::size];
+  index_t i = 0;
+  for (; i + L <= n; i += L) {  // fixed trip counts: the copies unroll
+    for (index_t j = 0; j < L; ++j) buf[j] = in[(i + j) * is];
+    f(B::load_aligned(buf)).store_aligned(buf);
+    for (index_t j = 0; j < L; ++j) out[(i + j) * os] = buf[j];
+  }
+  if (i < n) {
+    for (index_t j = 0; j < L; ++j) buf[j] = i + j < n ? in[(i + j) * is] : T(0);
+    f(B::load_aligned(buf)).store_aligned(buf);
+    for (index_t j = 0; i + j < n; ++j) out[(i + j) * os] = buf[j];
   }
 }
 

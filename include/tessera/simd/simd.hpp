@@ -60,6 +60,27 @@ TESSERA_ALWAYS_INLINE void store_partial(T* p, const B& v, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
 }
 
+// ---- masks ------------------------------------------------------------------------------
+// Lane-wise d ? a : b between masks. Where masks live in the value registers (SSE, AVX,
+// SIMD128 through Emscripten's SSE headers) one blend does it; elsewhere (AVX-512 k registers,
+// NEON's uint32x4_t masks beside float32x4_t values) plain mask logic. A template on the arch,
+// so only the branch that fits is ever instantiated.
+template <class T, class A>
+TESSERA_ALWAYS_INLINE xsimd::batch_bool<T, A> select_mask(const xsimd::batch_bool<T, A>& d,
+                                                          const xsimd::batch_bool<T, A>& a,
+                                                          const xsimd::batch_bool<T, A>& b) {
+  using M = xsimd::batch_bool<T, A>;
+  using V = xsimd::batch<T, A>;
+  using R = typename V::register_type;
+  // (Not std::is_same on the register types: GCC drops their vector attributes as template
+  // arguments, with a warning.)
+  if constexpr (requires(const M& m) { static_cast<R>(m); }) {
+    return M(static_cast<R>(xsimd::select(d, V(static_cast<R>(a)), V(static_cast<R>(b)))));
+  } else {
+    return (d & a) | (~d & b);
+  }
+}
+
 // ---- arithmetic -----------------------------------------------------------------------
 // a * b + c, fused where the architecture has FMA.
 template <class B>

@@ -125,6 +125,8 @@ inline status write_compiled_header(std::string& out, const forest& f, std::stri
                                    });
   detail::emit_array<std::uint32_t>(out, "std::uint32_t", n + "_category_bits", v.category_bits, 8,
                                     [](std::uint32_t u) { return std::to_string(u) + "u"; });
+  detail::emit_array<std::uint32_t>(out, "std::uint32_t", n + "_block_features", v.block_features, 16,
+                                    [](std::uint32_t u) { return std::to_string(u); });
   auto span_of = [&](std::string_view suffix, std::size_t size) {
     return size == 0 ? std::string("{}") : "std::span(" + n + std::string(suffix) + ")";
   };
@@ -143,7 +145,8 @@ inline status write_compiled_header(std::string& out, const forest& f, std::stri
   out += "    " + span_of("_leaf_f32", v.leaf_f32.size()) + ",\n";
   out += "    " + span_of("_leaf_f64", v.leaf_f64.size()) + ",\n";
   out += "    " + span_of("_general_nodes", v.general_nodes.size()) + ",\n";
-  out += "    " + span_of("_category_bits", v.category_bits.size()) + ",\n};\n\n";
+  out += "    " + span_of("_category_bits", v.category_bits.size()) + ",\n";
+  out += "    " + span_of("_block_features", v.block_features.size()) + ",\n};\n\n";
   out += "inline tessera::expected<tessera::trees::predictor> " + n + "_predictor() {\n";
   out += "  return tessera::trees::predictor::wrap(" + n + "_view);\n}\n\n";
   out += "#endif  // " + guard + "\n";

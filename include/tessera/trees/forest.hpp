@@ -97,6 +97,25 @@ struct objective_info {
   double sigmoid_scale = 1.0;  // LightGBM's sigmoid:<k>; 1 for XGBoost
 };
 
+// Arguments of forest::add_numerical_split / add_categorical_split. Children default to -1
+// for builders that patch them once the subtrees exist (set_children).
+struct numerical_split {
+  std::int32_t feature = 0;
+  double threshold = 0.0;            // go left iff x < (or <=, see compare_op) threshold
+  bool default_left = false;         // where a missing value goes (per `missing`)
+  missing_rule missing = missing_rule::nan_default;
+  std::int32_t left = -1, right = -1;  // absolute node indices
+};
+
+struct categorical_split {
+  std::int32_t feature = 0;
+  std::uint32_t cat_begin = 0;       // the set is category_bits[cat_begin, cat_begin + cat_words)
+  std::uint32_t cat_words = 0;
+  bool default_left = false;
+  missing_rule missing = missing_rule::nan_default;
+  std::int32_t left = -1, right = -1;
+};
+
 struct forest {
   // Not an aggregate on purpose: GCC 12 reports a false -Wmaybe-uninitialized on `forest{}`
   // temporaries (std::string members) when it is.
@@ -160,8 +179,8 @@ struct forest {
     return (category_bits[cat_begin[node] + word] >> (c % 32)) & 1u;
   }
 
-  // Appends a tree; nodes are added with add_*_node, children patched with set_children.
-  // Returns the tree index.
+  // Appends a tree; nodes are added with add_numerical_split / add_categorical_split /
+  // add_leaf (children may be patched later with set_children). Returns the tree index.
   std::int32_t begin_tree(std::int32_t output_group, double weight = 1.0) {
     tree_output.push_back(output_group);
     tree_weight.push_back(weight);
@@ -171,24 +190,20 @@ struct forest {
   }
   void end_tree() { tree_first_node.push_back(num_nodes()); }
 
-  // Appends one node with every field set; returns its absolute index.
-  std::int32_t add_node(std::int32_t feature, double thresh, std::int32_t left, std::int32_t right,
-                        bool dleft, missing_rule miss, bool categorical, std::uint32_t cbegin,
-                        std::uint32_t cwords, double leaf) {
-    split_feature.push_back(feature);
-    threshold.push_back(thresh);
-    left_child.push_back(left);
-    right_child.push_back(right);
-    default_left.push_back(dleft ? 1 : 0);
-    missing.push_back(miss);
-    is_categorical.push_back(categorical ? 1 : 0);
-    cat_begin.push_back(cbegin);
-    cat_words.push_back(cwords);
-    leaf_value.push_back(leaf);
-    return num_nodes() - 1;
+  // Node builders; each returns the new node's absolute index. The split structs are
+  // filled with designated initializers so no call site passes a row of bare numbers.
+  std::int32_t add_numerical_split(const numerical_split& s) {
+    return push_node(s.feature, s.threshold, s.left, s.right, s.default_left, s.missing, false, 0, 0, 0.0);
+  }
+  std::int32_t add_categorical_split(const categorical_split& s) {
+    return push_node(s.feature, 0.0, s.left, s.right, s.default_left, s.missing, true, s.cat_begin, s.cat_words, 0.0);
   }
   std::int32_t add_leaf(double value) {
-    return add_node(-1, 0.0, -1, -1, false, missing_rule::nan_default, false, 0, 0, value);
+    return push_node(-1, 0.0, -1, -1, false, missing_rule::nan_default, false, 0, 0, value);
+  }
+  void set_children(std::int32_t node, std::int32_t left, std::int32_t right) {
+    left_child[static_cast<std::size_t>(node)] = left;
+    right_child[static_cast<std::size_t>(node)] = right;
   }
 
   // Reserves node storage (callers bound n by the input size first).
@@ -201,7 +216,61 @@ struct forest {
 
   // Checks every invariant listed at the top of this file.
   status validate() const;
+
+  // One past the largest split feature (0 for a forest of leaves): the features the trees
+  // can read. num_features may be larger (XGBoost keeps unused trailing columns).
+  std::int32_t used_feature_end() const noexcept {
+    std::int32_t end = 0;
+    for (std::int32_t s : split_feature) end = s >= end ? s + 1 : end;
+    return end;
+  }
+
+ private:
+  // Appends one entry to every per-node array, so they cannot fall out of step.
+  std::int32_t push_node(std::int32_t feature, double thresh, std::int32_t left, std::int32_t right, bool dleft,
+                         missing_rule miss, bool categorical, std::uint32_t cbegin, std::uint32_t cwords, double leaf) {
+    split_feature.push_back(feature);
+    threshold.push_back(thresh);
+    left_child.push_back(left);
+    right_child.push_back(right);
+    default_left.push_back(dleft ? 1 : 0);
+    missing.push_back(miss);
+    is_categorical.push_back(categorical ? 1 : 0);
+    cat_begin.push_back(cbegin);
+    cat_words.push_back(cwords);
+    leaf_value.push_back(leaf);
+    return num_nodes() - 1;
+  }
 };
+
+// Limits on the sizes a model file declares, checked by the loaders before they allocate by
+// them, so a small hostile file cannot make tessera or its callers allocate without bound.
+// Declared features beyond the used ones cost tessera nothing (predictors size their
+// tables by the used features); the cap only bounds what callers that size rows by
+// num_features allocate. 64 per byte of file admits real sparse models (2^20 hashed
+// columns with 16 KB of trees) and refuses 2^31 columns declared by 2 KB.
+inline constexpr std::uint64_t kUnusedFeaturesPerByte = 64;
+
+inline status check_declared_features(std::int64_t num_features, std::int64_t used_end, std::size_t input_bytes) {
+  if (num_features < used_end) return ok_status();  // validate() reports the split feature
+  const std::uint64_t unused = static_cast<std::uint64_t>(num_features - used_end);
+  if (unused > kUnusedFeaturesPerByte * static_cast<std::uint64_t>(input_bytes))
+    return make_error(errc::out_of_memory, "model declares " + std::to_string(num_features) + " features but its trees use " +
+                                               std::to_string(used_end) + ": more unused features than a " +
+                                               std::to_string(input_bytes) + "-byte model file may declare");
+  return ok_status();
+}
+
+// Output groups: a trained model has at least one tree per group, so a file may not declare
+// more groups than it has trees (or 1 when it has none); checked before base margins and
+// per-group accumulators are sized by the count.
+inline status check_declared_outputs(std::int64_t num_outputs, std::size_t num_trees) {
+  const std::uint64_t cap = num_trees > 1 ? num_trees : 1;
+  if (num_outputs > 0 && static_cast<std::uint64_t>(num_outputs) > cap)
+    return make_error(errc::out_of_memory, "model declares " + std::to_string(num_outputs) + " output groups but has only " +
+                                               std::to_string(num_trees) + " tree(s)");
+  return ok_status();
+}
 
 inline status forest::validate() const {
   auto fail = [](std::string msg) { return make_error(errc::parse_error, "forest: " + std::move(msg)); };

@@ -38,10 +38,9 @@
 #include <type_traits>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
-
 #include "tessera/core/error.hpp"
 #include "tessera/runtime/thread_pool.hpp"
+#include "tessera/simd/simd.hpp"
 #include "tessera/trees/forest.hpp"
 #include "tessera/trees/objective.hpp"
 
@@ -93,19 +92,27 @@ struct forest_view {
   bool average_output = false;
   std::span<const double> base_margin;
   std::span<const tree_info> trees;
-  // Column read by each split: feature f reads column f (NaN as -inf) when missing goes
-  // left, column num_features + f (NaN as +inf) when it goes right; then "left iff
-  // x < threshold" needs no NaN test.
+  // Column read by each split: column j of the feature-major block (NaN as -inf) when
+  // missing goes left, column block_columns() + j (NaN as +inf) when it goes right; then
+  // "left iff x < threshold" needs no NaN test. Column j holds feature block_features[j].
   std::span<const std::uint32_t> complete_feature;
   std::span<const float> complete_threshold;        // left iff x < threshold
   std::span<const float> leaf_f32;                  // complete leaves of an f32 forest
   std::span<const double> leaf_f64;                 // complete leaves of an f64 forest
   std::span<const general_node> general_nodes;
   std::span<const std::uint32_t> category_bits;
+  // The features complete trees read, increasing: the block holds only these, so a model
+  // declaring many unused features costs nothing per row block. Empty: all num_features
+  // (also what headers generated before this field mean).
+  std::span<const std::uint32_t> block_features;
 
   std::int32_t num_transformed_outputs() const noexcept {
     return transform == output_transform::argmax ? 1 : num_outputs;
   }
+  std::size_t block_columns() const noexcept {
+    return block_features.empty() ? static_cast<std::size_t>(num_features) : block_features.size();
+  }
+  std::size_t block_feature(std::size_t j) const noexcept { return block_features.empty() ? j : block_features[j]; }
 };
 
 struct compile_options {
@@ -203,7 +210,7 @@ template <class Acc>
 inline void complete_block(const std::uint32_t* TESSERA_RESTRICT feat, const float* TESSERA_RESTRICT thr,
                            const Acc* TESSERA_RESTRICT leaf, std::uint32_t depth, const float* TESSERA_RESTRICT xt,
                            std::size_t nr, Acc* TESSERA_RESTRICT acc, std::size_t k) noexcept {
-  using B = xsimd::batch<float>;
+  using B = simd::f32;
   using BB = typename B::batch_bool_type;
   constexpr std::size_t W = B::size;
   const std::uint32_t top = std::min(depth, kSimdLevels);
@@ -218,16 +225,7 @@ inline void complete_block(const std::uint32_t* TESSERA_RESTRICT feat, const flo
       t[j] = B(thr[j]);
     }
     const std::size_t nv = (nr + W - 1) / W;
-    // A select between masks: a blend where masks live in the float registers (SSE, AVX,
-    // WASM), mask logic otherwise (AVX-512 mask registers).
-    auto sel = [](const BB& d, const BB& a, const BB& b) -> BB {
-      if constexpr (sizeof(typename BB::register_type) == sizeof(typename B::register_type)) {
-        using R = typename B::register_type;
-        return BB(static_cast<R>(xsimd::select(d, B(static_cast<R>(a)), B(static_cast<R>(b)))));
-      } else {
-        return (d & a) | (~d & b);
-      }
-    };
+    auto sel = [](const BB& d, const BB& a, const BB& b) { return simd::select_mask(d, a, b); };
     auto compare = [&](std::uint32_t j, std::size_t vi) -> BB {
       const B xv = B::load_aligned(xt + off[j] + vi * W);
       return xv < t[j];
@@ -406,16 +404,18 @@ inline void block_margins(const forest_view& v, const V* x, std::size_t nf, std:
   for (std::size_t r = 0; r < nr; ++r)
     for (std::size_t g = 0; g < k; ++g) acc[r * k + g] = static_cast<Acc>(v.base_margin[g]);
   constexpr float inf = std::numeric_limits<float>::infinity();
+  const std::size_t nc = v.block_columns();
   if constexpr (std::is_same_v<V, float>) {
     if (!all_general && nr > 1) {
-      // Feature-major copy of the block, twice: columns [0, nf) with NaN as -inf and
-      // [nf, 2 nf) with NaN as +inf (see forest_view::complete_feature). Rows are padded
+      // Feature-major copy of the block's columns, twice: [0, nc) with NaN as -inf and
+      // [nc, 2 nc) with NaN as +inf (see forest_view::complete_feature). Rows are padded
       // with 0 to a whole SIMD register.
-      constexpr std::size_t W = xsimd::batch<float>::size;
+      constexpr std::size_t W = simd::f32::size;
       const std::size_t padded = std::min(kBlock, (nr + W - 1) / W * W);
-      for (std::size_t f = 0; f < nf; ++f) {
-        float* lo = xt + f * kBlock;
-        float* hi = xt + (nf + f) * kBlock;
+      for (std::size_t j = 0; j < nc; ++j) {
+        const std::size_t f = v.block_feature(j);
+        float* lo = xt + j * kBlock;
+        float* hi = xt + (nc + j) * kBlock;
         for (std::size_t r = 0; r < nr; ++r) {
           const float val = x[r * nf + f];
           const bool nan = val != val;
@@ -433,10 +433,11 @@ inline void block_margins(const forest_view& v, const V* x, std::size_t nf, std:
   const float* thr = v.complete_threshold.data();
   if constexpr (std::is_same_v<V, float>) {
     if (nr == 1 && !all_general) {
-      for (std::size_t f = 0; f < nf; ++f) {
-        const bool nan = x[f] != x[f];
-        xt[f] = nan ? -inf : x[f];
-        xt[nf + f] = nan ? inf : x[f];
+      for (std::size_t j = 0; j < nc; ++j) {
+        const float val = x[v.block_feature(j)];
+        const bool nan = val != val;
+        xt[j] = nan ? -inf : val;
+        xt[nc + j] = nan ? inf : val;
       }
       const tree_info* tr = v.trees.data();
       const std::size_t nt = v.trees.size();
@@ -545,6 +546,7 @@ class predictor {
     std::vector<double> leaf_f64;
     std::vector<general_node> general_nodes;
     std::vector<std::uint32_t> category_bits;
+    std::vector<std::uint32_t> block_features;
   };
 
   void set_meta() {
@@ -574,16 +576,20 @@ inline status predictor::check_view(const forest_view& v) {
   if (v.base_margin.size() != static_cast<std::size_t>(v.num_outputs)) return fail("base_margin size");
   if (v.complete_feature.size() != v.complete_threshold.size()) return fail("complete arrays disagree");
   const std::size_t n_leaves = v.accumulate == accum_type::f32 ? v.leaf_f32.size() : v.leaf_f64.size();
+  if (v.block_features.size() > static_cast<std::size_t>(v.num_features)) return fail("too many block features");
+  for (std::size_t j = 0; j < v.block_features.size(); ++j)
+    if (v.block_features[j] >= static_cast<std::uint32_t>(v.num_features) || (j > 0 && v.block_features[j] <= v.block_features[j - 1]))
+      return fail("block features out of range or not increasing");
+  const std::size_t nc = v.block_columns();
   for (std::uint32_t u : v.complete_feature)
-    if (u >= 2 * static_cast<std::uint32_t>(v.num_features) && v.num_features > 0)
-      return fail("complete split column out of range");
+    if (u >= 2 * nc && nc > 0) return fail("complete split column out of range");
   for (std::size_t t = 0; t < v.trees.size(); ++t) {
     const tree_info& ti = v.trees[t];
     auto at = [t] { return "tree " + std::to_string(t) + ": "; };  // formatted on failure only
     if (ti.output < 0 || ti.output >= v.num_outputs) return fail(at() + "output group out of range");
     if (ti.kind == tree_kind::complete) {
       if (ti.depth > 24) return fail(at() + "too deep");
-      if (ti.depth > 0 && v.num_features == 0) return fail(at() + "split without features");
+      if (ti.depth > 0 && nc == 0) return fail(at() + "split without features");
       const std::uint64_t splits = (std::uint64_t{1} << ti.depth) - 1;
       if (std::uint64_t{ti.first} + splits > v.complete_feature.size()) return fail(at() + "splits out of range");
       if (std::uint64_t{ti.leaf_first} + splits + 1 > n_leaves) return fail(at() + "leaves out of range");
@@ -622,6 +628,7 @@ inline expected<predictor> compile(const forest& f, const compile_options& opts 
   std::vector<std::int32_t> depth_of;  // per node of the current tree: depth from its root
   struct item { std::int32_t node; std::uint32_t pos; std::uint32_t level; std::int32_t leaf; };
   std::vector<item> stack;
+  std::vector<std::uint32_t> block_used;  // features read by complete splits (repeats)
   for (std::int32_t t = 0; t < nt; ++t) {
     const std::int32_t begin = f.tree_first_node[t], end = f.tree_first_node[t + 1];
     tree_info& ti = st->trees[static_cast<std::size_t>(t)];
@@ -694,6 +701,7 @@ inline expected<predictor> compile(const forest& f, const compile_options& opts 
         st->complete_feature[at] =
             static_cast<std::uint32_t>(f.split_feature[it.node]) + (dl ? 0u : static_cast<std::uint32_t>(f.num_features));
         st->complete_threshold[at] = tt;
+        block_used.push_back(static_cast<std::uint32_t>(f.split_feature[it.node]));
         stack.push_back({f.left_child[it.node], 2 * it.pos + 1, it.level + 1, -1});
         stack.push_back({f.right_child[it.node], 2 * it.pos + 2, it.level + 1, -1});
       }
@@ -732,6 +740,25 @@ inline expected<predictor> compile(const forest& f, const compile_options& opts 
       }
     }
   }
+  // The block holds only the features complete splits read (at least one column, which
+  // pass-through splits read): entries are renumbered from features to block columns.
+  // All features in order is the identity and is left implicit (empty block_features).
+  std::sort(block_used.begin(), block_used.end());
+  block_used.erase(std::unique(block_used.begin(), block_used.end()), block_used.end());
+  if (block_used.empty() && f.num_features > 0) block_used.push_back(0);
+  const auto nf_u = static_cast<std::uint32_t>(f.num_features);
+  if (block_used.size() != nf_u) {
+    const auto nc = static_cast<std::uint32_t>(block_used.size());
+    for (std::uint32_t& u : st->complete_feature) {
+      const bool nan_left = u < nf_u;
+      const std::uint32_t feature = nan_left ? u : u - nf_u;
+      // Pass-through splits read feature 0, which may be unused: any column serves them.
+      const auto j = static_cast<std::uint32_t>(std::lower_bound(block_used.begin(), block_used.end(), feature) -
+                                                block_used.begin());
+      u = (j < nc ? j : 0) + (nan_left ? 0u : nc);
+    }
+    st->block_features = std::move(block_used);
+  }
   predictor p;
   forest_view& v = p.view_;
   v.num_features = f.num_features;
@@ -751,6 +778,7 @@ inline expected<predictor> compile(const forest& f, const compile_options& opts 
   v.leaf_f64 = st->leaf_f64;
   v.general_nodes = st->general_nodes;
   v.category_bits = st->category_bits;
+  v.block_features = st->block_features;
   p.owned_ = std::move(st);
   p.set_meta();
   return p;
@@ -765,22 +793,26 @@ void predictor::run_range(Out* out, const In* rows, std::size_t begin, std::size
   // Double rows of an f32-precision forest are rounded to float (as the reference does)
   // and take the fast path; double rows of an f64 forest take the general path.
   const bool all_general = std::is_same_v<In, double> && v.features == feature_precision::f64;
+  // Fewer rows per block with many outputs, so the accumulators stay near kBlock * 64
+  // values (a row's margins do not depend on its block: the results are the same).
+  const std::size_t block = std::clamp<std::size_t>(detail::kBlock * 64 / k, 1, detail::kBlock);
+  const std::size_t rows_here = std::min(block, end - begin);
   Acc acc_small[detail::kBlock * 4];
   std::vector<Acc> acc_big;
   Acc* acc = acc_small;
-  if (k > 4) {
-    acc_big.resize(detail::kBlock * k);
+  if (block * k > detail::kBlock * 4) {
+    acc_big.resize(block * k);
     acc = acc_big.data();
   }
   std::vector<float> conv;
   if constexpr (std::is_same_v<In, double>)
-    if (!all_general) conv.resize(detail::kBlock * nf);
-  // Feature-major block, two copies (kBlock floats per column, 2 nf columns), aligned for
-  // SIMD loads; a single row needs only 2 nf floats.
+    if (!all_general) conv.resize(rows_here * nf);
+  // Feature-major block, two copies (kBlock floats per column, 2 block_columns() columns),
+  // aligned for SIMD loads; a single row needs only 2 block_columns() floats.
   alignas(64) float xt_small[256];
   std::unique_ptr<float[]> xt_raw;
   float* xt = xt_small;
-  const std::size_t xt_size = (end - begin > 1 ? detail::kBlock : 1) * 2 * nf;
+  const std::size_t xt_size = (rows_here > 1 ? detail::kBlock : 1) * 2 * v.block_columns();
   if (!all_general && xt_size > 256) {
     xt_raw.reset(new float[xt_size + 16]);
     const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(xt_raw.get());
@@ -796,8 +828,8 @@ void predictor::run_range(Out* out, const In* rows, std::size_t begin, std::size
     m = m_big.data();
     tr = t_big.data();
   }
-  for (std::size_t b = begin; b < end; b += detail::kBlock) {
-    const std::size_t nr = std::min(detail::kBlock, end - b);
+  for (std::size_t b = begin; b < end; b += block) {
+    const std::size_t nr = std::min(block, end - b);
     const In* x = rows + b * nf;
     if constexpr (std::is_same_v<In, double>) {
       if (all_general) {
@@ -850,6 +882,7 @@ status predictor::run(std::span<Out> out, std::span<const In> rows, std::size_t 
   if (out.size() != rows_n * ko)
     return make_error(errc::shape_mismatch, std::string(what) + ": output has " + std::to_string(out.size()) +
                                                 " values, expected " + std::to_string(rows_n * ko));
+  if (rows_n == 0) return ok_status();  // nothing to size blocks for
   auto body = [&](std::size_t b, std::size_t e) {
     if (view_.accumulate == accum_type::f32) run_range<float, Out, In>(out.data(), rows.data(), b, e, transformed);
     else run_range<double, Out, In>(out.data(), rows.data(), b, e, transformed);

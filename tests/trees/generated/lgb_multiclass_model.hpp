@@ -26,7 +26,7 @@ inline constexpr tessera::trees::tree_info lgb_multiclass_trees[9] = {
   {tessera::trees::tree_kind(0), 3, 2, 4, 2, 46},
 };
 inline constexpr std::uint32_t lgb_multiclass_complete_feature[9] = {
-  2, 3, 0, 2, 0, 8, 0, 0, 0,
+  1, 2, 0, 1, 0, 5, 0, 0, 0,
 };
 inline constexpr float lgb_multiclass_complete_threshold[9] = {
   0x1.333334p-1f, -0x1.999998p-3f, 0x1.666668p+0f, 0x1.99999ap-1f, 0x0p+0f, 0x1.000002p+1f,
@@ -96,6 +96,9 @@ inline constexpr std::uint32_t lgb_multiclass_category_bits[9] = {
   32u, 33556480u, 3072u, 272629768u, 1024u, 1073742080u, 514u, 16u,
   32u,
 };
+inline constexpr std::uint32_t lgb_multiclass_block_features[3] = {
+  0, 2, 3,
+};
 
 inline constexpr tessera::trees::forest_view lgb_multiclass_view = {
     5, 3,
@@ -109,6 +112,7 @@ inline constexpr tessera::trees::forest_view lgb_multiclass_view = {
     std::span(lgb_multiclass_leaf_f64),
     std::span(lgb_multiclass_general_nodes),
     std::span(lgb_multiclass_category_bits),
+    std::span(lgb_multiclass_block_features),
 };
 
 inline tessera::expected<tessera::trees::predictor> lgb_multiclass_predictor() {

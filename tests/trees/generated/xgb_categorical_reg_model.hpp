@@ -114,6 +114,9 @@ inline constexpr std::uint32_t xgb_categorical_reg_category_bits[32] = {
   240u, 4292869885u, 123u, 47u, 4292845277u, 251u, 47u, 47u,
   4292861661u, 243u, 47u, 4292861661u, 251u, 47u, 4288650973u, 250u,
 };
+inline constexpr std::uint32_t xgb_categorical_reg_block_features[1] = {
+  0,
+};
 
 inline constexpr tessera::trees::forest_view xgb_categorical_reg_view = {
     5, 1,
@@ -127,6 +130,7 @@ inline constexpr tessera::trees::forest_view xgb_categorical_reg_view = {
     {},
     std::span(xgb_categorical_reg_general_nodes),
     std::span(xgb_categorical_reg_category_bits),
+    std::span(xgb_categorical_reg_block_features),
 };
 
 inline tessera::expected<tessera::trees::predictor> xgb_categorical_reg_predictor() {

@@ -1,25 +1,14 @@
 // Scalar references of gemm_f32 and gemv_f32: the test oracle. Accumulates in double,
-// applies the epilogue in double and rounds once. No validation: callers pass valid shapes.
+// applies the epilogue in double (activations from ref/activation.hpp) and rounds once. No
+// validation: callers pass valid shapes.
 #pragma once
 
 #include <tessera/kernels/epilogue.hpp>
+#include <tessera/kernels/ref/activation.hpp>
 
-#include <algorithm>
-#include <cmath>
 #include <cstddef>
 
 namespace tessera::kernels::ref {
-
-inline double apply_activation(double x, const epilogue& ep) {
-  switch (ep.act) {
-    case activation::none: return x;
-    case activation::relu: return x > 0 ? x : 0.0;
-    case activation::silu: return x / (1.0 + std::exp(-x));
-    case activation::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case activation::clip: return std::min<double>(std::max<double>(x, ep.clip_min), ep.clip_max);
-  }
-  return x;
-}
 
 // C[M,N] = epilogue(alpha * op(A) op(B) + beta * C); beta == 0 ignores C (NaN included), and
 // alpha == 0 ignores A and B, as in BLAS.
@@ -44,7 +33,7 @@ inline void gemm_f32(std::size_t M, std::size_t N, std::size_t K, float alpha, c
       if (beta != 0.0f) x += static_cast<double>(beta) * c;
       if (ep.bias) x += ep.bias[j];
       if (ep.residual) x += ep.residual[static_cast<std::ptrdiff_t>(i) * ep.ld_residual + static_cast<std::ptrdiff_t>(j)];
-      c = static_cast<float>(apply_activation(x, ep));
+      c = static_cast<float>(act::apply(ep, x));
     }
   }
 }
@@ -61,7 +50,7 @@ inline void gemv_f32(std::size_t N, std::size_t K, float alpha, const float* W, 
     if (beta != 0.0f) v += static_cast<double>(beta) * y[n];
     if (ep.bias) v += ep.bias[n];
     if (ep.residual) v += ep.residual[n];
-    y[n] = static_cast<float>(apply_activation(v, ep));
+    y[n] = static_cast<float>(act::apply(ep, v));
   }
 }
 

@@ -1,8 +1,9 @@
 // Scalar references of kernels/unary.hpp: the textbook formula of each op, element by
-// element, evaluated in T (tests use T = double).
+// element, evaluated in T (tests use T = double). The activations are ref/activation.hpp's.
 #pragma once
 
 #include <tessera/core/dtype.hpp>
+#include <tessera/kernels/ref/activation.hpp>
 #include <tessera/kernels/ref/common.hpp>
 
 #include <algorithm>
@@ -40,25 +41,24 @@ TESSERA_REF_UNARY_(rsqrt, 1 / std::sqrt(x))
 TESSERA_REF_UNARY_(reciprocal, 1 / x)
 TESSERA_REF_UNARY_(tanh, std::tanh(x))
 TESSERA_REF_UNARY_(erf, std::erf(x))
-TESSERA_REF_UNARY_(sigmoid, 1 / (1 + std::exp(-x)))
-TESSERA_REF_UNARY_(relu, std::isnan(x) ? x : std::max(x, T(0)))
-TESSERA_REF_UNARY_(silu, x / (1 + std::exp(-x)))
-TESSERA_REF_UNARY_(gelu, x * 0.5 * std::erfc(-x / std::sqrt(T(2))))
-TESSERA_REF_UNARY_(gelu_tanh, 0.5 * x * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (x + 0.044715 * x * x * x))))
-TESSERA_REF_UNARY_(softplus, std::log1p(std::exp(x)))
-TESSERA_REF_UNARY_(hardswish, std::isnan(x) ? x : x * std::min(std::max(x + 3, T(0)), T(6)) / 6)
+TESSERA_REF_UNARY_(sigmoid, act::sigmoid(x))
+TESSERA_REF_UNARY_(relu, act::relu(x))
+TESSERA_REF_UNARY_(silu, act::silu(x))
+TESSERA_REF_UNARY_(gelu, act::gelu(x))
+TESSERA_REF_UNARY_(gelu_tanh, act::gelu_tanh(x))
+TESSERA_REF_UNARY_(softplus, act::softplus(x))
+TESSERA_REF_UNARY_(hardswish, act::hardswish(x))
 #undef TESSERA_REF_UNARY_
 
 template <class T>
 status leaky_relu(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, T alpha) {
-  return map(out, in, [alpha](T x) -> T { return x > 0 ? x : alpha * x; });
+  return map(out, in, [alpha](T x) -> T { return act::leaky_relu(x, alpha); });
 }
 
 template <class T>
 status clip(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, T lo, T hi) {
-  return map(out, in, [lo, hi](T x) -> T { return std::isnan(x) ? x : std::min(std::max(x, lo), hi); });
+  return map(out, in, [lo, hi](T x) -> T { return act::clip(x, lo, hi); });
 }
-
 
 // cast: f16/bf16 through core/dtype.hpp's conversions (round to nearest even); integers by
 // rounding half to even in double and clamping; NaN -> 0.

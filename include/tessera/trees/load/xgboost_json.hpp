@@ -10,7 +10,8 @@
 // categories_nodes[k] / categories_segments[k] / categories_sizes[k] locating the sorted
 // category list of node categories_nodes[k] in `categories`. Nodes not reachable from the
 // root (XGBoost keeps pruned, "deleted" nodes in the arrays) are dropped; the rest are
-// renumbered in depth-first order.
+// renumbered in depth-first order. Declared counts are bounded by what the file uses and by
+// its size (trees::check_declared_features / check_declared_outputs, forest.hpp).
 #pragma once
 
 #include <cmath>
@@ -25,7 +26,7 @@
 #include "tessera/io/ubjson.hpp"
 #include "tessera/trees/forest.hpp"
 
-namespace tessera::io {
+namespace tessera::trees {
 
 namespace detail {
 
@@ -47,7 +48,7 @@ inline expected<xgb_objective> xgboost_objective(const std::string& name) {
       name == "reg:pseudohubererror" || name == "reg:absoluteerror" || name == "reg:quantileerror" ||
       name == "rank:pairwise" || name == "rank:ndcg" || name == "rank:map")
     return xgb_objective{T::identity, B::identity};
-  return make_error(errc::unsupported, "xgboost: objective '" + name + "' is not supported");
+  return make_error(errc::unsupported, "xgboost: objective '" + io::excerpt(name) + "' is not supported");
 }
 
 // Base margin from base_score, with XGBoost's float numerics: ProbToMargin is
@@ -69,86 +70,86 @@ inline float xgboost_base_margin(float base_score, xgb_objective::margin_of kind
   return base_score;
 }
 
-inline expected<std::int64_t> string_integer(const json_value& obj, std::string_view key, std::string_view where,
+inline expected<std::int64_t> string_integer(const io::json_value& obj, std::string_view key, std::string_view where,
                                              std::int64_t lo, std::int64_t hi) {
-  TESSERA_ASSIGN_OR_RETURN(const json_value* v, require_member(obj, key, where));
-  TESSERA_ASSIGN_OR_RETURN(const double d, number_or_string(*v, std::string(where) + "." + std::string(key)));
-  return to_integer(d, lo, hi, std::string(where) + "." + std::string(key));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* v, io::require_member(obj, key, where));
+  TESSERA_ASSIGN_OR_RETURN(const double d, io::number_or_string(*v, std::string(where) + "." + std::string(key)));
+  return io::to_integer(d, lo, hi, std::string(where) + "." + std::string(key));
 }
 
-inline status string_list(const json_value* v, std::vector<std::string>& out, std::string_view where) {
+inline status string_list(const io::json_value* v, std::vector<std::string>& out, std::string_view where) {
   out.clear();
   if (!v || v->is_null()) return ok_status();
-  if (v->kind == json_kind::number_array && v->numbers.empty()) return ok_status();
-  if (v->kind != json_kind::array) return schema_error(where, "expected an array of strings");
+  if (v->kind == io::json_kind::number_array && v->numbers.empty()) return ok_status();
+  if (v->kind != io::json_kind::array) return io::schema_error(where, "expected an array of strings");
   for (const auto& e : v->items) {
-    if (!e.is_string()) return schema_error(where, "expected an array of strings");
+    if (!e.is_string()) return io::schema_error(where, "expected an array of strings");
     out.push_back(e.str);
   }
   return ok_status();
 }
 
 // Bulk conversions of a numeric array; the error message is only built on failure.
-inline status integer_array(const json_value& v, std::int64_t lo, std::int64_t hi, const std::string& where,
+inline status integer_array(const io::json_value& v, std::int64_t lo, std::int64_t hi, const std::string& where,
                             const char* field, std::vector<std::int64_t>& out) {
-  if (!v.is_array()) return schema_error(where, std::string(field) + ": expected an array");
+  if (!v.is_array()) return io::schema_error(where, std::string(field) + ": expected an array");
   const std::size_t n = v.size();
   out.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     double d = 0.0;
-    if (v.kind == json_kind::number_array) {
+    if (v.kind == io::json_kind::number_array) {
       d = v.numbers[i];
-    } else if (v.items[i].kind == json_kind::number) {
+    } else if (v.items[i].kind == io::json_kind::number) {
       d = v.items[i].number;
-    } else if (v.items[i].kind == json_kind::boolean) {
+    } else if (v.items[i].kind == io::json_kind::boolean) {
       d = v.items[i].boolean ? 1.0 : 0.0;
     } else {
-      return schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
+      return io::schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
     }
     if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != std::floor(d))
-      return schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not an integer in [" +
+      return io::schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not an integer in [" +
                                      std::to_string(lo) + ", " + std::to_string(hi) + "]");
     out[i] = static_cast<std::int64_t>(d);
   }
   return ok_status();
 }
 
-inline status float_array(const json_value& v, const std::string& where, const char* field, std::vector<float>& out) {
-  if (!v.is_array()) return schema_error(where, std::string(field) + ": expected an array");
-  if (v.kind == json_kind::number_array) {
+inline status float_array(const io::json_value& v, const std::string& where, const char* field, std::vector<float>& out) {
+  if (!v.is_array()) return io::schema_error(where, std::string(field) + ": expected an array");
+  if (v.kind == io::json_kind::number_array) {
     out = v.numbers_f32;
     return ok_status();
   }
   out.resize(v.items.size());
   for (std::size_t i = 0; i < out.size(); ++i) {
-    if (v.items[i].kind != json_kind::number)
-      return schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
+    if (v.items[i].kind != io::json_kind::number)
+      return io::schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
     out[i] = v.items[i].number_f32;
   }
   return ok_status();
 }
 
 // Appends one XGBoost tree to `f`.
-inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::size_t index, std::int32_t group,
+inline status xgboost_add_tree(trees::forest& f, const io::json_value& tree, std::size_t index, std::int32_t group,
                                double weight, std::size_t& category_budget) {
   const std::string where = "xgboost: tree " + std::to_string(index);
-  if (!tree.is_object()) return schema_error(where, "expected an object");
-  TESSERA_ASSIGN_OR_RETURN(const json_value* lc_v, require_member(tree, "left_children", where));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* rc_v, require_member(tree, "right_children", where));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* si_v, require_member(tree, "split_indices", where));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* sc_v, require_member(tree, "split_conditions", where));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* dl_v, require_member(tree, "default_left", where));
-  const json_value* st_v = tree.find("split_type");  // absent before XGBoost 1.4
-  if (const json_value* tp = tree.find("tree_param")) {
-    if (const json_value* slv = tp->find("size_leaf_vector")) {
-      TESSERA_ASSIGN_OR_RETURN(const double s, number_or_string(*slv, where + ".size_leaf_vector"));
+  if (!tree.is_object()) return io::schema_error(where, "expected an object");
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* lc_v, io::require_member(tree, "left_children", where));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* rc_v, io::require_member(tree, "right_children", where));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* si_v, io::require_member(tree, "split_indices", where));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* sc_v, io::require_member(tree, "split_conditions", where));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* dl_v, io::require_member(tree, "default_left", where));
+  const io::json_value* st_v = tree.find("split_type");  // absent before XGBoost 1.4
+  if (const io::json_value* tp = tree.find("tree_param")) {
+    if (const io::json_value* slv = tp->find("size_leaf_vector")) {
+      TESSERA_ASSIGN_OR_RETURN(const double s, io::number_or_string(*slv, where + ".size_leaf_vector"));
       if (s > 1) return make_error(errc::unsupported, where + ": vector leaves (multi-target trees) are not supported");
     }
   }
 
-  TESSERA_ASSIGN_OR_RETURN(const std::size_t n, array_size(*lc_v, where + ".left_children"));
-  if (n == 0) return schema_error(where, "tree has no nodes");
-  if (n > static_cast<std::size_t>(INT32_MAX / 2)) return schema_error(where, "too many nodes");
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t n, io::array_size(*lc_v, where + ".left_children"));
+  if (n == 0) return io::schema_error(where, "tree has no nodes");
+  if (n > static_cast<std::size_t>(INT32_MAX / 2)) return io::schema_error(where, "too many nodes");
   const auto last = static_cast<std::int64_t>(n) - 1;
   std::vector<std::int64_t> lc, rc, si, dl, st;
   std::vector<float> sc;
@@ -167,29 +168,38 @@ inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::si
                             std::pair{sc.size(), "split_conditions"}, std::pair{dl.size(), "default_left"},
                             std::pair{st.size(), "split_type"}}) {
     if (size != n)
-      return schema_error(where, std::string(name) + " has " + std::to_string(size) + " entries, expected " +
+      return io::schema_error(where, std::string(name) + " has " + std::to_string(size) + " entries, expected " +
                                      std::to_string(n));
   }
 
   // Categorical sets by node id: position k in categories_nodes, or -1.
   std::vector<std::int64_t> cat_entry(n, -1), cnodes, csegs, csizes, cats;
-  if (const json_value* cn_v = tree.find("categories_nodes")) {
+  if (const io::json_value* cn_v = tree.find("categories_nodes")) {
     TESSERA_TRY(integer_array(*cn_v, 0, last, where, "categories_nodes", cnodes));
     if (!cnodes.empty()) {
-      const json_value* cs_v = tree.find("categories_segments");
-      const json_value* cz_v = tree.find("categories_sizes");
-      const json_value* c_v = tree.find("categories");
-      if (!cs_v || !cz_v || !c_v) return schema_error(where, "categorical split without its category arrays");
+      const io::json_value* cs_v = tree.find("categories_segments");
+      const io::json_value* cz_v = tree.find("categories_sizes");
+      const io::json_value* c_v = tree.find("categories");
+      if (!cs_v || !cz_v || !c_v) return io::schema_error(where, "categorical split without its category arrays");
       TESSERA_TRY(integer_array(*cs_v, 0, INT64_C(1) << 53, where, "categories_segments", csegs));
       TESSERA_TRY(integer_array(*cz_v, 0, INT64_C(1) << 53, where, "categories_sizes", csizes));
       // XGBoost categories are below 2^24 (larger values are invalid categories).
       TESSERA_TRY(integer_array(*c_v, 0, (INT64_C(1) << 24) - 1, where, "categories", cats));
       if (csegs.size() != cnodes.size() || csizes.size() != cnodes.size())
-        return schema_error(where, "categories_* arrays disagree in length");
+        return io::schema_error(where, "categories_* arrays disagree in length");
+      // XGBoost writes disjoint segments; overlapping ones would let a small file make
+      // every node scan the same long list (quadratic work). Sizes are < 2^53 each.
+      std::uint64_t listed = 0;
+      for (std::int64_t c : csizes) {
+        listed += static_cast<std::uint64_t>(c);
+        if (listed > cats.size())
+          return io::schema_error(where, "categories_sizes add up to more than the " + std::to_string(cats.size()) +
+                                         " entries of 'categories'");
+      }
     }
     for (std::size_t k = 0; k < cnodes.size(); ++k) {
       if (cat_entry[cnodes[k]] >= 0)
-        return schema_error(where, "node " + std::to_string(cnodes[k]) + " has two category sets");
+        return io::schema_error(where, "node " + std::to_string(cnodes[k]) + " has two category sets");
       cat_entry[cnodes[k]] = static_cast<std::int64_t>(k);
     }
   }
@@ -207,10 +217,10 @@ inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::si
     order.push_back(u);
     const std::int64_t l = lc[u], r = rc[u];
     if (l == -1 && r == -1) continue;
-    if (l == -1 || r == -1) return schema_error(where, "node " + std::to_string(u) + " has exactly one child");
+    if (l == -1 || r == -1) return io::schema_error(where, "node " + std::to_string(u) + " has exactly one child");
     for (std::int64_t c : {r, l}) {  // push right first so the left subtree is numbered next
       if (new_id[c] != -1)
-        return schema_error(where, "node " + std::to_string(c) + " reached twice (cycle or shared child)");
+        return io::schema_error(where, "node " + std::to_string(c) + " reached twice (cycle or shared child)");
       new_id[c] = 0;  // mark; the real id is assigned when popped
       stack.push_back(static_cast<std::int32_t>(c));
     }
@@ -221,28 +231,28 @@ inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::si
   for (const std::int32_t u : order) {
     const float cond = sc[u];
     if (lc[u] < 0) {
-      if (std::isnan(cond)) return schema_error(where, "node " + std::to_string(u) + ": leaf value is NaN");
+      if (std::isnan(cond)) return io::schema_error(where, "node " + std::to_string(u) + ": leaf value is NaN");
       f.add_leaf(static_cast<double>(cond));
       continue;
     }
     if (si[u] < 0 || si[u] >= f.num_features)
-      return schema_error(where, "node " + std::to_string(u) + ": split feature " + std::to_string(si[u]) +
+      return io::schema_error(where, "node " + std::to_string(u) + ": split feature " + std::to_string(si[u]) +
                                      " outside [0, num_feature)");
     const auto feat = static_cast<std::int32_t>(si[u]);
     const std::int32_t left = base + new_id[lc[u]], right = base + new_id[rc[u]];
     if (st[u] == 0) {
-      if (std::isnan(cond)) return schema_error(where, "node " + std::to_string(u) + ": threshold is NaN");
-      f.add_node(feat, static_cast<double>(cond), left, right, dl[u] != 0, trees::missing_rule::nan_default, false,
-                 0, 0, 0.0);
+      if (std::isnan(cond)) return io::schema_error(where, "node " + std::to_string(u) + ": threshold is NaN");
+      f.add_numerical_split({.feature = feat, .threshold = static_cast<double>(cond), .default_left = dl[u] != 0,
+                             .left = left, .right = right});
       continue;
     }
     // Categorical: build the bitset of the node's categories.
     if (cat_entry[u] < 0)
-      return schema_error(where, "node " + std::to_string(u) + ": categorical split without a category set");
+      return io::schema_error(where, "node " + std::to_string(u) + ": categorical split without a category set");
     const auto e = static_cast<std::size_t>(cat_entry[u]);
     const auto seg = static_cast<std::uint64_t>(csegs[e]), cnt = static_cast<std::uint64_t>(csizes[e]);
     if (seg + cnt > cats.size())
-      return schema_error(where, "node " + std::to_string(u) + ": category segment past the end of 'categories'");
+      return io::schema_error(where, "node " + std::to_string(u) + ": category segment past the end of 'categories'");
     std::int64_t max_cat = -1;
     for (std::uint64_t i = 0; i < cnt; ++i) max_cat = cats[seg + i] > max_cat ? cats[seg + i] : max_cat;
     const std::size_t words = max_cat < 0 ? 0 : static_cast<std::size_t>(max_cat / 32 + 1);
@@ -256,8 +266,9 @@ inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::si
       const auto c = static_cast<std::uint64_t>(cats[seg + i]);
       f.category_bits[begin + c / 32] |= 1u << (c % 32);
     }
-    f.add_node(feat, 0.0, left, right, dl[u] != 0, trees::missing_rule::nan_default, true,
-               static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(words), 0.0);
+    f.add_categorical_split({.feature = feat, .cat_begin = static_cast<std::uint32_t>(begin),
+                             .cat_words = static_cast<std::uint32_t>(words), .default_left = dl[u] != 0,
+                             .left = left, .right = right});
   }
   f.end_tree();
   return ok_status();
@@ -267,7 +278,7 @@ inline status xgboost_add_tree(trees::forest& f, const json_value& tree, std::si
 
 // Converts a parsed XGBoost model document (from JSON or UBJSON). `input_size` (bytes of
 // the file) sizes the budget for category bitsets.
-inline expected<trees::forest> xgboost_from_document(const json_value& doc, std::size_t input_size) {
+inline expected<trees::forest> xgboost_from_document(const io::json_value& doc, std::size_t input_size) {
   using namespace detail;
   trees::forest f;
   f.format = trees::source_format::xgboost;
@@ -276,14 +287,14 @@ inline expected<trees::forest> xgboost_from_document(const json_value& doc, std:
   f.features = trees::feature_precision::f32;
   f.categories = trees::category_rule::in_set_right;
 
-  TESSERA_ASSIGN_OR_RETURN(const json_value* learner, require_member(doc, "learner", "xgboost"));
-  if (const json_value* ver = doc.find("version")) {
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* learner, io::require_member(doc, "learner", "xgboost"));
+  if (const io::json_value* ver = doc.find("version")) {
     if (ver->is_array() && ver->size() >= 1) {
-      TESSERA_ASSIGN_OR_RETURN(const std::int64_t major, array_integer(*ver, 0, 0, 1000, "xgboost.version"));
+      TESSERA_ASSIGN_OR_RETURN(const std::int64_t major, io::array_integer(*ver, 0, 0, 1000, "xgboost.version"));
       if (major > 3) return make_error(errc::unsupported, "xgboost: model version " + std::to_string(major) + ".x is not supported");
     }
   }
-  TESSERA_ASSIGN_OR_RETURN(const json_value* mparam, require_member(*learner, "learner_model_param", "xgboost.learner"));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* mparam, io::require_member(*learner, "learner_model_param", "xgboost.learner"));
   TESSERA_ASSIGN_OR_RETURN(const std::int64_t num_feature,
                            string_integer(*mparam, "num_feature", "xgboost.learner_model_param", 0, INT32_MAX));
   TESSERA_ASSIGN_OR_RETURN(const std::int64_t num_class,
@@ -295,60 +306,62 @@ inline expected<trees::forest> xgboost_from_document(const json_value& doc, std:
   f.num_features = static_cast<std::int32_t>(num_feature);
   f.num_outputs = static_cast<std::int32_t>(num_class > 0 ? num_class : num_target);
 
-  TESSERA_ASSIGN_OR_RETURN(const json_value* obj, require_member(*learner, "objective", "xgboost.learner"));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* obj_name, require_member(*obj, "name", "xgboost.learner.objective"));
-  if (!obj_name->is_string()) return schema_error("xgboost.learner.objective.name", "expected a string");
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* obj, io::require_member(*learner, "objective", "xgboost.learner"));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* obj_name, io::require_member(*obj, "name", "xgboost.learner.objective"));
+  if (!obj_name->is_string()) return io::schema_error("xgboost.learner.objective.name", "expected a string");
   TESSERA_ASSIGN_OR_RETURN(const xgb_objective xo, xgboost_objective(obj_name->str));
   f.objective.name = obj_name->str;
   f.objective.transform = xo.transform;
   if ((xo.transform == trees::output_transform::softmax || xo.transform == trees::output_transform::argmax) &&
       num_class < 1)
-    return schema_error("xgboost", "multi-class objective without num_class");
+    return io::schema_error("xgboost", "multi-class objective without num_class");
 
-  TESSERA_ASSIGN_OR_RETURN(const json_value* bs, require_member(*mparam, "base_score", "xgboost.learner_model_param"));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* bs, io::require_member(*mparam, "base_score", "xgboost.learner_model_param"));
   float base_score = 0.0f;
-  TESSERA_TRY(number_or_string(*bs, "xgboost.learner_model_param.base_score", &base_score).as_status());
-  if (std::isnan(base_score)) return schema_error("xgboost", "base_score is NaN");
+  TESSERA_TRY(io::number_or_string(*bs, "xgboost.learner_model_param.base_score", &base_score).as_status());
+  if (std::isnan(base_score)) return io::schema_error("xgboost", "base_score is NaN");
   if (xo.base == xgb_objective::margin_of::logit && !(base_score > 0.0f && base_score < 1.0f))
-    return schema_error("xgboost", "base_score must be in (0, 1) for a logistic objective");
+    return io::schema_error("xgboost", "base_score must be in (0, 1) for a logistic objective");
   if (xo.base == xgb_objective::margin_of::log && !(base_score > 0.0f))
-    return schema_error("xgboost", "base_score must be positive for a log-link objective");
-  f.base_margin.assign(static_cast<std::size_t>(f.num_outputs),
-                       static_cast<double>(xgboost_base_margin(base_score, xo.base)));
+    return io::schema_error("xgboost", "base_score must be positive for a log-link objective");
+  const double base_margin = static_cast<double>(xgboost_base_margin(base_score, xo.base));
 
   TESSERA_TRY(string_list(learner->find("feature_names"), f.feature_names, "xgboost.feature_names"));
   TESSERA_TRY(string_list(learner->find("feature_types"), f.feature_types, "xgboost.feature_types"));
   if (!f.feature_names.empty() && f.feature_names.size() != static_cast<std::size_t>(f.num_features))
-    return schema_error("xgboost", "feature_names does not have num_feature entries");
+    return io::schema_error("xgboost", "feature_names does not have num_feature entries");
   if (!f.feature_types.empty() && f.feature_types.size() != static_cast<std::size_t>(f.num_features))
-    return schema_error("xgboost", "feature_types does not have num_feature entries");
+    return io::schema_error("xgboost", "feature_types does not have num_feature entries");
 
-  TESSERA_ASSIGN_OR_RETURN(const json_value* gb, require_member(*learner, "gradient_booster", "xgboost.learner"));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* gb_name, require_member(*gb, "name", "xgboost.gradient_booster"));
-  if (!gb_name->is_string()) return schema_error("xgboost.gradient_booster.name", "expected a string");
-  const json_value* model = nullptr;
-  const json_value* weight_drop = nullptr;
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* gb, io::require_member(*learner, "gradient_booster", "xgboost.learner"));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* gb_name, io::require_member(*gb, "name", "xgboost.gradient_booster"));
+  if (!gb_name->is_string()) return io::schema_error("xgboost.gradient_booster.name", "expected a string");
+  const io::json_value* model = nullptr;
+  const io::json_value* weight_drop = nullptr;
   if (gb_name->str == "gbtree") {
-    TESSERA_ASSIGN_OR_RETURN(model, require_member(*gb, "model", "xgboost.gradient_booster"));
+    TESSERA_ASSIGN_OR_RETURN(model, io::require_member(*gb, "model", "xgboost.gradient_booster"));
   } else if (gb_name->str == "dart") {
-    TESSERA_ASSIGN_OR_RETURN(const json_value* inner, require_member(*gb, "gbtree", "xgboost.gradient_booster"));
-    TESSERA_ASSIGN_OR_RETURN(model, require_member(*inner, "model", "xgboost.gradient_booster.gbtree"));
-    TESSERA_ASSIGN_OR_RETURN(weight_drop, require_member(*gb, "weight_drop", "xgboost.gradient_booster"));
+    TESSERA_ASSIGN_OR_RETURN(const io::json_value* inner, io::require_member(*gb, "gbtree", "xgboost.gradient_booster"));
+    TESSERA_ASSIGN_OR_RETURN(model, io::require_member(*inner, "model", "xgboost.gradient_booster.gbtree"));
+    TESSERA_ASSIGN_OR_RETURN(weight_drop, io::require_member(*gb, "weight_drop", "xgboost.gradient_booster"));
   } else {
-    return make_error(errc::unsupported, "xgboost: booster '" + gb_name->str + "' is not supported");
+    return make_error(errc::unsupported, "xgboost: booster '" + io::excerpt(gb_name->str) + "' is not supported");
   }
-  TESSERA_ASSIGN_OR_RETURN(const json_value* tree_list, require_member(*model, "trees", "xgboost.model"));
-  TESSERA_ASSIGN_OR_RETURN(const json_value* tree_info, require_member(*model, "tree_info", "xgboost.model"));
-  TESSERA_ASSIGN_OR_RETURN(const std::size_t nt, array_size(*tree_list, "xgboost.model.trees"));
-  TESSERA_ASSIGN_OR_RETURN(const std::size_t ni, array_size(*tree_info, "xgboost.model.tree_info"));
-  if (ni != nt) return schema_error("xgboost.model", "tree_info has " + std::to_string(ni) + " entries for " +
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* tree_list, io::require_member(*model, "trees", "xgboost.model"));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value* tree_info, io::require_member(*model, "tree_info", "xgboost.model"));
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t nt, io::array_size(*tree_list, "xgboost.model.trees"));
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t ni, io::array_size(*tree_info, "xgboost.model.tree_info"));
+  if (ni != nt) return io::schema_error("xgboost.model", "tree_info has " + std::to_string(ni) + " entries for " +
                                                          std::to_string(nt) + " trees");
-  if (tree_list->kind != json_kind::array && nt != 0) return schema_error("xgboost.model.trees", "expected tree objects");
+  if (tree_list->kind != io::json_kind::array && nt != 0) return io::schema_error("xgboost.model.trees", "expected tree objects");
   if (weight_drop) {
-    TESSERA_ASSIGN_OR_RETURN(const std::size_t nw, array_size(*weight_drop, "xgboost.weight_drop"));
-    if (nw != nt) return schema_error("xgboost", "weight_drop has " + std::to_string(nw) + " entries for " +
+    TESSERA_ASSIGN_OR_RETURN(const std::size_t nw, io::array_size(*weight_drop, "xgboost.weight_drop"));
+    if (nw != nt) return io::schema_error("xgboost", "weight_drop has " + std::to_string(nw) + " entries for " +
                                                      std::to_string(nt) + " trees");
   }
+  if (status s = trees::check_declared_outputs(f.num_outputs, nt); !s.ok())
+    return make_error(s.err().code, "xgboost: " + s.err().message);
+  f.base_margin.assign(static_cast<std::size_t>(f.num_outputs), base_margin);
 
   // Category bitsets may need more memory than the file's bytes (one small number can
   // name category 16 million, 2 MiB of bits): cap the total at 2^20 words (room for one
@@ -356,14 +369,16 @@ inline expected<trees::forest> xgboost_from_document(const json_value& doc, std:
   std::size_t category_budget = (std::size_t{1} << 20) + 4 * input_size;
   for (std::size_t t = 0; t < nt; ++t) {
     TESSERA_ASSIGN_OR_RETURN(const std::int64_t group,
-                             array_integer(*tree_info, t, 0, f.num_outputs - 1, "xgboost.model.tree_info"));
+                             io::array_integer(*tree_info, t, 0, f.num_outputs - 1, "xgboost.model.tree_info"));
     double w = 1.0;
     if (weight_drop) {
-      TESSERA_ASSIGN_OR_RETURN(const float wf, array_number_f32(*weight_drop, t, "xgboost.weight_drop"));
+      TESSERA_ASSIGN_OR_RETURN(const float wf, io::array_number_f32(*weight_drop, t, "xgboost.weight_drop"));
       w = static_cast<double>(wf);
     }
     TESSERA_TRY(xgboost_add_tree(f, tree_list->items[t], t, static_cast<std::int32_t>(group), w, category_budget));
   }
+  if (status s = trees::check_declared_features(f.num_features, f.used_feature_end(), input_size); !s.ok())
+    return make_error(s.err().code, "xgboost: " + s.err().message);
   TESSERA_TRY(f.validate());
   return f;
 }
@@ -378,12 +393,12 @@ inline bool looks_like_ubjson(std::span<const std::uint8_t> bytes) {
 }
 
 inline expected<trees::forest> load_xgboost_json(std::string_view text) {
-  TESSERA_ASSIGN_OR_RETURN(const json_value doc, parse_json(text));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value doc, io::parse_json(text));
   return xgboost_from_document(doc, text.size());
 }
 
 inline expected<trees::forest> load_xgboost_ubjson(std::span<const std::uint8_t> bytes) {
-  TESSERA_ASSIGN_OR_RETURN(const json_value doc, parse_ubjson(bytes));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value doc, io::parse_ubjson(bytes));
   return xgboost_from_document(doc, bytes.size());
 }
 
@@ -393,4 +408,4 @@ inline expected<trees::forest> load_xgboost(std::span<const std::uint8_t> bytes)
   return load_xgboost_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-}  // namespace tessera::io
+}  // namespace tessera::trees

@@ -50,7 +50,7 @@ const std::string lgb_ok_tree =
     "num_leaves=2\nnum_cat=0\nsplit_feature=1\nthreshold=0.5\ndecision_type=2\nleft_child=-1\nright_child=-2\n"
     "leaf_value=-1 1\nis_linear=0\nshrinkage=1";
 
-expected<trees::forest> load_text(const std::string& s) { return io::load_forest_from_memory(to_bytes(s)); }
+expected<trees::forest> load_text(const std::string& s) { return trees::load_forest_from_memory(to_bytes(s)); }
 
 }  // namespace
 
@@ -58,8 +58,8 @@ TEST_SUITE("io/forest_loaders") {
   TEST_CASE("JSON and UBJSON give identical forests for every XGBoost fixture") {
     for (const std::string& name : tessera_test::xgboost_fixture_names()) {
       INFO("fixture ", name);
-      auto a = io::load_forest(tessera_test::tree_fixture(name + ".json"));
-      auto b = io::load_forest(tessera_test::tree_fixture(name + ".ubj"));
+      auto a = trees::load_forest(tessera_test::tree_fixture(name + ".json"));
+      auto b = trees::load_forest(tessera_test::tree_fixture(name + ".ubj"));
       REQUIRE(a.ok());
       REQUIRE(b.ok());
       std::string why;
@@ -70,16 +70,16 @@ TEST_SUITE("io/forest_loaders") {
   }
 
   TEST_CASE("formats are detected by content") {
-    CHECK(io::detect_forest_format(to_bytes(fixture_text("xgb_binary_logistic.json"))) ==
-          io::forest_file_format::xgboost_json);
-    CHECK(io::detect_forest_format(to_bytes(fixture_text("xgb_binary_logistic.ubj"))) ==
-          io::forest_file_format::xgboost_ubjson);
-    CHECK(io::detect_forest_format(to_bytes(fixture_text("lgb_binary.txt"))) == io::forest_file_format::lightgbm_text);
-    CHECK(io::detect_forest_format(to_bytes("binf\x01\x02")) == io::forest_file_format::unknown);
-    CHECK(io::detect_forest_format(to_bytes("")) == io::forest_file_format::unknown);
+    CHECK(trees::detect_forest_format(to_bytes(fixture_text("xgb_binary_logistic.json"))) ==
+          trees::forest_file_format::xgboost_json);
+    CHECK(trees::detect_forest_format(to_bytes(fixture_text("xgb_binary_logistic.ubj"))) ==
+          trees::forest_file_format::xgboost_ubjson);
+    CHECK(trees::detect_forest_format(to_bytes(fixture_text("lgb_binary.txt"))) == trees::forest_file_format::lightgbm_text);
+    CHECK(trees::detect_forest_format(to_bytes("binf\x01\x02")) == trees::forest_file_format::unknown);
+    CHECK(trees::detect_forest_format(to_bytes("")) == trees::forest_file_format::unknown);
     auto f = load_text("binf garbage");
     CHECK(f.err().code == errc::unsupported);
-    auto missing = io::load_forest(tessera_test::tree_fixture("does_not_exist.json"));
+    auto missing = trees::load_forest(tessera_test::tree_fixture("does_not_exist.json"));
     CHECK(missing.err().code == errc::io_error);
     // CRLF line endings and a BOM are accepted for LightGBM text.
     std::string crlf;
@@ -95,7 +95,7 @@ TEST_SUITE("io/forest_loaders") {
   TEST_CASE("a BOM before an XGBoost JSON model is skipped") {
     const std::string json = fixture_text("xgb_binary_logistic.json");
     const std::string with_bom = "\xEF\xBB\xBF" + json;
-    CHECK(io::detect_forest_format(to_bytes(with_bom)) == io::forest_file_format::xgboost_json);
+    CHECK(trees::detect_forest_format(to_bytes(with_bom)) == trees::forest_file_format::xgboost_json);
     auto plain = load_text(json);
     auto bom = load_text(with_bom);
     INFO(bom.what());
@@ -108,7 +108,7 @@ TEST_SUITE("io/forest_loaders") {
   }
 
   TEST_CASE("loaders carry the model's semantics and metadata") {
-    auto x = io::load_forest(tessera_test::tree_fixture("xgb_categorical_reg.json"));
+    auto x = trees::load_forest(tessera_test::tree_fixture("xgb_categorical_reg.json"));
     REQUIRE(x.ok());
     CHECK(x->compare == trees::compare_op::less);
     CHECK(x->accumulate == trees::accum_type::f32);
@@ -118,17 +118,17 @@ TEST_SUITE("io/forest_loaders") {
     for (auto c : x->is_categorical) any_cat = any_cat || c;
     CHECK(any_cat);
 
-    auto d = io::load_forest(tessera_test::tree_fixture("xgb_dart_binary.json"));
+    auto d = trees::load_forest(tessera_test::tree_fixture("xgb_dart_binary.json"));
     REQUIRE(d.ok());
     bool weighted = false;
     for (double w : d->tree_weight) weighted = weighted || w != 1.0;
     CHECK(weighted);
 
-    auto b = io::load_forest(tessera_test::tree_fixture("xgb_base_score_logistic.json"));
+    auto b = trees::load_forest(tessera_test::tree_fixture("xgb_base_score_logistic.json"));
     REQUIRE(b.ok());
     CHECK(b->base_margin[0] == static_cast<double>(static_cast<float>(-std::log(1.0 / 0.3 - 1.0))));
 
-    auto l = io::load_forest(tessera_test::tree_fixture("lgb_regression.txt"));
+    auto l = trees::load_forest(tessera_test::tree_fixture("lgb_regression.txt"));
     REQUIRE(l.ok());
     CHECK(l->compare == trees::compare_op::less_equal);
     CHECK(l->accumulate == trees::accum_type::f64);
@@ -138,17 +138,17 @@ TEST_SUITE("io/forest_loaders") {
     CHECK(l->categorical_values[0][2] == "c");
     CHECK(l->categorical_values[1][7] == "80");
 
-    auto s = io::load_forest(tessera_test::tree_fixture("lgb_binary_sigmoid07.txt"));
+    auto s = trees::load_forest(tessera_test::tree_fixture("lgb_binary_sigmoid07.txt"));
     REQUIRE(s.ok());
     CHECK(s->objective.sigmoid_scale == 0.7);
-    auto rf = io::load_forest(tessera_test::tree_fixture("lgb_poisson_rf.txt"));
+    auto rf = trees::load_forest(tessera_test::tree_fixture("lgb_poisson_rf.txt"));
     REQUIRE(rf.ok());
     CHECK(rf->average_output);
     CHECK(rf->objective.transform == trees::output_transform::exp);
   }
 
   TEST_CASE("base margins equal XGBoost's ProbToMargin bit for bit") {
-    using kind = io::detail::xgb_objective::margin_of;
+    using kind = trees::detail::xgb_objective::margin_of;
     for (auto [name, k] : {std::pair{"xgb_base_margin_logistic", kind::logit}, std::pair{"xgb_base_margin_poisson", kind::log}}) {
       tessera_test::expected_cases c;
       REQUIRE(tessera_test::load_cases(name, c));
@@ -156,7 +156,7 @@ TEST_SUITE("io/forest_loaders") {
       std::size_t equal = 0;
       for (std::size_t r = 0; r < c.rows; ++r) {
         const float bs = static_cast<float>(c.x[r]);
-        const float got = io::detail::xgboost_base_margin(bs, k);
+        const float got = trees::detail::xgboost_base_margin(bs, k);
         equal += got == c.margin_f32[r] ? 1 : 0;
         CHECK(tessera_test::close_rel(got, c.margin_f32[r], 1e-6, 1e-7));
       }
@@ -316,7 +316,7 @@ TEST_SUITE("io/forest_loaders") {
       const auto bytes = to_bytes(text);
       std::size_t loaded = 0;
       for (std::size_t n = 0; n < bytes.size(); ++n) {
-        auto f = io::load_forest_from_memory(std::span<const std::uint8_t>(bytes.data(), n));
+        auto f = trees::load_forest_from_memory(std::span<const std::uint8_t>(bytes.data(), n));
         if (f.ok()) {
           ++loaded;
           CHECK(f->validate().ok());
@@ -324,7 +324,7 @@ TEST_SUITE("io/forest_loaders") {
       }
       INFO(std::string(file), ": ", loaded, " prefixes loaded");
       CHECK(loaded < 200);  // only prefixes past the last tree can be complete models
-      CHECK(io::load_forest_from_memory(bytes).ok());
+      CHECK(trees::load_forest_from_memory(bytes).ok());
     }
   }
 
@@ -348,7 +348,7 @@ TEST_SUITE("io/forest_loaders") {
           }
           if (bytes.empty()) bytes.push_back('{');
         }
-        auto f = io::load_forest_from_memory(bytes);
+        auto f = trees::load_forest_from_memory(bytes);
         if (!f.ok()) continue;
         ++loaded;
         REQUIRE(f->validate().ok());

@@ -10,7 +10,8 @@
 // decision_type bits: 1 categorical, 2 default left, (d >> 2) & 3 missing type
 // (0 None, 1 Zero, 2 NaN). A categorical node's threshold is an index i into
 // cat_boundaries; its bitset is cat_threshold[cat_boundaries[i] .. cat_boundaries[i+1]).
-// Linear trees (is_linear=1) are not supported yet and are refused.
+// Linear trees (is_linear=1) are not supported yet and are refused. max_feature_idx and
+// num_tree_per_iteration are bounded as for XGBoost (trees::check_declared_*, forest.hpp).
 #pragma once
 
 #include <cmath>
@@ -27,7 +28,7 @@
 #include "tessera/io/json.hpp"
 #include "tessera/trees/forest.hpp"
 
-namespace tessera::io {
+namespace tessera::trees {
 
 namespace detail {
 
@@ -134,7 +135,7 @@ inline expected<lgb_objective_spec> lightgbm_objective(std::string_view text) {
     if (toks[i].substr(0, 8) == "sigmoid:") {
       double s = 0;
       if (!parse_double_token(toks[i].substr(8), s) || !(s > 0) || !std::isfinite(s))
-        return lgb_error("bad sigmoid parameter in objective '" + std::string(text) + "'");
+        return lgb_error("bad sigmoid parameter in objective '" + io::excerpt(text) + "'");
       o.sigmoid = s;
     }
   }
@@ -153,7 +154,7 @@ inline expected<lgb_objective_spec> lightgbm_objective(std::string_view text) {
              name == "rank_xendcg" || name == "custom" || name == "none" || name == "null") {
     o.transform = sqrt_flag ? T::signed_square : T::identity;
   } else {
-    return make_error(errc::unsupported, "lightgbm: objective '" + std::string(name) + "' is not supported");
+    return make_error(errc::unsupported, "lightgbm: objective '" + io::excerpt(name) + "' is not supported");
   }
   return o;
 }
@@ -265,7 +266,8 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
     const std::int32_t right = base + new_id[key_of(right_child[u])];
     if (!categorical) {
       if (std::isnan(threshold[u])) return lgb_error(at() + ": threshold is NaN");
-      f.add_node(static_cast<std::int32_t>(split_feature[u]), threshold[u], left, right, dleft, miss, false, 0, 0, 0.0);
+      f.add_numerical_split({.feature = static_cast<std::int32_t>(split_feature[u]), .threshold = threshold[u],
+                             .default_left = dleft, .missing = miss, .left = left, .right = right});
       continue;
     }
     const double ci = threshold[u];
@@ -274,8 +276,10 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
     const auto idx = static_cast<std::size_t>(ci);
     const auto b = static_cast<std::size_t>(cat_boundaries[idx]);
     const auto e = static_cast<std::size_t>(cat_boundaries[idx + 1]);
-    f.add_node(static_cast<std::int32_t>(split_feature[u]), 0.0, left, right, dleft, miss, true,
-               static_cast<std::uint32_t>(cat_base + b), static_cast<std::uint32_t>(e - b), 0.0);
+    f.add_categorical_split({.feature = static_cast<std::int32_t>(split_feature[u]),
+                             .cat_begin = static_cast<std::uint32_t>(cat_base + b),
+                             .cat_words = static_cast<std::uint32_t>(e - b), .default_left = dleft, .missing = miss,
+                             .left = left, .right = right});
   }
   f.end_tree();
   return ok_status();
@@ -283,32 +287,32 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
 
 // pandas_categorical: null, or a list (one per categorical column) of value lists.
 inline status parse_pandas_categorical(std::string_view json_text, std::vector<std::vector<std::string>>& out) {
-  TESSERA_ASSIGN_OR_RETURN(const json_value v, parse_json(json_text));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value v, io::parse_json(json_text));
   out.clear();
   if (v.is_null()) return ok_status();
   if (!v.is_array()) return lgb_error("pandas_categorical: expected a list");
-  if (v.kind == json_kind::number_array) {
+  if (v.kind == io::json_kind::number_array) {
     if (!v.numbers.empty()) return lgb_error("pandas_categorical: expected a list of lists");
     return ok_status();
   }
-  for (const json_value& col : v.items) {
+  for (const io::json_value& col : v.items) {
     if (!col.is_array()) return lgb_error("pandas_categorical: expected a list of lists");
     std::vector<std::string> values;
-    if (col.kind == json_kind::number_array) {
+    if (col.kind == io::json_kind::number_array) {
       for (double d : col.numbers) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.17g", d);
         values.emplace_back(buf);
       }
     } else {
-      for (const json_value& e : col.items) {
+      for (const io::json_value& e : col.items) {
         if (e.is_string()) {
           values.push_back(e.str);
         } else if (e.is_number()) {
           char buf[64];
           std::snprintf(buf, sizeof buf, "%.17g", e.number);
           values.emplace_back(buf);
-        } else if (e.kind == json_kind::boolean) {
+        } else if (e.kind == io::json_kind::boolean) {
           values.emplace_back(e.boolean ? "True" : "False");
         } else {
           return lgb_error("pandas_categorical: unsupported category value");
@@ -391,6 +395,8 @@ inline expected<trees::forest> load_lightgbm_text(std::string_view text) {
   TESSERA_ASSIGN_OR_RETURN(const std::int64_t max_feature_idx, header_int("max_feature_idx", -1, INT32_MAX - 1, true, 0));
   f.num_features = static_cast<std::int32_t>(max_feature_idx + 1);
   f.num_outputs = static_cast<std::int32_t>(per_iter);
+  if (status s = trees::check_declared_outputs(per_iter, tree_secs.size()); !s.ok())
+    return make_error(s.err().code, "lightgbm: " + s.err().message);
   f.base_margin.assign(static_cast<std::size_t>(per_iter), 0.0);
 
   const std::string_view* obj = header.find("objective");
@@ -412,8 +418,10 @@ inline expected<trees::forest> load_lightgbm_text(std::string_view text) {
   if (f.average_output && (tree_secs.empty() || tree_secs.size() % static_cast<std::size_t>(per_iter) != 0))
     return lgb_error("average_output with an incomplete last iteration");
   if (!pandas_json.empty()) TESSERA_TRY(parse_pandas_categorical(pandas_json, f.categorical_values));
+  if (status s = trees::check_declared_features(f.num_features, f.used_feature_end(), text.size()); !s.ok())
+    return make_error(s.err().code, "lightgbm: " + s.err().message);
   TESSERA_TRY(f.validate());
   return f;
 }
 
-}  // namespace tessera::io
+}  // namespace tessera::trees

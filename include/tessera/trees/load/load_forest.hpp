@@ -8,17 +8,18 @@
 #pragma once
 
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "tessera/core/error.hpp"
 #include "tessera/io/file.hpp"
-#include "tessera/io/lightgbm_text.hpp"
-#include "tessera/io/xgboost_json.hpp"
+#include "tessera/trees/load/lightgbm_text.hpp"
+#include "tessera/trees/load/xgboost_json.hpp"
 #include "tessera/trees/forest.hpp"
 
-namespace tessera::io {
+namespace tessera::trees {
 
 enum class forest_file_format : std::uint8_t { unknown = 0, xgboost_json, xgboost_ubjson, lightgbm_text };
 
@@ -42,7 +43,8 @@ inline forest_file_format detect_forest_format(std::span<const std::uint8_t> byt
   return forest_file_format::unknown;
 }
 
-inline expected<trees::forest> load_forest_from_memory(std::span<const std::uint8_t> bytes) {
+namespace detail {
+inline expected<trees::forest> load_forest_detected(std::span<const std::uint8_t> bytes) {
   // A UTF-8 BOM is skipped here once, for every format (parse_json would reject it).
   if (bytes.size() >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) bytes = bytes.subspan(3);
   switch (detect_forest_format(bytes)) {
@@ -58,12 +60,28 @@ inline expected<trees::forest> load_forest_from_memory(std::span<const std::uint
   return make_error(errc::unsupported,
                     "unrecognised model format (expected XGBoost JSON/UBJSON or a LightGBM text model)");
 }
+}  // namespace detail
+
+// Sizes are checked against the input before anything is allocated by them; an
+// allocation that still fails (a large but valid model on a small heap) becomes an error
+// here when exceptions are on. Without them (Emscripten's default) it aborts as before.
+inline expected<trees::forest> load_forest_from_memory(std::span<const std::uint8_t> bytes) {
+#if defined(__cpp_exceptions)
+  try {
+    return detail::load_forest_detected(bytes);
+  } catch (const std::bad_alloc&) {
+    return make_error(errc::out_of_memory, "out of memory loading a " + std::to_string(bytes.size()) + "-byte model");
+  }
+#else
+  return detail::load_forest_detected(bytes);
+#endif
+}
 
 inline expected<trees::forest> load_forest(const std::string& path) {
-  TESSERA_ASSIGN_OR_RETURN(const auto bytes, read_file_bytes(path));
+  TESSERA_ASSIGN_OR_RETURN(const auto bytes, io::read_file_bytes(path));
   auto f = load_forest_from_memory(bytes);
   if (!f.ok()) return make_error(f.err().code, path + ": " + f.err().message);
   return f;
 }
 
-}  // namespace tessera::io
+}  // namespace tessera::trees
