@@ -7,6 +7,7 @@
 #include <tessera/trees/predict.hpp>
 #include <tessera/trees/predict_ref.hpp>
 
+#include "check_predictor.hpp"
 #include "random_forest.hpp"
 
 #include <cmath>
@@ -21,30 +22,12 @@ using namespace tessera::trees::testing;
 
 namespace {
 
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }
-
-// Fast margins and predictions equal the reference's bit for bit on n_rows rows.
+// Float rows, and the same rows as doubles (rounded back for f32 forests, the general path
+// for f64 ones), against the reference.
 void check_exact(const forest& f, const predictor& p, const std::vector<float>& rows, std::size_t n_rows,
                  runtime::thread_pool* pool) {
-  const std::size_t nf = static_cast<std::size_t>(f.num_features);
-  const std::size_t k = static_cast<std::size_t>(f.num_outputs), kt = static_cast<std::size_t>(f.num_transformed_outputs());
-  const std::span<const float> x(rows.data(), n_rows * nf);
-  std::vector<double> rm(n_rows * k), rp(n_rows * kt), fm(n_rows * k), fp(n_rows * kt);
-  REQUIRE(ref::predict_margin_rows(std::span<double>(rm), f, x, n_rows).ok());
-  REQUIRE(ref::predict_rows(std::span<double>(rp), f, x, n_rows).ok());
-  REQUIRE(p.predict_margin(std::span<double>(fm), x, nf, pool).ok());
-  REQUIRE(p.predict(std::span<double>(fp), x, nf, pool).ok());
-  std::size_t bad = 0;
-  for (std::size_t i = 0; i < fm.size(); ++i) bad += !same_bits(fm[i], rm[i]);
-  for (std::size_t i = 0; i < fp.size(); ++i) bad += !same_bits(fp[i], rp[i]);
-  CHECK(bad == 0);
-  // Double rows take the same path after rounding (f32 forests) or the general one (f64).
-  std::vector<double> xd(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n_rows * nf));
-  std::vector<double> fd(n_rows * k);
-  REQUIRE(p.predict_margin(std::span<double>(fd), std::span<const double>(xd), nf, pool).ok());
-  bad = 0;
-  for (std::size_t i = 0; i < fd.size(); ++i) bad += !same_bits(fd[i], rm[i]);
-  CHECK(bad == 0);
+  check_against_reference(f, p, rows, n_rows, pool, "float rows");
+  check_against_reference(f, p, std::vector<double>(rows.begin(), rows.end()), n_rows, pool, "double rows");
 }
 
 }  // namespace
@@ -85,7 +68,7 @@ TEST_CASE("the block holds only the used features; predictions are unchanged") {
     REQUIRE(narrow->predict_margin(std::span<double>(a), std::span<const float>(x8), 8).ok());
     REQUIRE(p->predict_margin(std::span<double>(b), std::span<const float>(rows), 400).ok());
     std::size_t bad = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) bad += !same_bits(a[i], b[i]);
+    for (std::size_t i = 0; i < a.size(); ++i) bad += !same_bits_or_nan(a[i], b[i]);
     CHECK(bad == 0);
   }
 }

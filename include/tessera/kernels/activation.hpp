@@ -34,7 +34,7 @@ struct identity_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return x; }
 };
 struct relu_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return lanes::bound_max(x, V(0)); }
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::bound_max(x, V(0)); }
 };
 template <class T>
 struct leaky_relu_fn {
@@ -45,11 +45,9 @@ struct leaky_relu_fn {
 template <class T>
 struct clip_fn {
   T lo, hi;
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return lanes::bound_min(lanes::bound_max(x, V(lo)), V(hi)); }
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::bound_min(simd::bound_max(x, V(lo)), V(hi)); }
 };
-struct sigmoid_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::sigmoid(x); }
-};
+using sigmoid_fn = simd::sigmoid_fn;
 // x * sigmoid(x), written as a division so large |x| saturates to x or -0 without inf * 0.
 struct silu_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return x / (V(1) + simd::exp(-x)); }
@@ -77,14 +75,14 @@ struct gelu_tanh_fn {
 struct softplus_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
     using std::abs; using xsimd::abs; using std::log1p; using xsimd::log1p;
-    return lanes::bound_max(x, V(0)) + log1p(simd::exp(-abs(x)));
+    return simd::bound_max(x, V(0)) + log1p(simd::exp(-abs(x)));
   }
 };
 // x * relu6(x + 3) / 6 (MobileNetV3). The factor relu6(x + 3) / 6 in [0, 1] is formed first,
 // so huge |x| cannot overflow, and x >= 3 gives x exactly (6 * (1/6) rounds to 1).
 struct hardswish_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
-    return x * (lanes::bound_min(lanes::bound_max(x + V(3), V(0)), V(6)) * V(1.0 / 6.0));
+    return x * (simd::bound_min(simd::bound_max(x + V(3), V(0)), V(6)) * V(1.0 / 6.0));
   }
 };
 

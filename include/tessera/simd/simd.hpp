@@ -81,6 +81,32 @@ TESSERA_ALWAYS_INLINE xsimd::batch_bool<T, A> select_mask(const xsimd::batch_boo
   }
 }
 
+// ---- bounds ------------------------------------------------------------------------------
+// max(x, b) / min(x, b) for a bound b that is never NaN (a constant, a validated clip bound):
+// x unless b lies strictly beyond it, so a NaN x stays NaN and a tie returns x
+// (bound_max(-0, +0) = -0, as NumPy's maximum). That is exactly x86's maxps(b, x) /
+// minps(b, x), which return the second operand on NaN and on ties: one instruction (also
+// under Emscripten, whose SSE shim keeps those semantics); elsewhere a compare and a blend.
+template <class A>
+inline constexpr bool x86_minmax_v = std::is_base_of_v<xsimd::sse2, A> || std::is_base_of_v<xsimd::avx, A> ||
+                                     std::is_base_of_v<xsimd::avx512f, A>;
+
+// Scalars through std::isless/isgreater: clang folds `x < 0 ? 0 : x` into a max that loses -0.
+template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+TESSERA_ALWAYS_INLINE T bound_max(const T& x, const T& b) { return std::isless(x, b) ? b : x; }
+template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+TESSERA_ALWAYS_INLINE T bound_min(const T& x, const T& b) { return std::isgreater(x, b) ? b : x; }
+template <class T, class A>
+TESSERA_ALWAYS_INLINE xsimd::batch<T, A> bound_max(const xsimd::batch<T, A>& x, const xsimd::batch<T, A>& b) {
+  if constexpr (std::is_floating_point_v<T> && x86_minmax_v<A>) return xsimd::max(b, x);
+  else return xsimd::select(x < b, b, x);
+}
+template <class T, class A>
+TESSERA_ALWAYS_INLINE xsimd::batch<T, A> bound_min(const xsimd::batch<T, A>& x, const xsimd::batch<T, A>& b) {
+  if constexpr (std::is_floating_point_v<T> && x86_minmax_v<A>) return xsimd::min(b, x);
+  else return xsimd::select(x > b, b, x);
+}
+
 // ---- arithmetic -----------------------------------------------------------------------
 // a * b + c, fused where the architecture has FMA.
 template <class B>

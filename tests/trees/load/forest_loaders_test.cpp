@@ -54,7 +54,7 @@ expected<trees::forest> load_text(const std::string& s) { return trees::load_for
 
 }  // namespace
 
-TEST_SUITE("io/forest_loaders") {
+TEST_SUITE("trees/load") {
   TEST_CASE("JSON and UBJSON give identical forests for every XGBoost fixture") {
     for (const std::string& name : tessera_test::xgboost_fixture_names()) {
       INFO("fixture ", name);

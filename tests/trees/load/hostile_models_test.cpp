@@ -92,7 +92,7 @@ std::vector<double> predict_all(const trees::forest& f, const std::vector<double
 
 }  // namespace
 
-TEST_SUITE("io/hostile_models") {
+TEST_SUITE("trees/load/hostile") {
   TEST_CASE("num_feature far beyond the used features and the file size is refused") {
     // 2^31 - 1 made tessera-gbt abort with bad_alloc; 1e8 cost 784 MB before reading input.
     for (const char* nf : {"2147483647", "100000000"}) {
