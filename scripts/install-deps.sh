@@ -12,7 +12,9 @@ want_bench=0
 for arg in "$@"; do
   case "$arg" in
     --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread) ;;
-    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread npm)
+    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread)
+             # Node from another source ships its own npm, and Debian's npm conflicts with it.
+             command -v npm >/dev/null || packages+=(npm)
              want_bench=1 ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
