@@ -120,11 +120,11 @@ constexpr std::size_t kChunkValues = std::size_t{1} << 20;
 
 // Hands a full chunk to the sink and starts the next one.
 status flush_rows(const row_sink& sink, std::vector<double>& x, std::size_t& n_rows, bool force) {
-  if (n_rows == 0 || (!force && x.size() < kChunkValues)) return ok_status();
+  if (n_rows == 0 || (!force && x.size() < kChunkValues)) return {};
   TESSERA_TRY(sink(x, n_rows));
   x.clear();
   n_rows = 0;
-  return ok_status();
+  return {};
 }
 
 // CSV -> rows. A header naming the model's features picks the columns by name (other
@@ -221,7 +221,7 @@ class feature_index {
 };
 
 status model_categories(const trees::forest& f, category_maps& maps) {
-  if (f.categorical_values.empty()) return ok_status();
+  if (f.categorical_values.empty()) return {};
   // LightGBM's pandas_categorical lists the categorical columns in column order: the
   // features the model splits categorically.
   std::vector<std::size_t> cat_features;
@@ -229,11 +229,11 @@ status model_categories(const trees::forest& f, category_maps& maps) {
     if (f.split_feature[n] >= 0 && f.is_categorical[n]) cat_features.push_back(static_cast<std::size_t>(f.split_feature[n]));
   std::sort(cat_features.begin(), cat_features.end());
   cat_features.erase(std::unique(cat_features.begin(), cat_features.end()), cat_features.end());
-  if (cat_features.size() != f.categorical_values.size()) return ok_status();  // ambiguous: use --categories
+  if (cat_features.size() != f.categorical_values.size()) return {};  // ambiguous: use --categories
   for (std::size_t k = 0; k < cat_features.size(); ++k)
     for (std::size_t c = 0; c < f.categorical_values[k].size(); ++c)
       maps[cat_features[k]][f.categorical_values[k][c]] = static_cast<double>(c);
-  return ok_status();
+  return {};
 }
 
 status read_categories_file(const std::string& path, const trees::forest& f, category_maps& maps) {
@@ -262,7 +262,7 @@ status read_categories_file(const std::string& path, const trees::forest& f, cat
       return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be a list or an object");
     }
   }
-  return ok_status();
+  return {};
 }
 
 status read_json_records(const std::string& text, const trees::forest& f, const category_maps& cats,
@@ -416,7 +416,7 @@ int cmd_predict(const args& a) {
       }
       std::fwrite(line.data(), 1, line.size(), fp);
     }
-    return ok_status();
+    return {};
   };
   if (json) {
     category_maps cats;

@@ -1,5 +1,10 @@
 // A scratch arena: bump allocation from large aligned blocks, released all at once.
 //
+// tessera's one policy for scratch memory: every temporary a kernel or a model needs comes
+// from an arena, the caller's (a model's planned workspace, llama2.c's RunState) or else the
+// calling thread's (thread_arena()), inside an arena_scope; a failed allocation is an
+// errc::out_of_memory value, never an abort.
+//
 // Inference code asks the arena for temporaries instead of the heap. The first run may
 // grow the arena (a new block when the current one is full); reset() then merges the
 // blocks into one of the high-water size, so every later run of the same workload makes
@@ -140,6 +145,14 @@ class arena {
   std::size_t heap_allocations_ = 0;
   bool frozen_ = false;
 };
+
+// The calling thread's scratch arena: where a kernel takes its temporaries when the caller
+// passes no arena of its own. It keeps its blocks for the thread's life, so a thread that
+// repeats a workload allocates only on its first run.
+inline arena& thread_arena() {
+  thread_local arena a;
+  return a;
+}
 
 // Rewinds an arena to where it was when this scope began.
 class arena_scope {

@@ -56,12 +56,12 @@ inline error make_error(errc code, std::string message) { return error{code, std
 // Marks the failure branch of `expected` so a bare `error` converts implicitly.
 struct unexpected_t {};
 
-// The result of an operation that produces nothing but can fail.
+// The result of an operation that produces nothing but can fail. Success is spelled
+// `return {};` everywhere.
 class [[nodiscard]] status {
  public:
   status() = default;
   status(error e) : err_(std::move(e)) {}  // NOLINT: implicit by design, like std::unexpected
-  static status success() { return status(); }
 
   bool ok() const noexcept { return err_.code == errc::ok; }
   explicit operator bool() const noexcept { return ok(); }
@@ -73,8 +73,6 @@ class [[nodiscard]] status {
  private:
   error err_;
 };
-
-inline status ok_status() { return status(); }
 
 // A value or an error (C++23's std::expected, restricted to our error type).
 template <class T>

@@ -167,16 +167,16 @@ class json_parser {
         if (!consume_literal("true")) return fail("invalid literal");
         out.kind = json_kind::boolean;
         out.boolean = true;
-        return ok_status();
+        return {};
       case 'f':
         if (!consume_literal("false")) return fail("invalid literal");
         out.kind = json_kind::boolean;
         out.boolean = false;
-        return ok_status();
+        return {};
       case 'n':
         if (!consume_literal("null")) return fail("invalid literal");
         out.kind = json_kind::null;
-        return ok_status();
+        return {};
       default:
         out.kind = json_kind::number;
         return parse_number(out.number, out.number_f32);
@@ -187,17 +187,17 @@ class json_parser {
     if (consume_literal("NaN")) {
       d = std::numeric_limits<double>::quiet_NaN();
       f = std::numeric_limits<float>::quiet_NaN();
-      return ok_status();
+      return {};
     }
     if (consume_literal("Infinity")) {
       d = std::numeric_limits<double>::infinity();
       f = std::numeric_limits<float>::infinity();
-      return ok_status();
+      return {};
     }
     if (consume_literal("-Infinity")) {
       d = -std::numeric_limits<double>::infinity();
       f = -std::numeric_limits<float>::infinity();
-      return ok_status();
+      return {};
     }
     const std::size_t start = pos_;
     auto digit = [&](std::size_t p) { return p < s_.size() && s_[p] >= '0' && s_[p] <= '9'; };
@@ -220,7 +220,7 @@ class json_parser {
       while (digit(pos_)) ++pos_;
     }
     if (!parse_number_token(s_.substr(start, pos_ - start), d, f)) return fail("number too long or malformed");
-    return ok_status();
+    return {};
   }
 
   status parse_hex4(std::uint32_t& v) {
@@ -234,7 +234,7 @@ class json_parser {
       else if (h >= 'A' && h <= 'F') v |= static_cast<std::uint32_t>(h - 'A' + 10);
       else return fail("bad hex digit in \\u escape");
     }
-    return ok_status();
+    return {};
   }
 
   status parse_string(std::string& out) {
@@ -245,7 +245,7 @@ class json_parser {
       const unsigned char c = static_cast<unsigned char>(s_[pos_]);
       if (c == '"') {
         ++pos_;
-        return ok_status();
+        return {};
       }
       if (c < 0x20) return fail("control character in string");
       if (c != '\\') {
@@ -295,7 +295,7 @@ class json_parser {
     skip_ws();
     if (pos_ < s_.size() && s_[pos_] == ']') {
       ++pos_;
-      return ok_status();
+      return {};
     }
     while (true) {
       json_value v;
@@ -315,7 +315,7 @@ class json_parser {
       }
       if (s_[pos_] == ']') {
         ++pos_;
-        return ok_status();
+        return {};
       }
       return fail("',' or ']' expected");
     }
@@ -343,7 +343,7 @@ class json_parser {
     skip_ws();
     if (pos_ < s_.size() && s_[pos_] == '}') {
       ++pos_;
-      return ok_status();
+      return {};
     }
     while (true) {
       skip_ws();
@@ -364,7 +364,7 @@ class json_parser {
       }
       if (s_[pos_] == '}') {
         ++pos_;
-        return ok_status();
+        return {};
       }
       return fail("',' or '}' expected");
     }

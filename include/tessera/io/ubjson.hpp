@@ -47,7 +47,7 @@ class ubjson_parser {
   status need(std::size_t n) const {
     if (left() < n) return fail("truncated input (" + std::to_string(n) + " bytes needed, " +
                                 std::to_string(left()) + " left)");
-    return ok_status();
+    return {};
   }
   // Big-endian unsigned integer of n bytes.
   std::uint64_t read_be(std::size_t n) {
@@ -62,7 +62,7 @@ class ubjson_parser {
     while (true) {
       TESSERA_TRY(need(1));
       m = b_[pos_++];
-      if (m != 'N') return ok_status();
+      if (m != 'N') return {};
     }
   }
 
@@ -89,7 +89,7 @@ class ubjson_parser {
       case 'l': out = static_cast<std::int32_t>(raw); break;
       default: out = static_cast<std::int64_t>(raw); break;
     }
-    return ok_status();
+    return {};
   }
 
   // A length or count: an integer with its own marker, non-negative.
@@ -98,7 +98,7 @@ class ubjson_parser {
     TESSERA_TRY(next_marker(m));
     TESSERA_TRY(read_int(m, n));
     if (n < 0) return fail("negative length");
-    return ok_status();
+    return {};
   }
 
   status read_string_body(std::string& out) {
@@ -107,7 +107,7 @@ class ubjson_parser {
     if (static_cast<std::uint64_t>(n) > left()) return fail("string length " + std::to_string(n) + " past the end");
     out.assign(reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(n));
     pos_ += static_cast<std::size_t>(n);
-    return ok_status();
+    return {};
   }
 
   // Reads a number of marker m into double/float.
@@ -116,13 +116,13 @@ class ubjson_parser {
       TESSERA_TRY(need(4));
       f = tessera::bit_cast<float>(static_cast<std::uint32_t>(read_be(4)));
       d = f;
-      return ok_status();
+      return {};
     }
     if (m == 'D') {
       TESSERA_TRY(need(8));
       d = tessera::bit_cast<double>(read_be(8));
       f = static_cast<float>(d);
-      return ok_status();
+      return {};
     }
     if (m == 'H') {
       std::string s;
@@ -132,22 +132,22 @@ class ubjson_parser {
         if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
           return fail("bad high-precision number");
       if (!parse_number_token(s, d, f)) return fail("bad high-precision number");
-      return ok_status();
+      return {};
     }
     std::int64_t i = 0;
     TESSERA_TRY(read_int(m, i));
     d = static_cast<double>(i);
     f = static_cast<float>(i);
-    return ok_status();
+    return {};
   }
 
   // Parses a value whose marker m was already consumed.
   status parse_typed(json_value& out, std::uint8_t m, std::size_t depth) {
     if (depth > lim_.max_depth) return fail("nesting deeper than " + std::to_string(lim_.max_depth));
     switch (m) {
-      case 'Z': out.kind = json_kind::null; return ok_status();
-      case 'T': out.kind = json_kind::boolean; out.boolean = true; return ok_status();
-      case 'F': out.kind = json_kind::boolean; out.boolean = false; return ok_status();
+      case 'Z': out.kind = json_kind::null; return {};
+      case 'T': out.kind = json_kind::boolean; out.boolean = true; return {};
+      case 'F': out.kind = json_kind::boolean; out.boolean = false; return {};
       case 'i': case 'U': case 'I': case 'l': case 'L': case 'd': case 'D': case 'H':
         out.kind = json_kind::number;
         return read_number(m, out.number, out.number_f32);
@@ -155,7 +155,7 @@ class ubjson_parser {
         TESSERA_TRY(need(1));
         out.kind = json_kind::string;
         out.str.assign(1, static_cast<char>(b_[pos_++]));
-        return ok_status();
+        return {};
       case 'S':
         out.kind = json_kind::string;
         return read_string_body(out.str);
@@ -204,7 +204,7 @@ class ubjson_parser {
       out.numbers.resize(n);
       out.numbers_f32.resize(n);
       for (std::size_t i = 0; i < n; ++i) TESSERA_TRY(read_number(type, out.numbers[i], out.numbers_f32[i]));
-      return ok_status();
+      return {};
     }
 
     bool all_numbers = !object;
@@ -238,7 +238,7 @@ class ubjson_parser {
       out.items.clear();
       out.items.shrink_to_fit();
     }
-    return ok_status();
+    return {};
   }
 
   std::span<const std::uint8_t> b_;

@@ -49,7 +49,7 @@ inline status validate_epilogue(const epilogue& ep, const char* who) {
     default:
       return make_error(errc::invalid_argument, std::string(who) + ": unknown activation");
   }
-  return ok_status();
+  return {};
 }
 
 }  // namespace detail

@@ -389,7 +389,7 @@ inline bool mul_overflows(std::size_t a, std::size_t b) {
 // A rows x cols matrix at p with leading dimension ld (elements).
 inline status check_matrix(const char* who, const char* what, std::size_t rows, std::size_t cols, const void* p,
                            std::ptrdiff_t ld) {
-  if (rows == 0 || cols == 0) return ok_status();
+  if (rows == 0 || cols == 0) return {};
   auto fail = [&](const std::string& m) {
     return make_error(errc::invalid_argument, std::string(who) + ": " + what + ": " + m);
   };
@@ -400,21 +400,21 @@ inline status check_matrix(const char* who, const char* what, std::size_t rows, 
       (rows - 1) * static_cast<std::size_t>(ld) >
           static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) - cols)
     return fail("extent overflows");
-  return ok_status();
+  return {};
 }
 
 inline status check_sizes(const char* who, std::size_t M, std::size_t N, std::size_t K) {
   if (mul_overflows(M, N) || mul_overflows(M, K) || mul_overflows(K, N))
     return make_error(errc::invalid_argument, std::string(who) + ": " + std::to_string(M) + "x" + std::to_string(N) +
                                                   "x" + std::to_string(K) + " overflows");
-  return ok_status();
+  return {};
 }
 
 inline status check_epilogue(const char* who, std::size_t M, std::size_t N, const epilogue& ep) {
   TESSERA_TRY(validate_epilogue(ep, who));
-  if (M == 0 || N == 0) return ok_status();
+  if (M == 0 || N == 0) return {};
   if (ep.residual) TESSERA_TRY(check_matrix(who, "residual", M, N, ep.residual, M == 1 ? std::max<std::ptrdiff_t>(ep.ld_residual, sp(N)) : ep.ld_residual));
-  return ok_status();
+  return {};
 }
 
 // ---- C-only update (K == 0 or alpha == 0): C = epilogue(beta * C) ---------------------------
@@ -577,7 +577,7 @@ inline status skinny_axpy(std::size_t N, std::size_t K, float alpha, const float
         store_tile<NR>(acc, MS, std::min(NR, N - q * NR), C + sp(q * NR), ldc, 0, q * NR, mg, ep);
       }
     });
-    return ok_status();
+    return {};
   }
   constexpr std::size_t NR = NVU * W;
   const std::size_t full = N / NR, panels = (N + NR - 1) / NR;
@@ -603,7 +603,7 @@ inline status skinny_axpy(std::size_t N, std::size_t K, float alpha, const float
       store_tile<NR>(acc, MS, std::min(NR, N - q * NR), C + sp(q * NR), ldc, 0, q * NR, mg, ep);
     }
   });
-  return ok_status();
+  return {};
 }
 
 // Dot products: out[i][r] = dot(a row i, w row r) over K, for MS rows of A (contiguous in k,
@@ -786,7 +786,7 @@ inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, 
       }
     }
   }
-  return ok_status();
+  return {};
 }
 
 inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
@@ -812,15 +812,15 @@ inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
     }
   });
   if (failed.load()) return first_error;
-  return ok_status();
+  return {};
 }
 
 inline status run_gemm(const operands& o, runtime::thread_pool* pool_ptr) {
   runtime::thread_pool& pool = runtime::pool_or_default(pool_ptr);
-  if (o.M == 0 || o.N == 0) return ok_status();
+  if (o.M == 0 || o.N == 0) return {};
   if (o.K == 0 || o.alpha == 0.0f) {
     scale_c(o.M, o.N, o.beta, o.C, o.ldc, *o.ep);
-    return ok_status();
+    return {};
   }
   if (o.M <= 8) {
     status st;
@@ -857,7 +857,7 @@ inline status run_gemm(const operands& o, runtime::thread_pool* pool_ptr) {
                                          o.C + sp(i) * o.ldc, o.ldc, i, *o.ep, pool);
         });
       }
-      return ok_status();
+      return {};
     }
   }
   return gemm_blocked(o, pool);

@@ -150,7 +150,7 @@ inline status write_compiled_header(std::string& out, const forest& f, std::stri
   out += "inline tessera::expected<tessera::trees::predictor> " + n + "_predictor() {\n";
   out += "  return tessera::trees::predictor::wrap(" + n + "_view);\n}\n\n";
   out += "#endif  // " + guard + "\n";
-  return ok_status();
+  return {};
 }
 
 }  // namespace tessera::trees

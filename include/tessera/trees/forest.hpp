@@ -252,13 +252,13 @@ struct forest {
 inline constexpr std::uint64_t kUnusedFeaturesPerByte = 64;
 
 inline status check_declared_features(std::int64_t num_features, std::int64_t used_end, std::size_t input_bytes) {
-  if (num_features < used_end) return ok_status();  // validate() reports the split feature
+  if (num_features < used_end) return {};  // validate() reports the split feature
   const std::uint64_t unused = static_cast<std::uint64_t>(num_features - used_end);
   if (unused > kUnusedFeaturesPerByte * static_cast<std::uint64_t>(input_bytes))
     return make_error(errc::out_of_memory, "model declares " + std::to_string(num_features) + " features but its trees use " +
                                                std::to_string(used_end) + ": more unused features than a " +
                                                std::to_string(input_bytes) + "-byte model file may declare");
-  return ok_status();
+  return {};
 }
 
 // Output groups: a trained model has at least one tree per group, so a file may not declare
@@ -269,7 +269,7 @@ inline status check_declared_outputs(std::int64_t num_outputs, std::size_t num_t
   if (num_outputs > 0 && static_cast<std::uint64_t>(num_outputs) > cap)
     return make_error(errc::out_of_memory, "model declares " + std::to_string(num_outputs) + " output groups but has only " +
                                                std::to_string(num_trees) + " tree(s)");
-  return ok_status();
+  return {};
 }
 
 inline status forest::validate() const {
@@ -346,7 +346,7 @@ inline status forest::validate() const {
     if (visited != end - begin)
       return fail(where() + ": " + std::to_string(end - begin - visited) + " node(s) unreachable from the root");
   }
-  return ok_status();
+  return {};
 }
 
 }  // namespace tessera::trees

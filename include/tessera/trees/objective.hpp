@@ -124,7 +124,7 @@ inline status transform_margins(std::span<double> out, const forest& f, std::spa
     default:
       return make_error(errc::unsupported, "transform_margins: unknown output transform");
   }
-  return ok_status();
+  return {};
 }
 
 }  // namespace tessera::trees

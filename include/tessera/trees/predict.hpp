@@ -613,7 +613,7 @@ inline status predictor::check_view(const forest_view& v) {
     if (static_cast<std::uint8_t>(nd.missing) > static_cast<std::uint8_t>(missing_rule::nan))
       return fail("general node " + std::to_string(i) + ": unknown missing rule");
   }
-  return ok_status();
+  return {};
 }
 
 // Compiles a forest (validated first) into the predictor's own layout.
@@ -882,14 +882,14 @@ status predictor::run(std::span<Out> out, std::span<const In> rows, std::size_t 
   if (out.size() != rows_n * ko)
     return make_error(errc::shape_mismatch, std::string(what) + ": output has " + std::to_string(out.size()) +
                                                 " values, expected " + std::to_string(rows_n * ko));
-  if (rows_n == 0) return ok_status();  // nothing to size blocks for
+  if (rows_n == 0) return {};  // nothing to size blocks for
   auto body = [&](std::size_t b, std::size_t e) {
     if (view_.accumulate == accum_type::f32) run_range<float, Out, In>(out.data(), rows.data(), b, e, transformed);
     else run_range<double, Out, In>(out.data(), rows.data(), b, e, transformed);
   };
   if (pool == nullptr || pool->num_threads() <= 1 || rows_n <= detail::kBlock) {
     body(0, rows_n);
-    return ok_status();
+    return {};
   }
   // Tasks of a few whole blocks (every block but the last is full), many more tasks than
   // threads: threads take them as they finish, so a core that runs slower (a busy neighbour on
@@ -900,7 +900,7 @@ status predictor::run(std::span<Out> out, std::span<const In> rows, std::size_t 
   pool->run(n_tasks, [&](std::size_t t, std::size_t) {
     body(t * blocks_per_task * detail::kBlock, std::min(rows_n, (t + 1) * blocks_per_task * detail::kBlock));
   });
-  return ok_status();
+  return {};
 }
 
 }  // namespace tessera::trees

@@ -105,7 +105,7 @@ inline status check_row(const forest& f, std::span<const T> row) {
   if (row.size() != static_cast<std::size_t>(f.num_features))
     return make_error(errc::shape_mismatch, "row has " + std::to_string(row.size()) + " features, the model expects " +
                                                 std::to_string(f.num_features));
-  return ok_status();
+  return {};
 }
 
 }  // namespace detail
@@ -160,7 +160,7 @@ status predict_margin(std::span<double> out, const forest& f, std::span<const T>
       for (std::size_t g = 0; g < k; ++g) out[g] /= iterations;
     }
   }
-  return ok_status();
+  return {};
 }
 
 // Transformed prediction of one row: out.size() == num_transformed_outputs()
@@ -189,7 +189,7 @@ status predict_margin_rows(std::span<double> out, const forest& f, std::span<con
                                                 " values, expected " + std::to_string(num_rows * k));
   for (std::size_t r = 0; r < num_rows; ++r)
     TESSERA_TRY(predict_margin(out.subspan(r * k, k), f, rows.subspan(r * nf, nf)));
-  return ok_status();
+  return {};
 }
 
 template <class T>
@@ -204,7 +204,7 @@ status predict_rows(std::span<double> out, const forest& f, std::span<const T> r
                                                 " values, expected " + std::to_string(num_rows * k));
   for (std::size_t r = 0; r < num_rows; ++r)
     TESSERA_TRY(predict(out.subspan(r * k, k), f, rows.subspan(r * nf, nf)));
-  return ok_status();
+  return {};
 }
 
 }  // namespace tessera::trees::ref

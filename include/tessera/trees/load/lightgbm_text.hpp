@@ -185,7 +185,7 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
   if (num_leaves == 1) {
     f.add_leaf(leaf_value[0]);
     f.end_tree();
-    return ok_status();
+    return {};
   }
   const std::size_t ni = static_cast<std::size_t>(num_leaves - 1);
   TESSERA_ASSIGN_OR_RETURN(const std::string_view sf_t, get("split_feature"));
@@ -282,18 +282,18 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
                              .left = left, .right = right});
   }
   f.end_tree();
-  return ok_status();
+  return {};
 }
 
 // pandas_categorical: null, or a list (one per categorical column) of value lists.
 inline status parse_pandas_categorical(std::string_view json_text, std::vector<std::vector<std::string>>& out) {
   TESSERA_ASSIGN_OR_RETURN(const io::json_value v, io::parse_json(json_text));
   out.clear();
-  if (v.is_null()) return ok_status();
+  if (v.is_null()) return {};
   if (!v.is_array()) return lgb_error("pandas_categorical: expected a list");
   if (v.kind == io::json_kind::number_array) {
     if (!v.numbers.empty()) return lgb_error("pandas_categorical: expected a list of lists");
-    return ok_status();
+    return {};
   }
   for (const io::json_value& col : v.items) {
     if (!col.is_array()) return lgb_error("pandas_categorical: expected a list of lists");
@@ -321,7 +321,7 @@ inline status parse_pandas_categorical(std::string_view json_text, std::vector<s
     }
     out.push_back(std::move(values));
   }
-  return ok_status();
+  return {};
 }
 
 }  // namespace detail

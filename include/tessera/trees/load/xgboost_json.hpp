@@ -79,14 +79,14 @@ inline expected<std::int64_t> string_integer(const io::json_value& obj, std::str
 
 inline status string_list(const io::json_value* v, std::vector<std::string>& out, std::string_view where) {
   out.clear();
-  if (!v || v->is_null()) return ok_status();
-  if (v->kind == io::json_kind::number_array && v->numbers.empty()) return ok_status();
+  if (!v || v->is_null()) return {};
+  if (v->kind == io::json_kind::number_array && v->numbers.empty()) return {};
   if (v->kind != io::json_kind::array) return io::schema_error(where, "expected an array of strings");
   for (const auto& e : v->items) {
     if (!e.is_string()) return io::schema_error(where, "expected an array of strings");
     out.push_back(e.str);
   }
-  return ok_status();
+  return {};
 }
 
 // Bulk conversions of a numeric array; the error message is only built on failure.
@@ -111,14 +111,14 @@ inline status integer_array(const io::json_value& v, std::int64_t lo, std::int64
                                      std::to_string(lo) + ", " + std::to_string(hi) + "]");
     out[i] = static_cast<std::int64_t>(d);
   }
-  return ok_status();
+  return {};
 }
 
 inline status float_array(const io::json_value& v, const std::string& where, const char* field, std::vector<float>& out) {
   if (!v.is_array()) return io::schema_error(where, std::string(field) + ": expected an array");
   if (v.kind == io::json_kind::number_array) {
     out = v.numbers_f32;
-    return ok_status();
+    return {};
   }
   out.resize(v.items.size());
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -126,7 +126,7 @@ inline status float_array(const io::json_value& v, const std::string& where, con
       return io::schema_error(where, std::string(field) + "[" + std::to_string(i) + "] is not a number");
     out[i] = v.items[i].number_f32;
   }
-  return ok_status();
+  return {};
 }
 
 // Appends one XGBoost tree to `f`.
@@ -271,7 +271,7 @@ inline status xgboost_add_tree(trees::forest& f, const io::json_value& tree, std
                              .left = left, .right = right});
   }
   f.end_tree();
-  return ok_status();
+  return {};
 }
 
 }  // namespace detail
