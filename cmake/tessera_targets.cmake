@@ -62,6 +62,15 @@ if(NOT EMSCRIPTEN)
   target_link_libraries(tessera_dev_flags INTERFACE Threads::Threads)
 endif()
 
+# Sanitized builds of tessera's own tests and examples (scripts/test.sh builds
+# address,undefined and thread): any report fails the test that triggered it.
+set(TESSERA_SANITIZE "" CACHE STRING "-fsanitize= list for tests and examples, e.g. address,undefined or thread")
+if(TESSERA_SANITIZE AND NOT EMSCRIPTEN)
+  set(_tessera_san -fsanitize=${TESSERA_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
+  target_compile_options(tessera_dev_flags INTERFACE ${_tessera_san})
+  target_link_options(tessera_dev_flags INTERFACE ${_tessera_san})
+endif()
+
 # The checkout's path, only for the programs that read its model files: a define naming the
 # checkout on every command line would make ccache miss for every file of another clone.
 add_library(tessera_source_dir INTERFACE)

@@ -7,7 +7,8 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ clang python3 nodejs ccache
           libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn
-          g++-aarch64-linux-gnu qemu-user)  # the last two: the aarch64 NEON flavour, run under qemu
+          g++-aarch64-linux-gnu qemu-user  # the aarch64 NEON flavour, run under qemu
+          libclang-rt-14-dev)              # clang's sanitizer and libFuzzer runtimes
 want_bench=0
 for arg in "$@"; do
   case "$arg" in

@@ -6,7 +6,9 @@
 #   - the SIMD matrix (scripts/simd_flavours.txt): the unit tests and examples of every
 #     flavour compiled on every machine (x86-64-v2/v3/v4, aarch64 NEON), run where the CPU has
 #     the instructions or qemu-user can emulate them;
-#   - WebAssembly SIMD128 (em++), single-threaded and with pthreads, run under Node.js.
+#   - WebAssembly SIMD128 (em++), single-threaded and with pthreads, run under Node.js;
+#   - clang builds with ASan+UBSan (every test and example, and each libFuzzer target for
+#     TESSERA_FUZZ_SECONDS, default 30) and with TSan (the threaded tests).
 # It ends with a summary of which flavours ran and which were only compiled, and the time of
 # each step. Set TESSERA_FLAVOURS="x86-64-v4 aarch64-neon" to build only some flavours.
 set -euo pipefail
@@ -99,6 +101,21 @@ emcmake cmake -S "$root" -B "$build/wasm-mt" -G Ninja -DCMAKE_BUILD_TYPE=Release
   -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF "${launcher[@]}"
 cmake --build "$build/wasm-mt" -j "$jobs" --target test_runtime || fail "wasm-mt build"
 
+# ---- sanitizers and fuzzing (clang's runtimes) ---------------------------------------------
+# -O1 keeps the sanitized builds quick to compile and their reports readable; assertions stay on.
+fuzz_seconds=${TESSERA_FUZZ_SECONDS:-30}
+step "sanitizer build: ASan+UBSan (clang++), every test and example, the libFuzzer targets"
+cmake -S "$root" -B "$build/asan" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1" \
+  -DCMAKE_CXX_COMPILER=clang++ -DTESSERA_SANITIZE=address,undefined -DTESSERA_BUILD_FUZZERS=ON \
+  -DTESSERA_FUZZ_SECONDS="$fuzz_seconds" -DTESSERA_BUILD_BENCHMARKS=OFF -DTESSERA_TEST_PACKAGING=OFF "${launcher[@]}"
+cmake --build "$build/asan" -j "$jobs" || fail "asan build"
+
+step "sanitizer build: TSan (clang++), the threaded tests"
+cmake -S "$root" -B "$build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1" \
+  -DCMAKE_CXX_COMPILER=clang++ -DTESSERA_SANITIZE=thread -DTESSERA_BUILD_EXAMPLES=OFF \
+  -DTESSERA_BUILD_BENCHMARKS=OFF -DTESSERA_TEST_PACKAGING=OFF "${launcher[@]}"
+cmake --build "$build/tsan" -j "$jobs" --target test_runtime test_concurrency || fail "tsan build"
+
 # ---- tests -----------------------------------------------------------------------------
 step "native tests"
 ctest --test-dir "$build/native" --output-on-failure -j "$jobs" || fail "native tests"
@@ -110,6 +127,11 @@ for name in "${flavours[@]}"; do
   if ctest --test-dir "$build/flavour-$name" --output-on-failure -j "$jobs"; then flavour_result[$name]="passed"
   else flavour_result[$name]="FAILED"; fail "flavour $name tests"; fi
 done
+step "ASan+UBSan tests, then each fuzzer for ${fuzz_seconds} s"
+ctest --test-dir "$build/asan" --output-on-failure -j "$jobs" || fail "asan tests"
+step "TSan tests"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --test-dir "$build/tsan" --output-on-failure -j "$jobs" -R 'test_(runtime|concurrency)$' || fail "tsan tests"
 step "WebAssembly tests with pthreads (Node.js)"
 ctest --test-dir "$build/wasm-mt" --output-on-failure -j "$jobs" -R 'test_runtime$' || fail "wasm-mt tests"
 step "WebAssembly tests (Node.js)"
@@ -137,6 +159,10 @@ printf '%-14s %-12s %-9s %-58s %s\n' wasm "${wasm_arch:-?}" yes "yes, under Node
   "$([[ " ${failed[*]} " == *"wasm tests"* ]] && echo FAILED || echo passed)"
 printf '%-14s %-12s %-9s %-58s %s\n' wasm-mt "${wasm_arch:-?}" yes "yes, under Node.js (SIMD128, pthreads)" \
   "$([[ " ${failed[*]} " == *"wasm-mt tests"* ]] && echo FAILED || echo passed)"
+printf '%-14s %-12s %-9s %-58s %s\n' asan+ubsan "${native_arch:-?}" yes "yes, natively (fuzzers ${fuzz_seconds} s each)" \
+  "$([[ " ${failed[*]} " == *"asan"* ]] && echo FAILED || echo passed)"
+printf '%-14s %-12s %-9s %-58s %s\n' tsan "${native_arch:-?}" yes "yes, natively (threaded tests)" \
+  "$([[ " ${failed[*]} " == *"tsan"* ]] && echo FAILED || echo passed)"
 
 printf '\n== time per step ==\n'
 total=0

@@ -1,15 +1,17 @@
 // libFuzzer harness for the tree-model loaders. Every input must either fail with an error
-// or give a forest that validates and predicts.
+// or give a forest that validates, predicts, compiles, and whose fast predictor gives the
+// reference interpreter's answers bit for bit (any NaN matches any NaN).
 //
 // Built by tests/fuzz/CMakeLists.txt in two ways: always as forest_loader_replay (replay_main.cpp
-// feeds it tests/models/trees and tests/fuzz/corpus under ctest, fuzz/forest_loader_replay),
+// feeds it tests/models/trees and tests/fuzz/forest_loader_corpus under ctest, fuzz/forest_loader_replay),
 // and with -DTESSERA_BUILD_FUZZERS=ON under clang as the libFuzzer target forest_loader_fuzz:
 //   cmake -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DTESSERA_BUILD_FUZZERS=ON && cmake --build build-fuzz --target forest_loader_fuzz
-//   mkdir -p corpus && cp tests/models/trees/*.{json,ubj,txt} corpus/
+//   mkdir -p corpus && cp tests/models/trees/*.{json,ubj,txt} tests/fuzz/forest_loader_corpus/* corpus/
 //   build-fuzz/tests/fuzz/forest_loader_fuzz -max_len=65536 -max_total_time=300 corpus
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <vector>
@@ -17,7 +19,14 @@
 #include "tessera/io/json.hpp"
 #include "tessera/io/ubjson.hpp"
 #include "tessera/trees/load/load_forest.hpp"
+#include "tessera/trees/predict.hpp"
 #include "tessera/trees/predict_ref.hpp"
+
+namespace {
+bool same_bits_or_nan(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+}
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> bytes(data, size);
@@ -27,11 +36,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!f.ok()) return 0;
   if (!f->validate().ok()) std::abort();  // loaders must only return validated forests
   if (f->num_features > (1 << 16) || f->num_outputs > (1 << 12)) return 0;
-  std::vector<double> row(static_cast<std::size_t>(f->num_features), 0.0);
-  std::vector<double> out(static_cast<std::size_t>(f->num_transformed_outputs()));
-  for (double v : {0.0, 1.5, -3.0, std::numeric_limits<double>::quiet_NaN(), 1e30}) {
-    for (std::size_t i = 0; i < row.size(); ++i) row[i] = (i % 2) ? v : -v;
-    if (!tessera::trees::ref::predict(std::span<double>(out), *f, std::span<const double>(row)).ok()) std::abort();
+  // Five rows: zeros, small values, NaN (missing) and huge values, alternating in sign.
+  const std::size_t nf = static_cast<std::size_t>(f->num_features);
+  const std::size_t kt = static_cast<std::size_t>(f->num_transformed_outputs());
+  const double values[] = {0.0, 1.5, -3.0, std::numeric_limits<double>::quiet_NaN(), 1e30};
+  const std::size_t n_rows = std::size(values);
+  std::vector<double> rows(n_rows * nf);
+  for (std::size_t r = 0; r < n_rows; ++r)
+    for (std::size_t i = 0; i < nf; ++i) rows[r * nf + i] = (i % 2) ? values[r] : -values[r];
+  std::vector<double> want(n_rows * kt), got(n_rows * kt);
+  if (!tessera::trees::ref::predict_rows(std::span<double>(want), *f, std::span<const double>(rows), n_rows).ok())
+    std::abort();
+  // A loaded forest must compile; the fast predictor must agree with the reference.
+  auto p = tessera::trees::compile(*f);
+  if (!p.ok()) {
+    if (p.err().code == tessera::errc::out_of_memory) return 0;  // bounded, reported: fine
+    std::abort();
   }
+  if (!p->predict(std::span<double>(got), std::span<const double>(rows), nf).ok()) std::abort();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (!same_bits_or_nan(got[i], want[i])) std::abort();
   return 0;
 }

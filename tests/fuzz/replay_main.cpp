@@ -25,12 +25,12 @@ int main(int argc, char** argv) {
   }
   std::sort(inputs.begin(), inputs.end());  // a failure names the same file every run
   // An empty corpus (a moved folder, a typo in the test) must fail, not pass vacuously.
-  if (inputs.empty()) return std::fprintf(stderr, "forest_loader_replay: no inputs\n"), 1;
+  if (inputs.empty()) return std::fprintf(stderr, "%s: no inputs\n", argv[0]), 1;
   for (const auto& path : inputs) {
     auto bytes = tessera::io::read_file_bytes(path.string());
     if (!bytes) return std::fprintf(stderr, "%s\n", bytes.what().c_str()), 1;
     LLVMFuzzerTestOneInput(bytes->data(), bytes->size());  // aborts on a broken invariant
   }
-  std::printf("forest_loader_replay: %zu input(s) replayed\n", inputs.size());
+  std::printf("%s: %zu input(s) replayed\n", argv[0], inputs.size());
   return 0;
 }

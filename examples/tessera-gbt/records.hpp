@@ -1,0 +1,277 @@
+// tessera-gbt's input readers: CSV rows and JSON records (an array of objects or JSON lines)
+// into row-major doubles for a forest, with category names mapped to codes. In a header of
+// their own so the fuzz target (tests/fuzz/cli_records_fuzz.cpp) runs the very code the CLI does.
+#pragma once
+
+#include <tessera/io/file.hpp>
+#include <tessera/io/json.hpp>
+#include <tessera/trees/forest.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tessera_gbt {
+
+using namespace tessera;
+
+inline std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) --e;
+  std::string out(s.substr(b, e - b));
+  if (out.size() >= 2 && out.front() == '"' && out.back() == '"') out = out.substr(1, out.size() - 2);
+  return out;
+}
+
+// A number, or missing (empty, nan, NaN, NA, null). False if neither.
+inline bool parse_value(const std::string& s, double& v) {
+  if (s.empty() || s == "nan" || s == "NaN" || s == "NAN" || s == "NA" || s == "null" || s == "?") {
+    v = std::nan("");
+    return true;
+  }
+  char* end = nullptr;
+  v = std::strtod(s.c_str(), &end);
+  return end != s.c_str() && *end == '\0';
+}
+
+// The next line of `text` from `pos` (without its '\n'; callers trim a '\r'); false at the end.
+inline bool next_line(std::string_view text, std::size_t& pos, std::string_view& line) {
+  if (pos >= text.size()) return false;
+  std::size_t e = text.find('\n', pos);
+  if (e == std::string_view::npos) e = text.size();
+  line = text.substr(pos, e - pos);
+  pos = e + 1;
+  return true;
+}
+
+inline std::vector<std::string> split_csv(std::string_view line) {
+  std::vector<std::string> cells;
+  std::size_t s = 0;
+  while (true) {
+    const std::size_t e = line.find(',', s);
+    cells.push_back(trim(line.substr(s, e == std::string_view::npos ? std::string_view::npos : e - s)));
+    if (e == std::string_view::npos) break;
+    s = e + 1;
+  }
+  return cells;
+}
+
+// Receives rows (row-major doubles, n_rows x num_features) a chunk at a time: rows are
+// predicted and written per chunk, so memory is bounded by the chunk rather than by
+// records x num_features (large for sparse JSON records or a model declaring many features).
+using row_sink = std::function<status(const std::vector<double>& x, std::size_t n_rows)>;
+inline constexpr std::size_t kChunkValues = std::size_t{1} << 20;
+
+// Hands a full chunk to the sink and starts the next one.
+inline status flush_rows(const row_sink& sink, std::vector<double>& x, std::size_t& n_rows, bool force) {
+  if (n_rows == 0 || (!force && x.size() < kChunkValues)) return {};
+  TESSERA_TRY(sink(x, n_rows));
+  x.clear();
+  n_rows = 0;
+  return {};
+}
+
+// CSV -> rows. A header naming the model's features picks the columns by name (other
+// columns are ignored); otherwise columns are positional.
+inline status read_csv(const std::string& text, const trees::forest& f, const row_sink& sink) {
+  const std::size_t nf = static_cast<std::size_t>(f.num_features);
+  std::vector<std::size_t> column_of;  // empty: positional (not sized by num_features up front)
+  std::size_t n_columns = nf;
+  std::size_t pos = 0, line_no = 0, n_rows = 0;
+  bool first = true;
+  std::vector<double> x;
+  std::string_view line;
+  while (next_line(text, pos, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    std::vector<std::string> cells = split_csv(line);
+    if (first) {
+      first = false;
+      bool header = false;
+      double v;
+      for (const std::string& c : cells) header |= !parse_value(c, v);
+      if (header) {
+        n_columns = cells.size();
+        if (!f.feature_names.empty()) {
+          // The model's names are part of the model file: this table is bounded by it.
+          std::map<std::string_view, std::size_t> column_named;
+          for (std::size_t c = 0; c < cells.size(); ++c) column_named[cells[c]] = c;  // last one wins
+          column_of.resize(nf);
+          for (std::size_t i = 0; i < nf; ++i) {
+            const auto found = column_named.find(f.feature_names[i]);
+            if (found == column_named.end() && cells.size() != nf)
+              return make_error(errc::parse_error, "line 1: the header has no column '" + io::excerpt(f.feature_names[i]) + "'");
+            column_of[i] = found == column_named.end() ? i : found->second;  // unnamed header: positional
+          }
+        } else if (cells.size() != nf) {
+          return make_error(errc::parse_error, "line 1: the header has " + std::to_string(cells.size()) +
+                                                   " columns, the model has " + std::to_string(nf) + " features");
+        }
+        continue;
+      }
+    }
+    if (cells.size() != n_columns)
+      return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + std::to_string(cells.size()) +
+                                               " columns, expected " + std::to_string(n_columns));
+    for (std::size_t i = 0; i < nf; ++i) {
+      double v;
+      const std::size_t column = column_of.empty() ? i : column_of[i];
+      const std::string& cell = cells[column];
+      if (!parse_value(cell, v))
+        return make_error(errc::parse_error, "line " + std::to_string(line_no) + ", column " +
+                                                 std::to_string(column + 1) + ": cannot read '" + io::excerpt(cell) +
+                                                 "' as a number");
+      x.push_back(v);
+    }
+    ++n_rows;
+    TESSERA_TRY(flush_rows(sink, x, n_rows, false));
+  }
+  return flush_rows(sink, x, n_rows, true);
+}
+
+// Category name -> code, per feature index.
+using category_maps = std::map<std::size_t, std::map<std::string, double>>;
+
+// Feature name -> index: the model's names (a repeated name maps to its last column, as a
+// linear scan did), else XGBoost's default names f0, f1, ... parsed rather than listed, so
+// nothing here is sized by the declared feature count.
+class feature_index {
+ public:
+  explicit feature_index(const trees::forest& f) : nf_(static_cast<std::size_t>(f.num_features)) {
+    for (std::size_t i = 0; i < f.feature_names.size(); ++i) named_[f.feature_names[i]] = i;
+  }
+  bool find(std::string_view name, std::size_t& idx) const {
+    if (!named_.empty()) {
+      const auto it = named_.find(name);
+      if (it == named_.end()) return false;
+      idx = it->second;
+      return true;
+    }
+    // "f<i>" with i in [0, nf), written without leading zeros.
+    if (name.size() < 2 || name.size() > 11 || name[0] != 'f' || (name[1] == '0' && name.size() > 2)) return false;
+    std::size_t v = 0;
+    for (char c : name.substr(1)) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (v >= nf_) return false;
+    idx = v;
+    return true;
+  }
+
+ private:
+  std::size_t nf_;
+  std::map<std::string, std::size_t, std::less<>> named_;
+};
+
+inline status model_categories(const trees::forest& f, category_maps& maps) {
+  if (f.categorical_values.empty()) return {};
+  // LightGBM's pandas_categorical lists the categorical columns in column order: the
+  // features the model splits categorically.
+  std::vector<std::size_t> cat_features;
+  for (std::int32_t n = 0; n < f.num_nodes(); ++n)
+    if (f.split_feature[n] >= 0 && f.is_categorical[n]) cat_features.push_back(static_cast<std::size_t>(f.split_feature[n]));
+  std::sort(cat_features.begin(), cat_features.end());
+  cat_features.erase(std::unique(cat_features.begin(), cat_features.end()), cat_features.end());
+  if (cat_features.size() != f.categorical_values.size()) return {};  // ambiguous: use --categories
+  for (std::size_t k = 0; k < cat_features.size(); ++k)
+    for (std::size_t c = 0; c < f.categorical_values[k].size(); ++c)
+      maps[cat_features[k]][f.categorical_values[k][c]] = static_cast<double>(c);
+  return {};
+}
+
+inline status read_categories_file(const std::string& path, const trees::forest& f, category_maps& maps) {
+  TESSERA_ASSIGN_OR_RETURN(auto bytes, io::read_file_bytes(path));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_value doc,
+                           io::parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  if (!doc.is_object()) return make_error(errc::parse_error, path + ": expected an object {feature: categories}");
+  const feature_index index(f);
+  for (const auto& [feature, cats] : doc.members) {
+    std::size_t idx = 0;
+    if (!index.find(feature, idx)) return make_error(errc::parse_error, path + ": unknown feature '" + io::excerpt(feature) + "'");
+    auto& m = maps[idx];
+    m.clear();
+    if (cats.kind == io::json_kind::array) {
+      for (std::size_t c = 0; c < cats.items.size(); ++c) {
+        if (!cats.items[c].is_string())
+          return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be strings");
+        m[cats.items[c].str] = static_cast<double>(c);
+      }
+    } else if (cats.is_object()) {
+      for (const auto& [name, code] : cats.members) {
+        if (!code.is_number()) return make_error(errc::parse_error, path + ": code of '" + io::excerpt(name) + "' is not a number");
+        m[name] = code.number;
+      }
+    } else {
+      return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be a list or an object");
+    }
+  }
+  return {};
+}
+
+inline status read_json_records(const std::string& text, const trees::forest& f, const category_maps& cats,
+                         const row_sink& sink) {
+  const std::size_t nf = static_cast<std::size_t>(f.num_features);
+  const feature_index index(f);
+  std::vector<double> x;
+  std::size_t n_rows = 0;
+  auto add_record = [&](const io::json_value& rec, const std::string& where) -> status {
+    if (!rec.is_object()) return make_error(errc::parse_error, where + ": expected a JSON object");
+    const std::size_t at = x.size();
+    x.resize(at + nf, std::nan(""));
+    double* row = x.data() + at;
+    for (const auto& [key, val] : rec.members) {
+      std::size_t idx = 0;
+      if (!index.find(key, idx)) return make_error(errc::parse_error, where + ": unknown feature '" + io::excerpt(key) + "'");
+      if (val.is_number()) {
+        row[idx] = val.number;
+      } else if (val.is_null()) {
+        row[idx] = std::nan("");
+      } else if (val.kind == io::json_kind::boolean) {
+        row[idx] = val.boolean ? 1.0 : 0.0;
+      } else if (val.is_string()) {
+        auto fm = cats.find(idx);
+        if (fm != cats.end()) {
+          auto c = fm->second.find(val.str);
+          // An unseen category is missing, like pandas' NaN code.
+          row[idx] = c == fm->second.end() ? std::nan("") : c->second;
+        } else if (!parse_value(val.str, row[idx])) {
+          return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "': no category list maps '" +
+                                                   io::excerpt(val.str) + "' (give --categories)");
+        }
+      } else {
+        return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "' has an unsupported value");
+      }
+    }
+    ++n_rows;
+    return flush_rows(sink, x, n_rows, false);
+  };
+  std::size_t i = 0;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
+  if (i < text.size() && text[i] == '[') {
+    TESSERA_ASSIGN_OR_RETURN(const io::json_value doc, io::parse_json(text));
+    if (doc.kind != io::json_kind::array) return make_error(errc::parse_error, "expected an array of objects");
+    for (std::size_t r = 0; r < doc.items.size(); ++r) TESSERA_TRY(add_record(doc.items[r], "record " + std::to_string(r + 1)));
+    return flush_rows(sink, x, n_rows, true);
+  }
+  // JSON lines: one object per line.
+  std::size_t pos = 0, line_no = 0;
+  std::string_view raw;
+  while (next_line(text, pos, raw)) {
+    ++line_no;
+    const std::string line = trim(raw);
+    if (line.empty()) continue;
+    auto doc = io::parse_json(line);
+    if (!doc) return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + doc.err().message);
+    TESSERA_TRY(add_record(*doc, "line " + std::to_string(line_no)));
+  }
+  return flush_rows(sink, x, n_rows, true);
+}
+
+}  // namespace tessera_gbt
