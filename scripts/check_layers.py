@@ -11,6 +11,9 @@ and the rules the tree relies on besides:
   - references (kernels/ref/, trees/predict_ref.hpp) never reach simd/, runtime/ or a fast
     kernel, not even through another header: they are the oracle the fast paths are tested
     against and must not share code with them;
+  - the flat forest layout, its compiler and the compiled-header writer (trees/forest_view.hpp,
+    trees/compile.hpp, trees/compiled.hpp) never reach simd/ or runtime/ either: a tool that
+    only writes or embeds a model does not compile the predictor's kernels;
   - core/ and kernels/ never include <iostream>, <regex> or JSON/protobuf code.
 
 Usage: check_layers.py [ROOT]      checks ROOT/include/tessera (ROOT defaults to .)
@@ -53,6 +56,8 @@ EXTERNAL_GATES = [
 REFERENCE_HEADERS = lambda rel: layer_of(rel) == "kernels/ref" or rel == "trees/predict_ref.hpp"
 # What a reference must not reach: simd/ and runtime/, and so every fast kernel (they all use one).
 REFERENCE_MUST_NOT_REACH = {"simd", "runtime"}
+# Headers of the flat tree layout, kept free of the predictor's kernels (same bound).
+KERNEL_FREE_HEADERS = {"trees/forest_view.hpp", "trees/compile.hpp", "trees/compiled.hpp"}
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 
 
@@ -126,6 +131,11 @@ def check(inc: pathlib.Path):
             if chain:
                 problems.append(f"include/tessera/{rel}: references must not reach simd/ or runtime/ "
                                 f"(fast-kernel code): {' -> '.join(chain)}")
+        if rel in KERNEL_FREE_HEADERS:
+            chain = first_path_to(headers, rel, REFERENCE_MUST_NOT_REACH)
+            if chain:
+                problems.append(f"include/tessera/{rel}: the flat tree layout must not reach simd/ or runtime/ "
+                                f"(the predictor's kernels): {' -> '.join(chain)}")
     return problems
 
 
@@ -149,6 +159,8 @@ def self_test() -> int:
         "io/json.hpp": '#include "tessera/core/error.hpp"\n',
         "trees/forest.hpp": '#include "tessera/core/error.hpp"\n',
         "trees/predict_ref.hpp": '#include "tessera/trees/forest.hpp"\n',
+        "trees/predict.hpp": '#include "tessera/simd/simd.hpp"\n#include "tessera/trees/compiled.hpp"\n',
+        "trees/compiled.hpp": '#include "tessera/trees/forest.hpp"\n',
         "trees/load/xgboost_json.hpp": '#include "tessera/io/json.hpp"\n#include "tessera/trees/forest.hpp"\n',
         "eigen.hpp": "#include <Eigen/Core>\n",
     }
@@ -156,6 +168,8 @@ def self_test() -> int:
         "io/json.hpp": ('#include "tessera/trees/forest.hpp"\n', "io/ may include only core"),
         "trees/forest.hpp": ('#include "tessera/io/json.hpp"\n', "trees/ may include only"),
         "trees/predict_ref.hpp": ('#include "tessera/kernels/gemm.hpp"\n', "references must not reach"),
+        "trees/compiled.hpp": ('#include "tessera/trees/predict.hpp"\n',
+                               "trees/compiled.hpp -> trees/predict.hpp -> simd/simd.hpp"),
         "kernels/ref/gemm.hpp": ("#include <tessera/kernels/gemm.hpp>\n", "kernels/ref/gemm.hpp -> kernels/gemm.hpp -> simd/simd.hpp"),
         "kernels/gemm.hpp": ("#include <xsimd/xsimd.hpp>\n#include <iostream>\n", "xsimd is included only by simd/"),
         "runtime/pool.hpp": ("#include <Eigen/Core>\n", "Eigen is included only by tessera/eigen.hpp"),

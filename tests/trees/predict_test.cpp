@@ -1,6 +1,8 @@
 // The fast predictor (trees/predict.hpp) against the reference interpreter: bit-exact
 // margins and transformed outputs on randomized forests of every kind, all batch sizes
-// around the block size, NaN inputs, float and double rows, one and two threads.
+// around the block size, NaN inputs, float and double rows, one and two threads; and its
+// scratch policy: temporaries from an arena, none from the heap once warm, out_of_memory
+// as an error value.
 #include <doctest/doctest.h>
 
 #include <tessera/trees/predict.hpp>
@@ -11,9 +13,13 @@
 #include "random_forest.hpp"
 #include "tree_fixtures.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,6 +27,54 @@
 using namespace tessera;
 using namespace tessera::trees;
 using namespace tessera::trees::testing;
+
+// Every operator new of this test binary is counted, so a test can show that a call made no
+// heap allocation at all (an arena's own count sees only the arena's blocks, not a
+// std::vector growing somewhere in the run path).
+namespace {
+std::atomic<std::size_t> operator_new_calls{0};
+
+void* counted_allocation(std::size_t bytes, std::size_t alignment) noexcept {
+  operator_new_calls.fetch_add(1, std::memory_order_relaxed);
+  if (bytes == 0) bytes = 1;
+  if (alignment <= alignof(std::max_align_t)) return std::malloc(bytes);
+  return std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment);
+}
+void* counted_allocation_or_throw(std::size_t bytes, std::size_t alignment) {
+  void* p = counted_allocation(bytes, alignment);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+// Heap allocations (operator new calls, from any thread) made while fn runs.
+template <class F>
+std::size_t heap_allocations_during(F&& fn) {
+  const std::size_t before = operator_new_calls.load();
+  fn();
+  return operator_new_calls.load() - before;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_allocation_or_throw(n, 0); }
+void* operator new[](std::size_t n) { return counted_allocation_or_throw(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_allocation_or_throw(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_allocation_or_throw(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_allocation(n, 0); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_allocation(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted_allocation(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted_allocation(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -271,6 +325,91 @@ TEST_CASE("a wrapped view predicts like the predictor it came from") {
   REQUIRE(w.ok());
   const auto rows = random_rows(rng, 100, f.num_features, 0.1);
   check_against_reference(f, *w, rows, 100, nullptr, "wrapped");
+}
+
+TEST_CASE("a repeated prediction makes no heap allocation; an arena that cannot hold the scratch is out_of_memory") {
+  struct scratch_case {
+    const char* name;
+    random_forest_options o;
+  };
+  std::vector<scratch_case> cases;
+  {
+    random_forest_options o;
+    o.transform = output_transform::sigmoid;  // the plain sigmoid path (no row buffers)
+    cases.push_back({"xgboost logistic", o});
+    o.num_outputs = 70;  // more classes than the old fixed softmax buffer held
+    o.num_trees = 140;
+    o.max_depth = 3;
+    o.transform = output_transform::softmax;
+    cases.push_back({"xgboost softmax 70 classes", o});
+    o = random_forest_options{};
+    o.format = source_format::lightgbm;
+    o.num_outputs = 3;
+    o.num_trees = 21;
+    o.categorical_probability = 0.2;
+    o.transform = output_transform::softmax;
+    cases.push_back({"lightgbm multiclass (general trees, double rows)", o});
+  }
+  runtime::thread_pool pool2(2);
+  std::mt19937 rng(11);
+  for (const scratch_case& c : cases) {
+    const forest f = random_forest(rng, c.o);
+    auto p = compile(f);
+    REQUIRE(p.ok());
+    const std::size_t nf = static_cast<std::size_t>(f.num_features);
+    const std::size_t n_rows = 1029;  // 9 blocks of 128 rows: 3 tasks (of 4 blocks) for two threads
+    const std::vector<float> rows = random_rows(rng, n_rows, f.num_features, 0.1);
+    const std::vector<double> rows_d(rows.begin(), rows.end());
+    check_against_reference(f, *p, rows, n_rows, nullptr, std::string(c.name) + " float");
+    check_against_reference(f, *p, rows_d, n_rows, &pool2, std::string(c.name) + " double");
+    std::vector<double> out(n_rows * static_cast<std::size_t>(f.num_transformed_outputs()));
+    std::vector<float> margins(n_rows * static_cast<std::size_t>(f.num_outputs));
+    std::vector<double> first_out;
+    for (runtime::thread_pool* pool : {static_cast<runtime::thread_pool*>(nullptr), &pool2}) {
+      for (std::size_t n : {n_rows, std::size_t{1}}) {  // a batch, and one row (its own path)
+        for (const bool own_arena : {true, false}) {
+          CAPTURE(c.name);
+          CAPTURE(n);
+          CAPTURE(own_arena);
+          CAPTURE(pool != nullptr);
+          arena mine;
+          arena* scratch = own_arena ? &mine : nullptr;
+          arena& used = own_arena ? mine : thread_arena();
+          // Transformed outputs from float rows, margins from double rows: every buffer kind.
+          auto predict_both = [&] {
+            status a = p->predict(std::span<double>(out.data(), n * static_cast<std::size_t>(f.num_transformed_outputs())),
+                                  std::span<const float>(rows.data(), n * nf), nf, pool, scratch);
+            status b = p->predict_margin(std::span<float>(margins.data(), n * static_cast<std::size_t>(f.num_outputs)),
+                                         std::span<const double>(rows_d.data(), n * nf), nf, pool, scratch);
+            return a.ok() && b.ok();
+          };
+          REQUIRE(predict_both());  // the first call may grow the arena
+          first_out = out;
+          const std::size_t arena_blocks = used.heap_allocations();
+          bool ok = false;
+          const std::size_t news = heap_allocations_during([&] { ok = predict_both(); });
+          CHECK(ok);
+          CHECK(news == 0);
+          CHECK(used.heap_allocations() == arena_blocks);
+          CHECK(used.bytes_in_use() == 0);  // the call's scope released its scratch
+          CHECK(std::memcmp(out.data(), first_out.data(), out.size() * sizeof(double)) == 0);
+          if (own_arena) {
+            mine.freeze();  // the high-water mark now fits without growing
+            CHECK(predict_both());
+          }
+        }
+      }
+    }
+    // No room for the temporaries: an error before any output is written.
+    for (runtime::thread_pool* pool : {static_cast<runtime::thread_pool*>(nullptr), &pool2}) {
+      arena none;
+      none.freeze();
+      std::fill(out.begin(), out.end(), 7.0);
+      const status st = p->predict(std::span<double>(out), std::span<const float>(rows), nf, pool, &none);
+      CHECK(st.code() == errc::out_of_memory);
+      CHECK(std::all_of(out.begin(), out.end(), [](double v) { return v == 7.0; }));
+    }
+  }
 }
 
 }  // TEST_SUITE

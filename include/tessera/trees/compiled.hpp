@@ -1,7 +1,8 @@
 // Compiled forests: a forest turned into a C++ header of constexpr arrays, so a program or
 // a WASM module embeds the model with no file I/O, no parsing and no compile step at run
-// time. The header holds the predictor's own flat layout (forest_view, predict.hpp); the
-// predictor runs from those arrays directly (zero copy):
+// time. The header holds the predictor's own flat layout (forest_view.hpp, made by
+// compile_flat in compile.hpp); the predictor (predict.hpp, which the generated header
+// includes) runs from those arrays directly (zero copy):
 //
 //   tessera-gbt compile --model model.json --name churn > churn_model.hpp
 //
@@ -16,12 +17,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "tessera/core/error.hpp"
+#include "tessera/trees/compile.hpp"
 #include "tessera/trees/forest.hpp"
-#include "tessera/trees/predict.hpp"
+#include "tessera/trees/forest_view.hpp"
 
 namespace tessera::trees {
 
@@ -85,8 +88,8 @@ inline status write_compiled_header(std::string& out, const forest& f, std::stri
                                     const compile_options& opts = {}) {
   if (!detail::is_identifier(name))
     return make_error(errc::invalid_argument, "compiled header: name '" + std::string(name) + "' is not a C identifier");
-  TESSERA_ASSIGN_OR_RETURN(const predictor p, compile(f, opts));
-  const forest_view& v = p.view();
+  TESSERA_ASSIGN_OR_RETURN(const flat_forest compiled, compile_flat(f, opts));
+  const forest_view& v = compiled.view();
   const std::string n(name);
   std::string guard = "TESSERA_COMPILED_FOREST_" + n;
   for (char& c : guard) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;

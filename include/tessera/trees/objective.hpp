@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "tessera/core/error.hpp"
 #include "tessera/trees/forest.hpp"
@@ -28,18 +27,21 @@ inline double sigmoid_f64(double x, double scale = 1.0) noexcept {
 }
 
 // XGBoost 1.7 common::Softmax: float max, expf(x - max), sum in double, divide by the sum
-// rounded to float. In place.
-inline void softmax_f32(std::span<float> v) noexcept {
+// rounded to float. In place, on float values held as T (float, or double holding floats:
+// then a row's margins need no float copy, so no buffer however many classes).
+template <class T>
+inline void softmax_f32(std::span<T> v) noexcept {
   if (v.empty()) return;
-  float wmax = v[0];
-  for (std::size_t i = 1; i < v.size(); ++i) wmax = std::fmax(v[i], wmax);
+  float wmax = static_cast<float>(v[0]);
+  for (std::size_t i = 1; i < v.size(); ++i) wmax = std::fmax(static_cast<float>(v[i]), wmax);
   double wsum = 0.0;
-  for (float& x : v) {
-    x = std::exp(x - wmax);
-    wsum += x;
+  for (T& x : v) {
+    const float e = std::exp(static_cast<float>(x) - wmax);
+    x = e;
+    wsum += e;
   }
   const float s = static_cast<float>(wsum);
-  for (float& x : v) x /= s;
+  for (T& x : v) x = static_cast<float>(x) / s;
 }
 
 // LightGBM Common::Softmax in double. In place.
@@ -94,14 +96,8 @@ inline status transform_margins(std::span<double> out, const forest& f, std::spa
       break;
     case output_transform::softmax:
       if (f32) {
-        // Small fixed buffer for the common case, heap otherwise.
-        float small[64];
-        std::vector<float> big;
-        float* buf = small;
-        if (k > 64) { big.resize(k); buf = big.data(); }
-        for (std::size_t i = 0; i < k; ++i) buf[i] = static_cast<float>(margins[i]);
-        softmax_f32(std::span<float>(buf, k));
-        for (std::size_t i = 0; i < k; ++i) out[i] = buf[i];
+        for (std::size_t i = 0; i < k; ++i) out[i] = static_cast<float>(margins[i]);
+        softmax_f32(out.first(k));
       } else {
         for (std::size_t i = 0; i < k; ++i) out[i] = margins[i];
         softmax_f64(out.first(k));
