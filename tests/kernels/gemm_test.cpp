@@ -1,7 +1,8 @@
 // gemm_f32 / gemv_f32 / packed_b_f32 against the double-accumulating scalar reference
 // (kernels/ref/gemm.hpp) and against Eigen, on odd shapes (tails of every tile and block),
 // every transpose combination, alpha/beta, every epilogue, the prepacked and skinny paths,
-// and 1 vs 2 threads.
+// 1 vs 2 threads, and scratch memory taken from the thread arena.
+#include <tessera/core/arena.hpp>
 #include <tessera/kernels/gemm.hpp>
 #include <tessera/kernels/gemv.hpp>
 #include <tessera/kernels/ref/gemm.hpp>
@@ -419,6 +420,116 @@ TEST_CASE("rejects bad shapes with an error") {
   CHECK(!k::gemv_f32(4, 4, 1.0f, A.data(), 4, nullptr, 0.0f, C.data()).ok());
   // Nothing was written by the failed calls.
   for (float x : C) CHECK(x == 0.0f);
+}
+
+// One workload per path that takes scratch memory: blocked (past MC and KC: packed A and B
+// blocks), skinny with an unpacked B and an edge panel, skinny prepacked, skinny with both
+// operands transposed (A's rows copied). Each call's result goes to its own C.
+struct scratch_workload {
+  struct call {
+    std::size_t M, N, K;
+    transpose ta, tb;
+    bool prepacked;
+    std::vector<float> A, B, C;
+    k::packed_b_f32 packed;
+  };
+  std::vector<call> calls;
+
+  explicit scratch_workload(std::mt19937& g) {
+    using cfg = k::detail::gemm::config;
+    const transpose no = transpose::no, yes = transpose::yes;
+    const call shapes[] = {{cfg::MC + 3, 2 * cfg::NR + 5, cfg::KC + 7, no, no, false, {}, {}, {}, {}},
+                           {3, 2 * cfg::NR + 5, 300, no, no, false, {}, {}, {}, {}},
+                           {4, cfg::NR + 1, cfg::KC + 9, no, no, true, {}, {}, {}, {}},
+                           {6, 37, 300, yes, yes, false, {}, {}, {}, {}}};
+    for (const call& s : shapes) {
+      call c{s.M, s.N, s.K, s.ta, s.tb, s.prepacked, random_vec(s.M * s.K, g), random_vec(s.K * s.N, g),
+             std::vector<float>(s.M * s.N), {}};
+      if (c.prepacked) {
+        auto pb = k::packed_b_f32::pack(c.K, c.N, c.B.data(), static_cast<std::ptrdiff_t>(c.N), transpose::no);
+        REQUIRE(pb.ok());
+        c.packed = std::move(*pb);
+      }
+      calls.push_back(std::move(c));
+    }
+  }
+
+  // Runs every call once; returns the first failure.
+  tessera::status run(tessera::runtime::thread_pool* pool) {
+    for (call& c : calls) {
+      const auto lda = static_cast<std::ptrdiff_t>(c.ta == transpose::no ? c.K : c.M);
+      const auto ldb = static_cast<std::ptrdiff_t>(c.tb == transpose::no ? c.N : c.K);
+      const auto ldc = static_cast<std::ptrdiff_t>(c.N);
+      TESSERA_TRY(c.prepacked ? k::gemm_f32(c.M, c.A.data(), lda, c.packed, c.C.data(), ldc, {}, pool)
+                              : k::gemm_f32(c.M, c.N, c.K, 1.0f, c.A.data(), lda, c.ta, c.B.data(), ldb, c.tb, 0.0f,
+                                            c.C.data(), ldc, {}, pool));
+    }
+    return {};
+  }
+};
+
+// The scratch policy (core/arena.hpp): a GEMM's temporaries come from the calling thread's
+// thread_arena() and are released when the call returns, so a repeated workload allocates
+// only on its first run.
+TEST_CASE("scratch comes from the thread arena and a repeated workload makes no heap allocation") {
+  using cfg = k::detail::gemm::config;
+  std::mt19937 g(23);
+  scratch_workload w(g);
+  tessera::runtime::thread_pool one(1);
+  tessera::arena& scratch = tessera::thread_arena();
+  const std::size_t in_use = scratch.bytes_in_use();
+
+  tessera::status st = w.run(&one);
+  REQUIRE_MESSAGE(st.ok(), st.what());
+  CHECK(scratch.bytes_in_use() == in_use);  // every arena_scope was closed
+  // The blocked call packed an MC x KC block of A in this arena.
+  CHECK(scratch.high_water() >= in_use + cfg::MC * cfg::KC * sizeof(float));
+  for (const auto& c : w.calls) {
+    std::vector<float> want(c.M * c.N);
+    const auto lda = static_cast<std::ptrdiff_t>(c.ta == transpose::no ? c.K : c.M);
+    const auto ldb = static_cast<std::ptrdiff_t>(c.tb == transpose::no ? c.N : c.K);
+    k::ref::gemm_f32(c.M, c.N, c.K, 1.0f, c.A.data(), lda, c.ta, c.B.data(), ldb, c.tb, 0.0f, want.data(),
+                     static_cast<std::ptrdiff_t>(c.N), {});
+    check_close(c.C, want, c.M, c.N, static_cast<std::ptrdiff_t>(c.N), c.K, "scratch workload M=" + std::to_string(c.M));
+  }
+
+  std::vector<std::vector<float>> first;
+  for (auto& c : w.calls) {
+    first.push_back(c.C);
+    std::fill(c.C.begin(), c.C.end(), 0.0f);
+  }
+  const std::size_t heap_after_first = scratch.heap_allocations();
+  st = w.run(&one);
+  REQUIRE_MESSAGE(st.ok(), st.what());
+  CHECK(scratch.heap_allocations() == heap_after_first);
+  CHECK(scratch.bytes_in_use() == in_use);
+  for (std::size_t i = 0; i < w.calls.size(); ++i) CHECK_MESSAGE(w.calls[i].C == first[i], "call " << i);
+
+  // Without a pool argument (the default pool) too, and with the arena frozen: no growth needed.
+  scratch.freeze();
+  st = w.run(nullptr);
+  scratch.freeze(false);
+  CHECK_MESSAGE(st.ok(), st.what());
+  CHECK(scratch.heap_allocations() == heap_after_first);
+}
+
+TEST_CASE("scratch the thread arena cannot provide is an out_of_memory error, C untouched") {
+  tessera::arena& scratch = tessera::thread_arena();
+  // One row of A packed k-major needs K floats: more than the arena holds, and it is frozen.
+  const std::size_t K = scratch.capacity() / sizeof(float) + 1;
+  const std::vector<float> A(K, 1.0f), B(K * 3, 1.0f);
+  std::vector<float> C(3, 7.0f);
+  scratch.freeze();
+  const tessera::status st = k::gemm_f32(1, 3, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(),
+                                         3, transpose::no, 0.0f, C.data(), 3);
+  scratch.freeze(false);
+  CHECK(st.code() == tessera::errc::out_of_memory);
+  CHECK(st.message().find("gemm_f32") != std::string::npos);
+  for (float x : C) CHECK(x == 7.0f);
+  // The same call succeeds once the arena may grow.
+  CHECK(k::gemm_f32(1, 3, K, 1.0f, A.data(), static_cast<std::ptrdiff_t>(K), transpose::no, B.data(), 3, transpose::no,
+                    0.0f, C.data(), 3).ok());
+  for (float x : C) CHECK(x == static_cast<float>(K));
 }
 
 }  // TEST_SUITE
