@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "support/harness.hpp"
+#include "support/heap_counter.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -42,7 +43,7 @@ struct case_opts {
   bool residual = false;
   activation act = activation::none;
   runtime::thread_pool* pool = nullptr;
-  conv2d_workspace* ws = nullptr;
+  arena* scratch = nullptr;
   conv2d_algorithm expect_algo = conv2d_algorithm::automatic;  // checked unless automatic
 };
 
@@ -85,13 +86,13 @@ bool run_case(const image_shape& s, std::int64_t oc, const conv2d_params& p, con
   if (o.transpose) {
     auto prep = prepared_conv_transpose2d::prepare(p, s.channels, oc, w.data(), bias);
     REQUIRE_MESSAGE(prep.ok(), prep.what());
-    const auto st = conv_transpose2d(got_nhwc.data(), x_nhwc.data(), s, *prep, ep, o.ws, o.pool);
+    const auto st = conv_transpose2d(got_nhwc.data(), x_nhwc.data(), s, *prep, ep, o.pool, o.scratch);
     REQUIRE_MESSAGE(st.ok(), st.what());
   } else {
     auto prep = prepared_conv2d::prepare(p, s.channels, oc, w.data(), bias, o.algo);
     REQUIRE_MESSAGE(prep.ok(), prep.what());
     if (o.expect_algo != conv2d_algorithm::automatic) CHECK(prep->algorithm() == o.expect_algo);
-    const auto st = conv2d(got_nhwc.data(), x_nhwc.data(), s, *prep, ep, o.ws, o.pool);
+    const auto st = conv2d(got_nhwc.data(), x_nhwc.data(), s, *prep, ep, o.pool, o.scratch);
     REQUIRE_MESSAGE(st.ok(), st.what());
   }
   REQUIRE(nhwc_to_nchw(got.data(), got_nhwc.data(), os).ok());
@@ -306,12 +307,12 @@ TEST_SUITE("kernels/conv2d") {
     CHECK(ran > 30);
   }
 
-  TEST_CASE("a shared workspace and an explicit two-thread pool give the reference result") {
+  TEST_CASE("a caller's scratch arena and an explicit two-thread pool give the reference result") {
     test::rng rng(108);
     runtime::thread_pool pool(2);
-    conv2d_workspace ws;
+    arena ws;
     case_opts o;
-    o.ws = &ws;
+    o.scratch = &ws;
     o.pool = &pool;
     conv2d_params p;
     p.kernel_h = p.kernel_w = 3;
@@ -331,9 +332,9 @@ TEST_SUITE("kernels/conv2d") {
     conv2d_params p;
     p.kernel_h = p.kernel_w = 3;
     p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-    conv2d_workspace ws;
+    arena ws;
     case_opts o;
-    o.ws = &ws;
+    o.scratch = &ws;
     // K = 9 * 64 = 576; 1 << 19 floats hold 910 patch rows, so 96x96 outputs need ~11 tiles.
     const image_shape s{1, 64, 96, 10};
     CHECK(run_case(s, 3, p, o, rng));
@@ -342,7 +343,70 @@ TEST_SUITE("kernels/conv2d") {
     auto g = prep->geometry(s);
     REQUIRE(g.ok());
     CHECK(prep->workspace_floats(*g) <= (std::size_t{1} << 19));
-    CHECK(ws.size() <= (std::size_t{1} << 19));
+    CHECK(ws.high_water() <= (std::size_t{1} << 19) * sizeof(float));
+    CHECK(ws.bytes_in_use() == 0);  // the conv's scope gave it all back
+  }
+
+  TEST_CASE("a warm call of every path allocates nothing; scratch an arena cannot give is out_of_memory") {
+    test::rng rng(110);
+    runtime::thread_pool one(1);  // every GEMM packs on this thread, into its thread_arena()
+    conv2d_params p3;
+    p3.kernel_h = p3.kernel_w = 3;
+    p3.pad_top = p3.pad_left = p3.pad_bottom = p3.pad_right = 1;
+    conv2d_params p1;
+    struct layer {
+      conv2d_params p;
+      std::int64_t cin, cout;
+      bool transpose;
+    };
+    const layer layers[] = {{p3, 8, 12, false}, {p1, 8, 12, false}, {[&] { auto q = p3; q.groups = 8; return q; }(), 8, 8, false},
+                            {[&] { auto q = p3; q.kernel_h = q.kernel_w = 70; q.pad_top = q.pad_bottom = 0; q.groups = 8;
+                                   q.pad_left = q.pad_right = 0; return q; }(), 8, 8, false},  // depthwise taller than 64 rows
+                            {[&] { auto q = p3; q.stride_h = q.stride_w = 2; return q; }(), 8, 6, true}};
+    const image_shape s{2, 8, 72, 72};
+    const auto x = test::random_floats(s.numel(), -1.0, 1.0, rng);
+    const auto r = test::random_floats(s.numel() * 8, -1.0, 1.0, rng);
+    for (const layer& l : layers) {
+      const std::size_t wcount = static_cast<std::size_t>(l.cin * l.cout * l.p.kernel_h * l.p.kernel_w / l.p.groups);
+      const auto w = test::random_floats(wcount, -1.0, 1.0, rng);
+      const auto b = test::random_floats(static_cast<std::size_t>(l.cout), -1.0, 1.0, rng);
+      auto conv = prepared_conv2d::prepare(l.p, l.cin, l.cout, w.data(), b.data());
+      auto convt = prepared_conv_transpose2d::prepare(l.p, l.cin, l.cout, w.data(), b.data());
+      REQUIRE(conv.ok());
+      REQUIRE(convt.ok());
+      auto g = l.transpose ? convt->geometry(s) : conv->geometry(s);
+      REQUIRE(g.ok());
+      INFO(conv2d_algorithm_name(conv->algorithm()) << " transpose " << l.transpose << " kernel " << l.p.kernel_h);
+      std::vector<float> out(g->out_size()), first;
+      conv2d_epilogue ep;
+      ep.act = activation::silu;
+      ep.residual = r.data();
+      arena scratch;
+      auto run = [&](arena* a) {
+        return l.transpose ? conv_transpose2d(out.data(), x.data(), s, *convt, ep, &one, a)
+                           : conv2d(out.data(), x.data(), s, *conv, ep, &one, a);
+      };
+      REQUIRE(run(&scratch).ok());
+      first = out;
+      std::fill(out.begin(), out.end(), 0.0f);
+      const std::size_t blocks = scratch.heap_allocations();
+      status st;
+      CHECK(heap_allocations_during([&] { st = run(&scratch); }) == 0);
+      CHECK(st.ok());
+      CHECK(scratch.heap_allocations() == blocks);
+      CHECK(out == first);
+      // The same without an arena of the caller's: the thread's arena is warm too.
+      REQUIRE(run(nullptr).ok());
+      CHECK(heap_allocations_during([&] { st = run(nullptr); }) == 0);
+      CHECK(out == first);
+      // A frozen, empty arena cannot give the im2col or column tile: an error, no crash.
+      arena empty;
+      empty.freeze();
+      const bool needs_scratch = l.transpose || conv->algorithm() == conv2d_algorithm::im2col_gemm;
+      st = run(&empty);
+      CHECK(st.ok() == !needs_scratch);
+      if (needs_scratch) CHECK(st.code() == errc::out_of_memory);
+    }
   }
 
   TEST_CASE("bad shapes and parameters are errors, not crashes") {

@@ -7,7 +7,12 @@
 // Max pooling follows the hardware max for NaN inputs (not NaN-propagating).
 #pragma once
 
+#ifndef TESSERA_PUBLIC_FRONT
+#define TESSERA_PUBLIC_FRONT
+#endif
+
 #include <tessera/kernels/conv_shape.hpp>
+#include <tessera/kernels/detail/rows.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 #include <tessera/simd/simd.hpp>
 
@@ -15,7 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
+
 
 namespace tessera::kernels {
 
@@ -33,30 +38,6 @@ inline tap_range valid_taps(std::int64_t start, std::size_t k, std::size_t d, st
   t1 = std::min<std::int64_t>(t1, static_cast<std::int64_t>(k));
   if (t0 > t1) t0 = t1;
   return {static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)};
-}
-
-inline void row_max_f32(float* TESSERA_RESTRICT acc, const float* TESSERA_RESTRICT x, std::size_t n) {
-  using B = simd::f32;
-  std::size_t i = 0;
-  for (; i + B::size <= n; i += B::size)
-    xsimd::max(B::load_unaligned(acc + i), B::load_unaligned(x + i)).store_unaligned(acc + i);
-  for (; i < n; ++i) acc[i] = std::max(acc[i], x[i]);
-}
-
-inline void row_add_f32(float* TESSERA_RESTRICT acc, const float* TESSERA_RESTRICT x, std::size_t n) {
-  using B = simd::f32;
-  std::size_t i = 0;
-  for (; i + B::size <= n; i += B::size)
-    (B::load_unaligned(acc + i) + B::load_unaligned(x + i)).store_unaligned(acc + i);
-  for (; i < n; ++i) acc[i] += x[i];
-}
-
-inline void row_scale_f32(float* acc, float s, std::size_t n) {
-  using B = simd::f32;
-  std::size_t i = 0;
-  const B sv(s);
-  for (; i + B::size <= n; i += B::size) (B::load_unaligned(acc + i) * sv).store_unaligned(acc + i);
-  for (; i < n; ++i) acc[i] *= s;
 }
 
 // One body for max and average pooling: out row = combine over the valid taps, then (for

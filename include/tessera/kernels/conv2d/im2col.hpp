@@ -1,0 +1,83 @@
+// Conv part: the im2col path. Patches of a tile of output lines are gathered into bounded
+// scratch (K ordered ky, kx, ci so each tap is one contiguous copy), then one GEMM per group
+// and tile multiplies them by the packed weights with the fused epilogue.
+#include <tessera/detail/internal_check.hpp>
+#pragma once
+
+#include <tessera/core/arena.hpp>
+#include <tessera/core/error.hpp>
+#include <tessera/kernels/conv2d/fused_epilogue.hpp>
+#include <tessera/kernels/conv2d/prepared.hpp>
+#include <tessera/kernels/conv2d/scratch.hpp>
+#include <tessera/kernels/conv_shape.hpp>
+#include <tessera/kernels/gemm.hpp>
+#include <tessera/runtime/thread_pool.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace tessera::kernels::detail {
+
+// Patches of output lines [l0, l1) for group `grp`: row (line, ox) holds K = kh*kw*in_cg
+// values ordered (ky, kx, ci); taps in the padding are zeros.
+inline void im2col_lines(float* col, const float* in, const conv2d_geometry& g, std::size_t grp, std::size_t l0,
+                         std::size_t l1) {
+  const std::size_t cg = g.in_cg, K = g.kh * g.kw * cg;
+  const std::int64_t H = static_cast<std::int64_t>(g.in_h), W = static_cast<std::int64_t>(g.in_w);
+  // With one group and no dilation, a row of kw taps is kw*Cin contiguous input floats.
+  const bool contiguous_taps = g.groups == 1 && g.dw == 1;
+  for (std::size_t line = l0; line < l1; ++line) {
+    const std::size_t n = line / g.out_h, oy = line % g.out_h;
+    const std::int64_t y0 = static_cast<std::int64_t>(oy * g.sh) - static_cast<std::int64_t>(g.pt);
+    for (std::size_t ox = 0; ox < g.out_w; ++ox) {
+      float* dst = col + ((line - l0) * g.out_w + ox) * K;
+      const std::int64_t x0 = static_cast<std::int64_t>(ox * g.sw) - static_cast<std::int64_t>(g.pl);
+      const bool x_inside = x0 >= 0 && x0 + static_cast<std::int64_t>((g.kw - 1) * g.dw) < W;
+      for (std::size_t ky = 0; ky < g.kh; ++ky, dst += g.kw * cg) {
+        const std::int64_t iy = y0 + static_cast<std::int64_t>(ky * g.dh);
+        if (iy < 0 || iy >= H) {
+          std::memset(dst, 0, g.kw * cg * sizeof(float));
+          continue;
+        }
+        const float* src_row = in + ((n * g.in_h + static_cast<std::size_t>(iy)) * g.in_w) * g.in_c + grp * cg;
+        if (contiguous_taps && x_inside) {
+          std::memcpy(dst, src_row + static_cast<std::size_t>(x0) * g.in_c, g.kw * cg * sizeof(float));
+          continue;
+        }
+        for (std::size_t kx = 0; kx < g.kw; ++kx) {
+          const std::int64_t ix = x0 + static_cast<std::int64_t>(kx * g.dw);
+          if (ix < 0 || ix >= W) std::memset(dst + kx * cg, 0, cg * sizeof(float));
+          else std::memcpy(dst + kx * cg, src_row + static_cast<std::size_t>(ix) * g.in_c, cg * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
+// The im2col path: per tile of output lines, gather the patches of each group, then one GEMM
+// with the packed weights and the fused epilogue. The tile's scratch comes from `a`.
+inline status im2col_gemm_conv(float* out, const float* in, const conv2d_geometry& g, const prepared_conv2d& w,
+                               const conv2d_epilogue& ep, runtime::thread_pool& tp, arena& a) {
+  const std::size_t lines = g.batch * g.out_h;
+  const std::size_t tile = prepared_conv2d::lines_per_tile(g);
+  const std::size_t K = g.kh * g.kw * g.in_cg;
+  const arena_scope scope(a);
+  TESSERA_ASSIGN_OR_RETURN(float* col, conv_scratch(a, tile * g.out_w * K, "conv2d"));
+  for (std::size_t l0 = 0; l0 < lines; l0 += tile) {
+    const std::size_t l1 = std::min(lines, l0 + tile);
+    const std::size_t row0 = l0 * g.out_w, M = (l1 - l0) * g.out_w;
+    for (std::size_t grp = 0; grp < g.groups; ++grp) {
+      runtime::parallel_for(tp, l0, l1, 1, [&](std::size_t b0, std::size_t b1) {
+        im2col_lines(col + (b0 - l0) * g.out_w * K, in, g, grp, b0, b1);
+      });
+      TESSERA_TRY(gemm_f32(M, col, static_cast<std::ptrdiff_t>(K), w.packed(grp), out + row0 * g.out_c + grp * g.out_cg,
+                           static_cast<std::ptrdiff_t>(g.out_c),
+                           conv_gemm_epilogue(ep, w.bias(), g.out_c, g.out_cg, grp, row0), &tp));
+    }
+  }
+  return {};
+}
+
+}  // namespace tessera::kernels::detail

@@ -1,0 +1,131 @@
+// Conv part: prepared_conv2d (public), a Conv node's weights prepared once at load for the
+// NHWC kernels, and the choice of algorithm.
+#include <tessera/detail/internal_check.hpp>
+#pragma once
+
+#include <tessera/core/aligned.hpp>
+#include <tessera/core/error.hpp>
+#include <tessera/kernels/conv2d/scratch.hpp>
+#include <tessera/kernels/conv2d/validation.hpp>
+#include <tessera/kernels/conv_shape.hpp>
+#include <tessera/kernels/gemm.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tessera::kernels {
+
+enum class conv2d_algorithm : int { automatic, gemm_1x1, im2col_gemm, depthwise };
+
+inline const char* conv2d_algorithm_name(conv2d_algorithm a) noexcept {
+  switch (a) {
+    case conv2d_algorithm::automatic: return "automatic";
+    case conv2d_algorithm::gemm_1x1: return "gemm_1x1";
+    case conv2d_algorithm::im2col_gemm: return "im2col_gemm";
+    case conv2d_algorithm::depthwise: return "depthwise";
+  }
+  return "unknown";
+}
+
+// Weights of one Conv node, prepared for the NHWC kernels.
+class prepared_conv2d {
+ public:
+  // weight: ONNX/PyTorch OIHW [out_channels, in_channels/groups, kernel_h, kernel_w];
+  // bias: out_channels values or null. `algo` forces a path (tests, benchmarks); automatic
+  // picks depthwise, then gemm_1x1, then im2col_gemm.
+  static expected<prepared_conv2d> prepare(const conv2d_params& p, std::int64_t in_channels,
+                                           std::int64_t out_channels, const float* weight, const float* bias,
+                                           conv2d_algorithm algo = conv2d_algorithm::automatic) {
+    constexpr const char* op = "prepare_conv2d";
+    TESSERA_TRY(detail::check_conv_params(p, in_channels, out_channels, op));
+    if (!weight) return make_error(errc::invalid_argument, std::string(op) + ": null weight");
+    prepared_conv2d w;
+    w.p_ = p;
+    w.in_c_ = static_cast<std::size_t>(in_channels);
+    w.out_c_ = static_cast<std::size_t>(out_channels);
+    const std::size_t G = static_cast<std::size_t>(p.groups), icg = w.in_c_ / G, ocg = w.out_c_ / G;
+    const std::size_t kh = static_cast<std::size_t>(p.kernel_h), kw = static_cast<std::size_t>(p.kernel_w);
+    const bool depthwise_ok = G == w.in_c_ && G == w.out_c_;
+    const bool pointwise_ok = kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                              p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+    if (algo == conv2d_algorithm::automatic)
+      algo = depthwise_ok ? conv2d_algorithm::depthwise
+             : pointwise_ok ? conv2d_algorithm::gemm_1x1
+                            : conv2d_algorithm::im2col_gemm;
+    if (algo == conv2d_algorithm::depthwise && !depthwise_ok)
+      return make_error(errc::unsupported, std::string(op) + ": depthwise needs groups == in_channels == out_channels");
+    if (algo == conv2d_algorithm::gemm_1x1 && !pointwise_ok)
+      return make_error(errc::unsupported, std::string(op) + ": gemm_1x1 needs a 1x1 kernel, stride 1, no padding");
+    w.algo_ = algo;
+    // The depthwise kernel always adds a bias (zeros when there is none).
+    if (bias || algo == conv2d_algorithm::depthwise) TESSERA_TRY(w.bias_.allocate_zeroed(w.out_c_));
+    if (bias) std::copy(bias, bias + w.out_c_, w.bias_.data());
+    if (algo == conv2d_algorithm::depthwise) {
+      // [kh][kw][C]: one contiguous channel row per tap.
+      const std::size_t C = w.in_c_;
+      TESSERA_TRY(w.dw_weight_.allocate(kh * kw * C));
+      for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t t = 0; t < kh * kw; ++t) w.dw_weight_[t * C + c] = weight[c * kh * kw + t];
+      return w;
+    }
+    // Per group: B[(ky*kw + kx)*icg + ci][co] = W[g*ocg + co][ci][ky][kx].
+    const std::size_t K = kh * kw * icg;
+    aligned_buffer<float> b;
+    TESSERA_TRY(b.allocate(K * ocg));
+    w.packed_.reserve(G);
+    for (std::size_t grp = 0; grp < G; ++grp) {
+      for (std::size_t co = 0; co < ocg; ++co)
+        for (std::size_t ci = 0; ci < icg; ++ci)
+          for (std::size_t t = 0; t < kh * kw; ++t)
+            b[(t * icg + ci) * ocg + co] = weight[(((grp * ocg + co) * icg + ci) * kh * kw) + t];
+      TESSERA_ASSIGN_OR_RETURN(auto packed, packed_b_f32::pack(K, ocg, b.data(), static_cast<std::ptrdiff_t>(ocg),
+                                                               transpose::no));
+      w.packed_.push_back(std::move(packed));
+    }
+    return w;
+  }
+
+  const conv2d_params& params() const noexcept { return p_; }
+  std::size_t in_channels() const noexcept { return in_c_; }
+  std::size_t out_channels() const noexcept { return out_c_; }
+  conv2d_algorithm algorithm() const noexcept { return algo_; }
+  // The prepared weights the kernels read: GEMM paths one packed B per group, depthwise
+  // [kh][kw][C]; the bias (out_channels values) or null.
+  const packed_b_f32& packed(std::size_t group) const noexcept { return packed_[group]; }
+  const float* depthwise_weights() const noexcept { return dw_weight_.data(); }
+  const float* bias() const noexcept { return bias_.size() ? bias_.data() : nullptr; }
+
+  // Validated sizes for an input; the output is [batch, out_h, out_w, out_channels].
+  expected<conv2d_geometry> geometry(const image_shape& in) const {
+    if (in.channels != static_cast<std::int64_t>(in_c_))
+      return make_error(errc::shape_mismatch, "conv2d: input has " + std::to_string(in.channels) +
+                                                  " channels, weights expect " + std::to_string(in_c_));
+    return conv2d_geometry_of(in, static_cast<std::int64_t>(out_c_), p_);
+  }
+
+  // Scratch floats a call on `in` uses (0 for the paths without scratch).
+  std::size_t workspace_floats(const conv2d_geometry& g) const noexcept {
+    if (algo_ != conv2d_algorithm::im2col_gemm) return 0;
+    const std::size_t K = g.kh * g.kw * g.in_cg;
+    return lines_per_tile(g) * g.out_w * K;
+  }
+
+  // Output lines per im2col tile (the tile holds their patches).
+  static std::size_t lines_per_tile(const conv2d_geometry& g) noexcept {
+    return detail::scratch_lines_per_tile(g.batch * g.out_h, g.out_w * g.kh * g.kw * g.in_cg);
+  }
+
+ private:
+  conv2d_params p_;
+  std::size_t in_c_ = 0, out_c_ = 0;
+  conv2d_algorithm algo_ = conv2d_algorithm::im2col_gemm;
+  std::vector<packed_b_f32> packed_;  // GEMM paths: one per group
+  aligned_buffer<float> dw_weight_;   // depthwise: [kh][kw][C]
+  aligned_buffer<float> bias_;        // out_channels values, or empty (GEMM paths, no bias)
+};
+
+
+}  // namespace tessera::kernels
