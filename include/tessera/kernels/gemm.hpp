@@ -57,12 +57,15 @@
 
 namespace tessera::kernels {
 
-// The registered micro-kernel (kernels/op_list.def) of gemm_f32's blocked path in this build
-// (XNNPACK-style: dtype_op__arch_tile), and whether this build compiles a registered GEMM kernel.
-inline constexpr std::string_view gemm_f32_tile_name =
-    registry::gemm_kernel_name(registry::gemm_role::tile, detail::gemm::config::isa);
-static_assert(!gemm_f32_tile_name.empty(), "kernels/op_list.def lists no GEMM tile for this build's target");
-inline std::string gemm_f32_kernel_name() { return std::string(gemm_f32_tile_name); }
+// The registered name (kernels/op_list.def, XNNPACK-style dtype_op__arch_tile) of the
+// micro-kernel this build runs in `role`, and of the blocked path's register tile.
+constexpr std::string_view gemm_f32_kernel_name(registry::gemm_role role) {
+  return registry::gemm_kernel_name(role, detail::gemm::config::isa);
+}
+static_assert(!gemm_f32_kernel_name(registry::gemm_role::tile).empty(),
+              "kernels/op_list.def lists no GEMM tile for this build's target");
+inline std::string gemm_f32_kernel_name() { return std::string(gemm_f32_kernel_name(registry::gemm_role::tile)); }
+// Whether this build compiles a registered GEMM kernel (one tile per target: config.hpp).
 constexpr bool gemm_kernel_compiled(const registry::gemm_kernel& k) {
   return registry::compiled_for(k, detail::gemm::config::isa);
 }
