@@ -213,8 +213,8 @@ int main(int argc, char** argv) {
   }
 #include <tessera/kernels/op_list.def>
 
-  // Every element-wise kernel of the list was measured (GEMM kernels: bench_kernels).
-  const int listed = int(reg::kernel_count - reg::count(reg::family::gemm));
+  // Every element-wise kernel of the list was measured (GEMM and conv2d: bench_kernels).
+  const int listed = int(reg::kernel_count - reg::count(reg::family::gemm) - reg::count(reg::family::conv2d));
   if (b.measured != listed + int(reg::count(reg::family::binary))) {
     std::fprintf(stderr, "bench_elementwise: measured %d cases for %d listed kernels\n", b.measured, listed);
     return 1;

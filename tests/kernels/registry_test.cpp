@@ -49,6 +49,7 @@ constexpr entry registry[] = {
 #define TESSERA_RMS_NORM_KERNEL(name, T, fn) {#name, "rms_norm", dtype_prefix<T>()},
 #define TESSERA_CAST_KERNEL(name, To, From) {#name, "cast", dtype_prefix<From>()},
 #define TESSERA_GEMM_KERNEL(name, role, isa) {#name, "gemm", "f32"},
+#define TESSERA_CONV2D_KERNEL(name, algorithm) {#name, "conv2d", "f32"},
 #include <tessera/kernels/op_list.def>
 };
 
@@ -60,7 +61,7 @@ constexpr std::size_t sum_of_family_counts() {
   std::size_t n = 0;
   for (auto f : {reg::family::unary, reg::family::binary, reg::family::reduce, reg::family::arg_reduce,
                  reg::family::softmax, reg::family::layer_norm, reg::family::rms_norm, reg::family::cast,
-                 reg::family::gemm})
+                 reg::family::gemm, reg::family::conv2d})
     n += reg::count(f);
   return n;
 }

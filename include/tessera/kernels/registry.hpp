@@ -10,7 +10,7 @@
 namespace tessera::kernels::registry {
 
 // One per TESSERA_*_KERNEL macro of op_list.def.
-enum class family { unary, binary, reduce, arg_reduce, softmax, layer_norm, rms_norm, cast, gemm };
+enum class family { unary, binary, reduce, arg_reduce, softmax, layer_norm, rms_norm, cast, gemm, conv2d };
 
 // The target a GEMM micro-kernel is compiled for (kernels/gemm/config.hpp selects one per
 // build); `any` for the generic xsimd bodies every target compiles.
@@ -36,6 +36,7 @@ inline constexpr entry entries[] = {
 #define TESSERA_RMS_NORM_KERNEL(name, ...) {#name, family::rms_norm},
 #define TESSERA_CAST_KERNEL(name, ...) {#name, family::cast},
 #define TESSERA_GEMM_KERNEL(name, ...) {#name, family::gemm},
+#define TESSERA_CONV2D_KERNEL(name, ...) {#name, family::conv2d},
 #include <tessera/kernels/op_list.def>
 };
 
