@@ -16,7 +16,8 @@
 //                    (the speed-up the machine gives the peak loop), timed interleaved.
 // Under WASM Eigen is built with EIGEN_DONT_VECTORIZE (its SSE path does not compile under
 // em++), so the WASM Eigen column is scalar code; the note of each record says so, and which
-// node flags ran the module (time WASM under `node --no-liftoff`).
+// node flags ran the module (time WASM under `node --no-liftoff`). The note of each GEMM and
+// GEMV record names the registered micro-kernel that ran (kernels/op_list.def).
 #include "harness.hpp"
 #include "peak.hpp"
 
@@ -57,16 +58,17 @@ using namespace tessera;
 using bench::options;
 using bench::record;
 
-std::string run_note() {
+// The registered micro-kernel (kernels/op_list.def) that runs in `role`, and how node ran.
+std::string run_note(kernels::registry::gemm_role role) {
+  std::string note = "kernel " + std::string(kernels::gemm_f32_kernel_name(role));
 #if defined(__EMSCRIPTEN__)
   const int no_liftoff = EM_ASM_INT({
     return (typeof process !== 'undefined' && process.execArgv && process.execArgv.indexOf('--no-liftoff') >= 0) ? 1 : 0;
   });
-  return std::string(no_liftoff ? "node --no-liftoff" : "node (Liftoff on: slow, use --no-liftoff)") +
-         "; Eigen scalar (EIGEN_DONT_VECTORIZE)";
-#else
-  return std::string("kernel ") + kernels::gemm_f32_kernel_name();
+  note += no_liftoff ? "; node --no-liftoff" : "; node (Liftoff on: slow, use --no-liftoff)";
+  note += "; Eigen scalar (EIGEN_DONT_VECTORIZE)";
 #endif
+  return note;
 }
 
 // Which clock times a call. "wall" (default) is the harness's steady clock. "cpu" is the CPU
@@ -287,7 +289,9 @@ int main(int argc, char** argv) {
   options opts = bench::parse_options(argc, argv);
   for (const auto& a : opts.rest)
     if (a == "--clock=cpu") g_cpu_clock = true;
-  const std::string note = run_note() + (g_cpu_clock ? "; 1-thread times: thread CPU clock" : "");
+  const std::string clock_note = g_cpu_clock ? "; 1-thread times: thread CPU clock" : "";
+  const std::string note = run_note(kernels::registry::gemm_role::tile) + clock_note;
+  const std::string gemv_note = run_note(kernels::registry::gemm_role::gemv) + clock_note;
   const double peak = measure_peak(opts);
   {
     record r;
@@ -326,8 +330,8 @@ int main(int argc, char** argv) {
 #if TESSERA_THREADS
   if (!opts.quick && opts.threads == 1 && t1_1024 > 0) run_scaling(opts, eigen_1024, note);
 #endif
-  if (opts.quick) run_gemv(opts, 256, 256, opts.threads, peak, note);
-  else run_gemv(opts, 4096, 4096, opts.threads, peak, note);
+  if (opts.quick) run_gemv(opts, 256, 256, opts.threads, peak, gemv_note);
+  else run_gemv(opts, 4096, 4096, opts.threads, peak, gemv_note);
 
 #if defined(TESSERA_BENCH_HAVE_CONV)
   bench::run_conv_benches(opts);

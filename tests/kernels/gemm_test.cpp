@@ -6,6 +6,7 @@
 #include <tessera/kernels/gemm.hpp>
 #include <tessera/kernels/gemv.hpp>
 #include <tessera/kernels/ref/gemm.hpp>
+#include <tessera/kernels/registry.hpp>
 
 // Eigen as an oracle only. Its SSE path does not compile under em++ (same rule as
 // <tessera/eigen.hpp>, which is not included here to keep this test independent of tensors).
@@ -120,6 +121,60 @@ void run_case(gemm_case c, std::mt19937& g, tessera::runtime::thread_pool* pool,
 
 const transpose kTrans[] = {transpose::no, transpose::yes};
 
+namespace reg = tessera::kernels::registry;
+
+// y = W x through gemv_f32 against the reference, W with `pad` extra elements per row.
+void run_gemv_case(std::size_t N, std::size_t K, std::size_t pad, const epilogue& ep, float alpha, float beta,
+                   std::mt19937& g, tessera::runtime::thread_pool* pool) {
+  const std::ptrdiff_t ldw = static_cast<std::ptrdiff_t>(K + pad);
+  const auto Wm = random_vec(N * static_cast<std::size_t>(ldw), g), x = random_vec(K, g);
+  auto y = random_vec(N, g);
+  auto want = y;
+  REQUIRE(k::gemv_f32(N, K, alpha, Wm.data(), ldw, x.data(), beta, y.data(), ep, pool).ok());
+  k::ref::gemv_f32(N, K, alpha, Wm.data(), ldw, x.data(), beta, want.data(), ep);
+  check_close(y, want, 1, N, static_cast<std::ptrdiff_t>(N), K, "gemv N=" + std::to_string(N) + " K=" + std::to_string(K));
+}
+
+// Runs the shapes that reach a registered kernel's role in the driver (driver.hpp, run_gemm),
+// at sizes off every multiple of its tile, of the vector width and of the K block.
+void run_registered_kernel(const reg::gemm_kernel& kernel, std::mt19937& g, tessera::runtime::thread_pool* pool) {
+  using cfg = k::detail::gemm::config;
+  constexpr std::size_t MR = cfg::MR, NR = cfg::NR, W = cfg::NR / cfg::NV;
+  const std::size_t odd_k = cfg::KC + 3 * W + 1;  // two uneven K blocks and a vector tail
+  switch (kernel.role) {
+    case reg::gemm_role::tile:
+      for (transpose ta : kTrans)
+        for (transpose tb : kTrans)
+          // Narrow C: A's rows read in place (ta = no, natively); wide C: A packed.
+          for (std::size_t n : {2 * NR + 3, (k::detail::gemm::kRowsAMaxPanels + 1) * NR + 5}) {
+            gemm_case c{9 + 2 * MR + 1, n, odd_k, ta, tb, -0.75f, 0.5f, 1};
+            run_case(c, g, pool);
+            if (ta == transpose::no) run_case(c, g, pool, /*prepacked=*/true);  // packed B takes A as is
+          }
+      break;
+    case reg::gemm_role::skinny_axpy:
+      for (std::size_t m = 1; m <= 8; ++m)
+        for (transpose ta : kTrans) {
+          gemm_case c{m, 8 * 3 * W + 5, 3 * W + 1, ta, transpose::no, 1.5f, 0.5f, 2};
+          run_case(c, g, pool);
+          if (m <= MR && ta == transpose::no) run_case(c, g, pool, /*prepacked=*/true);
+        }
+      break;
+    case reg::gemm_role::skinny_dot:
+      for (std::size_t m = 1; m <= 8; ++m)
+        for (transpose ta : kTrans) run_case(gemm_case{m, 2 * 8 + 3, 3 * W + 1, ta, transpose::yes, -1.0f, 1.0f, 1}, g, pool);
+      break;
+    case reg::gemm_role::gemv:
+      for (std::size_t n : {std::size_t{1}, std::size_t{7}, std::size_t{8 * 3 + 5}})
+        for (std::size_t kk : {std::size_t{1}, W - 1, 3 * W + 1, odd_k}) {
+          epilogue ep;
+          ep.act = activation::silu;
+          run_gemv_case(n, kk, n % 2, ep, 0.5f, 0.75f, g, pool);
+        }
+      break;
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("kernels/gemm") {
@@ -145,7 +200,7 @@ TEST_CASE("matches the reference on every tail of this build's register tile in 
   // Every M mod MR and N mod NR of the tile this flavour compiles (12x32 on AVX-512, 6x16 on
   // AVX2, 8x12 on NEON, ...), past the skinny threshold so the blocked path runs.
   using cfg = tessera::kernels::detail::gemm::config;
-  MESSAGE("gemm tile: " << cfg::name << " (" << cfg::MR << "x" << cfg::NR << ")");
+  MESSAGE("gemm tile: " << k::gemm_f32_kernel_name() << " (" << cfg::MR << "x" << cfg::NR << ")");
   for (std::size_t m = 9; m <= 9 + cfg::MR; ++m)
     for (std::size_t n = 1; n <= 2 * cfg::NR + 1; ++n) run_case(gemm_case{m, n, 9}, g, &pool);
   for (std::size_t m = 1; m <= 8; ++m)
@@ -259,6 +314,42 @@ TEST_CASE("prepacked B matches the reference, skinny and blocked") {
   std::vector<float> C(2 * 5, 7.0f), A(2, 1.0f);
   REQUIRE(k::gemm_f32(2, A.data(), 0, *empty, C.data(), 5).ok());
   for (float x : C) CHECK(x == 0.0f);  // C = A * B with K = 0 is zero
+}
+
+TEST_CASE("this build's GEMM kernel is registered under its tile's name") {
+  using cfg = k::detail::gemm::config;
+  const std::string name = k::gemm_f32_kernel_name();
+  std::size_t tiles_compiled = 0;
+  bool listed = false;
+  for (const reg::gemm_kernel& kernel : reg::gemm_kernels) {
+    if (kernel.role != reg::gemm_role::tile) continue;
+    tiles_compiled += k::gemm_kernel_compiled(kernel);
+    listed = listed || kernel.name == name;
+  }
+  CHECK(listed);
+  CHECK(tiles_compiled == 1);  // one tile per build: the one config.hpp selects
+  // The name ends in the tile this build compiles, MRxNR.
+  std::string tile = "_";
+  tile += std::to_string(cfg::MR) + "x" + std::to_string(cfg::NR);
+  REQUIRE(name.size() > tile.size());
+  CHECK(name.substr(name.size() - tile.size()) == tile);
+}
+
+TEST_CASE("every registered GEMM kernel this build compiles matches the reference") {
+  std::mt19937 g(11);
+  tessera::runtime::thread_pool pool(1);
+  for (const reg::gemm_kernel& kernel : reg::gemm_kernels) {
+    if (!k::gemm_kernel_compiled(kernel)) continue;
+    INFO(std::string(kernel.name));
+    run_registered_kernel(kernel, g, &pool);
+  }
+  // Every path of the driver runs exactly one registered kernel in every build.
+  for (reg::gemm_role role : {reg::gemm_role::tile, reg::gemm_role::skinny_axpy, reg::gemm_role::skinny_dot,
+                              reg::gemm_role::gemv}) {
+    std::size_t compiled = 0;
+    for (const reg::gemm_kernel& kernel : reg::gemm_kernels) compiled += kernel.role == role && k::gemm_kernel_compiled(kernel);
+    CHECK_MESSAGE(compiled == 1, "role " << static_cast<int>(role));
+  }
 }
 
 TEST_CASE("gemv matches the reference") {

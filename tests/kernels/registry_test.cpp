@@ -1,14 +1,17 @@
-// Tests of include/tessera/kernels/op_list.def itself: the kernel count is pinned by a
-// static_assert (adding a line means updating it here and in the family test that runs it),
-// names are unique, follow <dtype>_<op>__<arch>, and their dtype prefix matches the type.
+// Tests of include/tessera/kernels/op_list.def and kernels/registry.hpp: the registry's derived
+// counts agree with an independent expansion of the list (each family test checks it ran
+// registry::count of its family), names are unique, follow <dtype>_<op>__<arch>, and their
+// dtype prefix matches the type.
 #include "support/harness.hpp"
 
 #include <tessera/kernels/binary.hpp>
 #include <tessera/kernels/norm.hpp>
 #include <tessera/kernels/reduce.hpp>
+#include <tessera/kernels/registry.hpp>
 #include <tessera/kernels/softmax.hpp>
 #include <tessera/kernels/unary.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -45,11 +48,24 @@ constexpr entry registry[] = {
 #define TESSERA_LAYER_NORM_KERNEL(name, T, fn) {#name, "layer_norm", dtype_prefix<T>()},
 #define TESSERA_RMS_NORM_KERNEL(name, T, fn) {#name, "rms_norm", dtype_prefix<T>()},
 #define TESSERA_CAST_KERNEL(name, To, From) {#name, "cast", dtype_prefix<From>()},
+#define TESSERA_GEMM_KERNEL(name, role, isa) {#name, "gemm", "f32"},
+#define TESSERA_CONV2D_KERNEL(name, algorithm) {#name, "conv2d", "f32"},
 #include <tessera/kernels/op_list.def>
 };
 
-// ggml's rule: the count is pinned; a new line must be reflected where kernels are enumerated.
-static_assert(sizeof(registry) / sizeof(registry[0]) == 61, "op_list.def changed: update this count and the family test");
+namespace reg = tessera::kernels::registry;
+static_assert(sizeof(registry) / sizeof(registry[0]) == reg::kernel_count, "registry.hpp misses a family of op_list.def");
+static_assert(sizeof(reg::gemm_kernels) / sizeof(reg::gemm_kernels[0]) == reg::count(reg::family::gemm));
+
+constexpr std::size_t sum_of_family_counts() {
+  std::size_t n = 0;
+  for (auto f : {reg::family::unary, reg::family::binary, reg::family::reduce, reg::family::arg_reduce,
+                 reg::family::softmax, reg::family::layer_norm, reg::family::rms_norm, reg::family::cast,
+                 reg::family::gemm, reg::family::conv2d})
+    n += reg::count(f);
+  return n;
+}
+static_assert(sum_of_family_counts() == reg::kernel_count, "every entry belongs to exactly one family");
 
 }  // namespace
 
@@ -70,6 +86,11 @@ TEST_CASE("kernel names are unique and say their dtype, op and arch") {
     CHECK(e.name.find("__", sep + 2) == std::string_view::npos);
     CHECK(sep + 2 < e.name.size());
   }
+}
+
+TEST_CASE("the registry's entries are the list's, in order") {
+  REQUIRE(reg::kernel_count == sizeof(registry) / sizeof(registry[0]));
+  for (std::size_t i = 0; i < reg::kernel_count; ++i) CHECK(reg::entries[i].name == registry[i].name);
 }
 
 }  // TEST_SUITE

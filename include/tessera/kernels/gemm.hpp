@@ -24,7 +24,7 @@
 // so a pool that runs tasks inline (WASM without pthreads, nested calls) needs no special case.
 //
 // The parts, one job per file, in kernels/gemm/ (private: reach them through this header):
-//   config.hpp              per-architecture blocking (MR, NR, MC, KC, NC) and the tile's name
+//   config.hpp              per-architecture blocking (MR, NR, MC, KC, NC) and the tile's target
 //   validation.hpp          argument checks, as error values
 //   scratch.hpp             packing buffers from the packing thread's thread_arena()
 //   tile_store.hpp          merging an accumulator tile into C with the fused epilogue
@@ -43,6 +43,7 @@
 
 #include <tessera/core/error.hpp>
 #include <tessera/kernels/epilogue.hpp>
+#include <tessera/kernels/registry.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include <tessera/kernels/gemm/config.hpp>
@@ -52,11 +53,22 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace tessera::kernels {
 
-// Name of the micro-kernel this build uses (XNNPACK-style: dtype_op__arch_tile).
-inline std::string gemm_f32_kernel_name() { return std::string("f32_gemm__") + detail::gemm::config::name; }
+// The registered name (kernels/op_list.def, XNNPACK-style dtype_op__arch_tile) of the
+// micro-kernel this build runs in `role`, and of the blocked path's register tile.
+constexpr std::string_view gemm_f32_kernel_name(registry::gemm_role role) {
+  return registry::gemm_kernel_name(role, detail::gemm::config::isa);
+}
+static_assert(!gemm_f32_kernel_name(registry::gemm_role::tile).empty(),
+              "kernels/op_list.def lists no GEMM tile for this build's target");
+inline std::string gemm_f32_kernel_name() { return std::string(gemm_f32_kernel_name(registry::gemm_role::tile)); }
+// Whether this build compiles a registered GEMM kernel (one tile per target: config.hpp).
+constexpr bool gemm_kernel_compiled(const registry::gemm_kernel& k) {
+  return registry::compiled_for(k, detail::gemm::config::isa);
+}
 
 // C[M,N] = epilogue(alpha * op(A)[M,K] * op(B)[K,N] + beta * C). Row-major, leading
 // dimensions in elements. beta == 0 never reads C; alpha == 0 never reads A or B (BLAS rules).

@@ -1,9 +1,11 @@
 // GEMM part: the blocking of each architecture (register tile MR x NR, cache blocks MC, KC,
-// NC), the tile's name, and the small helpers every other part uses.
+// NC), the target its tile is registered under (kernels/op_list.def), and the small helpers
+// every other part uses.
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 
 #include <tessera/config.hpp>
+#include <tessera/kernels/registry.hpp>
 #include <tessera/simd/simd.hpp>
 
 #include <cstddef>
@@ -35,19 +37,19 @@ inline constexpr std::size_t W = vec::size;
 struct config {
 #if defined(__wasm_simd128__)
   static constexpr std::size_t MR = 5, NV = 2, KC = 512, MC = 120, NC = 4096;
-  static constexpr const char* name = "wasm128_5x8";
+  static constexpr registry::gemm_isa isa = registry::gemm_isa::wasm128;
 #elif XSIMD_WITH_AVX512F
   static constexpr std::size_t MR = 12, NV = 2, KC = 256, MC = 144, NC = 4096;
-  static constexpr const char* name = "avx512f_12x32";
+  static constexpr registry::gemm_isa isa = registry::gemm_isa::avx512f;
 #elif XSIMD_WITH_AVX
   static constexpr std::size_t MR = 6, NV = 2, KC = 256, MC = 144, NC = 4096;
-  static constexpr const char* name = XSIMD_WITH_FMA3_AVX2 ? "avx2_fma_6x16" : "avx_6x16";
+  static constexpr registry::gemm_isa isa = XSIMD_WITH_FMA3_AVX2 ? registry::gemm_isa::avx2_fma : registry::gemm_isa::avx;
 #elif XSIMD_WITH_NEON64
   static constexpr std::size_t MR = 8, NV = 3, KC = 256, MC = 128, NC = 4092;
-  static constexpr const char* name = "neon64_8x12";
+  static constexpr registry::gemm_isa isa = registry::gemm_isa::neon64;
 #else
   static constexpr std::size_t MR = 6, NV = 2, KC = 256, MC = 120, NC = 4096;
-  static constexpr const char* name = "sse_6x8";
+  static constexpr registry::gemm_isa isa = registry::gemm_isa::sse;
 #endif
   static constexpr std::size_t NR = NV * W;
   static_assert(MC % MR == 0 && NC % NR == 0, "blocking must be a multiple of the tile");
