@@ -145,24 +145,9 @@ class reader {
   expected<field> next() {
     field f;
     TESSERA_TRY(read_tag(f));
-    switch (f.type) {
-      case wire_type::varint: TESSERA_TRY(read_varint_into(f.value, f.number)); break;
-      case wire_type::fixed64: TESSERA_TRY(read_fixed(f, 8)); break;
-      case wire_type::fixed32: TESSERA_TRY(read_fixed(f, 4)); break;
-      case wire_type::length_delimited: {
-        std::uint64_t len = 0;
-        TESSERA_TRY(read_varint_into(len, f.number));
-        if (len > data_.size() - pos_)
-          return wire_error(offset(), f.number, "length " + std::to_string(len) + " past the end (" +
-                                                    std::to_string(data_.size() - pos_) + " bytes left)");
-        f.payload_offset = offset();
-        f.payload = data_.subspan(pos_, static_cast<std::size_t>(len));
-        pos_ += static_cast<std::size_t>(len);
-        break;
-      }
-      case wire_type::start_group: TESSERA_TRY(skip_group(f)); break;
-      case wire_type::end_group: return wire_error(f.offset, f.number, "end-group tag without a start-group");
-    }
+    if (f.type == wire_type::start_group) TESSERA_TRY(skip_group(f));
+    else if (f.type == wire_type::end_group) return wire_error(f.offset, f.number, "end-group tag without a start-group");
+    else TESSERA_TRY(read_payload(f));
     return f;
   }
 
@@ -205,6 +190,29 @@ class reader {
     return {};
   }
 
+  // The payload of a field that is not a group marker: a varint, fixed bits or a byte range.
+  status read_payload(field& f) {
+    switch (f.type) {
+      case wire_type::varint: return read_varint_into(f.value, f.number);
+      case wire_type::fixed64: return read_fixed(f, 8);
+      case wire_type::fixed32: return read_fixed(f, 4);
+      case wire_type::length_delimited: {
+        std::uint64_t len = 0;
+        TESSERA_TRY(read_varint_into(len, f.number));
+        if (len > data_.size() - pos_)
+          return wire_error(offset(), f.number, "length " + std::to_string(len) + " past the end (" +
+                                                    std::to_string(data_.size() - pos_) + " bytes left)");
+        f.payload_offset = offset();
+        f.payload = data_.subspan(pos_, static_cast<std::size_t>(len));
+        pos_ += static_cast<std::size_t>(len);
+        return {};
+      }
+      case wire_type::start_group:
+      case wire_type::end_group: break;
+    }
+    return {};
+  }
+
   // Groups nest like messages, so their depth counts against the same cap.
   status skip_group(field& f) {
     const std::size_t body = pos_;
@@ -217,16 +225,7 @@ class reader {
       field inner;
       TESSERA_TRY(read_tag(inner));
       switch (inner.type) {
-        case wire_type::varint: TESSERA_TRY(read_varint_into(inner.value, inner.number)); break;
-        case wire_type::fixed64: TESSERA_TRY(read_fixed(inner, 8)); break;
-        case wire_type::fixed32: TESSERA_TRY(read_fixed(inner, 4)); break;
-        case wire_type::length_delimited: {
-          std::uint64_t len = 0;
-          TESSERA_TRY(read_varint_into(len, inner.number));
-          if (len > data_.size() - pos_) return wire_error(offset(), inner.number, "length past the end");
-          pos_ += static_cast<std::size_t>(len);
-          break;
-        }
+        default: TESSERA_TRY(read_payload(inner)); break;
         case wire_type::start_group: open.push_back(inner.number); break;
         case wire_type::end_group:
           if (inner.number != open.back())

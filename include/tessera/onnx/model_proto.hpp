@@ -232,6 +232,10 @@ inline status read_string(const field& f, std::string_view& out, std::string_vie
   out = f.as_string();
   return {};
 }
+inline status append_string(const field& f, std::vector<std::string_view>& out, std::string_view what) {
+  TESSERA_TRY(read_string(f, out.emplace_back(), what));
+  return {};
+}
 inline status read_int64(const field& f, std::int64_t& out, std::string_view what) {
   TESSERA_TRY(io::pb::expect_wire_type(f, wire_type::varint, what));
   out = f.as_int64();
@@ -349,12 +353,7 @@ inline status parse_tensor(const reader& parent, const field& f, tensor_proto& t
       case 2: return read_int32(e, type_code, "TensorProto.data_type");
       case 4: return t.float_data.add(e);
       case 5: return t.int32_data.add(e);
-      case 6: {
-        std::string_view s;
-        TESSERA_TRY(read_string(e, s, "TensorProto.string_data"));
-        t.string_data.push_back(s);
-        return {};
-      }
+      case 6: return append_string(e, t.string_data, "TensorProto.string_data");
       case 7: return t.int64_data.add(e);
       case 8: return read_string(e, t.name, "TensorProto.name");
       case 9:
@@ -438,12 +437,7 @@ inline status parse_attribute(const reader& parent, const field& f, attribute_pr
       case 6: a.g.clear(); return parse_graph(r, e, a.g.emplace_back());
       case 7: return a.floats.add(e);
       case 8: return a.ints.add(e);
-      case 9: {
-        std::string_view s;
-        TESSERA_TRY(read_string(e, s, "AttributeProto.strings"));
-        a.strings.push_back(s);
-        return {};
-      }
+      case 9: return append_string(e, a.strings, "AttributeProto.strings");
       case 10: return parse_tensor(r, e, a.tensors.emplace_back());
       case 11: return parse_graph(r, e, a.graphs.emplace_back());
       case 20: return read_int32(e, type_code, "AttributeProto.type");
@@ -459,8 +453,8 @@ inline status parse_attribute(const reader& parent, const field& f, attribute_pr
 inline status parse_node(const reader& parent, const field& f, node_proto& n) {
   return for_each_field(parent, f, [&](const reader& r, const field& e) -> status {
     switch (e.number) {
-      case 1: return read_string(e, n.inputs.emplace_back(), "NodeProto.input");
-      case 2: return read_string(e, n.outputs.emplace_back(), "NodeProto.output");
+      case 1: return append_string(e, n.inputs, "NodeProto.input");
+      case 2: return append_string(e, n.outputs, "NodeProto.output");
       case 3: return read_string(e, n.name, "NodeProto.name");
       case 4: return read_string(e, n.op_type, "NodeProto.op_type");
       case 5: return parse_attribute(r, e, n.attributes.emplace_back());
