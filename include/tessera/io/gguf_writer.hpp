@@ -26,7 +26,7 @@ namespace tessera::io {
 // the element type, count and elements), so arrays of arrays nest by concatenation.
 struct gguf_encoded_value {
   gguf_value_type type = gguf_value_type::uint8;
-  std::uint32_t depth = 0;  // arrays nested inside this one (the reader caps nesting)
+  std::uint32_t depth = 0;  // levels of arrays (0 for scalars); the reader caps nesting
   std::vector<std::uint8_t> bytes;
 };
 
@@ -108,6 +108,27 @@ inline expected<gguf_encoded_value> gguf_encode_array(std::span<const gguf_encod
   return e;
 }
 
+// The levels of arrays in a value read from a file (0 for a scalar or string).
+inline std::uint32_t gguf_array_levels(const gguf_value& v) {
+  if (v.type() != gguf_value_type::array) return 0;
+  std::uint32_t inner = 0;
+  if (v.element_type() == gguf_value_type::array)  // bounded by the reader's nesting cap
+    (void)v.for_each_element([&](const gguf_value& e) -> status {
+      inner = std::max(inner, gguf_array_levels(e));
+      return {};
+    });
+  return inner + 1;
+}
+
+// A value read from a file, re-encoded as is (to copy metadata into a new file).
+inline gguf_encoded_value gguf_encode(const gguf_value& v) {
+  gguf_encoded_value e{v.type(), gguf_array_levels(v), {}};
+  if (v.type() == gguf_value_type::string) detail::store_le<std::uint64_t>(e.bytes, v.raw().size());
+  else if (v.type() == gguf_value_type::array) detail::store_array_header(e.bytes, v.element_type(), v.count());
+  e.bytes.insert(e.bytes.end(), v.raw().begin(), v.raw().end());
+  return e;
+}
+
 class gguf_writer {
  public:
   // general.alignment: a power of two; written as a uint32 entry when set.
@@ -160,8 +181,7 @@ class gguf_writer {
 
   // The whole file: header, metadata in insertion order, tensor infos, aligned data.
   std::vector<std::uint8_t> serialize() const {
-    std::vector<std::uint8_t> out;
-    out.insert(out.end(), {'G', 'G', 'U', 'F'});
+    std::vector<std::uint8_t> out{'G', 'G', 'U', 'F'};
     detail::store_le<std::uint32_t>(out, 3);
     detail::store_le<std::uint64_t>(out, tensors_.size());
     detail::store_le<std::uint64_t>(out, kvs_.size());
