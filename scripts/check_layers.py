@@ -3,7 +3,7 @@
 
     wasm -> llm / onnx / nn / trees -> kernels -> simd, runtime -> core
     trees/load (model-format loaders) -> io, trees, core
-    io (container readers: file, JSON, UBJSON; GGUF, protobuf next) -> core only
+    io (container readers: file, JSON, UBJSON, GGUF; protobuf next) -> core only
 
 and the rules the tree relies on besides:
   - xsimd is included only by simd/ (everything else goes through tessera/simd/simd.hpp);
