@@ -43,6 +43,7 @@ void check_views_inside(const gguf_file& f) {
   for (const io::gguf_kv& kv : f.metadata()) {
     CHECK(kv.value.raw().data() >= lo);
     CHECK(kv.value.raw().data() + kv.value.raw().size() <= hi);
+    CHECK(kv.value.file_offset() == static_cast<std::uint64_t>(kv.value.raw().data() - lo));
     CHECK(f.find(kv.key) == &kv.value);
   }
 }
@@ -78,6 +79,7 @@ TEST_SUITE("io.gguf") {
     CHECK(nested->count() == 2);
     std::vector<std::vector<std::string_view>> rows;
     CHECK(nested->for_each_element([&](const io::gguf_value& row) -> status {
+      CHECK(row.file_offset() == static_cast<std::uint64_t>(row.raw().data() - bytes.data()));
       TESSERA_ASSIGN_OR_RETURN(auto words, row.as_array<std::string_view>());
       rows.push_back(words);
       return {};

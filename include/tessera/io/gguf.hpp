@@ -240,7 +240,7 @@ class gguf_value {
   // For arrays: the type and number of the elements.
   gguf_value_type element_type() const noexcept { return element_type_; }
   std::uint64_t count() const noexcept { return count_; }
-  // Where the value's bytes start in the file (after its type tag).
+  // Where raw() starts in the file (for messages).
   std::uint64_t file_offset() const noexcept { return offset_; }
   // The value's bytes: a scalar's, a string's characters, an array's elements.
   std::span<const std::uint8_t> raw() const noexcept { return raw_; }
@@ -279,7 +279,7 @@ class gguf_value {
   template <class Fn>
   status for_each_element(Fn&& fn) const {
     if (type_ != gguf_value_type::array) return mismatch("array");
-    detail::gguf_cursor c(raw_, offset_ + 12);
+    detail::gguf_cursor c(raw_, offset_);
     for (std::uint64_t i = 0; i < count_; ++i) {
       TESSERA_ASSIGN_OR_RETURN(gguf_value e, read(c, element_type_, depth_ + 1));
       TESSERA_TRY(fn(static_cast<const gguf_value&>(e)));
