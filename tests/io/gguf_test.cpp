@@ -4,6 +4,7 @@
 // shared stories260K model when ../shared is present.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "support/harness.hpp"
 #include "tessera/core/dtype.hpp"
 #include "tessera/io/gguf.hpp"
+#include "tessera/io/gguf_writer.hpp"
 #include "tessera/io/mapped_file.hpp"
 
 using namespace tessera;
@@ -397,6 +399,14 @@ TEST_SUITE("io.gguf") {
     CHECK(last_end == f.bytes().size());
 
     const std::span<const std::uint8_t> whole = f.bytes();
+    // Copied through the writer, the model comes back byte for byte: the writer lays files
+    // out (order, offsets, padding) as the converter that made this one did.
+    io::gguf_writer w;
+    for (const io::gguf_kv& kv : f.metadata()) CHECK(w.set_value(kv.key, io::gguf_encode(kv.value)).ok());
+    for (const io::gguf_tensor& t : f.tensors()) CHECK(w.add_tensor(t.name, t.type, t.shape(), t.data).ok());
+    const std::vector<std::uint8_t> copy = w.serialize();
+    CHECK((copy.size() == whole.size() && std::equal(copy.begin(), copy.end(), whole.begin())));
+
     for (int k = 0; k < 16; ++k) {
       CAPTURE(k);
       auto cut = gguf_file::parse(whole.first(whole.size() * static_cast<std::size_t>(k) / 16));

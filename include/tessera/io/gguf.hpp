@@ -293,6 +293,9 @@ class gguf_value {
     return std::string("array of ") + gguf_value_type_name(element_type_);
   }
 
+  friend class gguf_file;
+
+ private:
   // Reads and validates one value of type `type` at the cursor (nested arrays to depth
   // gguf_max_array_nesting). Every element is checked, so later access cannot fail on bounds.
   static expected<gguf_value> read(detail::gguf_cursor& c, gguf_value_type type, std::uint32_t depth) {
@@ -347,7 +350,6 @@ class gguf_value {
     return v;
   }
 
- private:
   error mismatch(const std::string& wanted) const {
     return make_error(errc::parse_error, "is " + type_name() + ", not " + wanted);
   }
