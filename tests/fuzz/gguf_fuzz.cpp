@@ -3,7 +3,7 @@
 // through its own type (arrays element by element, nested ones too), each tensor's data is
 // touched at both ends and found again by name. What parses is then copied through the
 // writer (gguf_writer.hpp), which must accept it, and the copy must parse to the same
-// entries.
+// entries and stay within twice the input's size.
 //
 // Built like the other harnesses (tests/fuzz/CMakeLists.txt): always as gguf_replay over
 // tests/fuzz/gguf_corpus, and as the libFuzzer target gguf_fuzz under clang.
@@ -104,6 +104,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const io::gguf_tensor& t : f.tensors())
     if (!w.add_tensor(t.name, t.type, t.shape(), t.data).ok()) fail("the writer refuses a parsed tensor");
   const auto copy_bytes = w.serialize();
+  // The copy repeats the header, metadata and packed tensors, plus at most one alignment of
+  // padding (never more than the input, whose data section already starts aligned).
+  if (copy_bytes.size() > 2 * size) fail("the writer's copy is more than twice the input");
   auto copy = io::gguf_file::parse(copy_bytes);
   if (!copy.ok()) fail("the writer's copy does not parse");
   if (copy->metadata().size() != f.metadata().size() || copy->tensors().size() != f.tensors().size())

@@ -319,16 +319,25 @@ TEST_SUITE("io.gguf") {
     CHECK(one_tensor({4}, 16, 0, 16).err().code == errc::unsupported);
     CHECK(message_has(one_tensor({33}, 2, 0, 64), "not a multiple of q4_0's block of 32"));
     CHECK(message_has(one_tensor({4}, 0, 16, 64), "offset 16 is not a multiple of the alignment 32"));
-    auto past = one_tensor({4}, 0, 32, 40);
+    auto past = one_tensor({4}, 0, 0, 15);
     CHECK(past.err().code == errc::out_of_range);
     CHECK(message_has(past, "run past the end"));
-    CHECK(!one_tensor({4}, 0, 0, 15).ok());
+    CHECK(message_has(one_tensor({4}, 0, 32, 64), "offset 32, expected 0"));
     CHECK(!one_tensor({4}, 0, ~std::uint64_t{0} - 31, 16).ok());
     {
       gguf_bytes g;
       g.header(2, 0).tensor("w", {4}, 0, 0).tensor("w", {4}, 0, 32).pad_to(32).zeros(64);
       CHECK(message_has(parse(g.b), "duplicate tensor name 'w'"));
     }
+    // Tensors follow each other in order, each padded to the alignment: no overlap, no gap.
+    auto two = [](std::uint64_t second_offset) {
+      gguf_bytes g;
+      g.header(2, 0).tensor("a", {4}, 0, 0).tensor("b", {4}, 0, second_offset).pad_to(32).zeros(128);
+      return parse(g.b);
+    };
+    CHECK(two(32).ok());
+    CHECK(message_has(two(0), "tensor 'b': offset 0, expected 32"));
+    CHECK(message_has(two(64), "tensor 'b': offset 64, expected 32"));
     {
       gguf_bytes g;
       g.header(1, 0).tensor(std::string(64, 'n'), {4}, 0, 0).pad_to(32).zeros(16);

@@ -11,8 +11,8 @@
 // The file is untrusted: every count, length and offset is checked against the bytes that
 // remain before use, so a table is never larger than a small multiple of the input; nested
 // arrays are capped at gguf_max_array_nesting; dims products are overflow-checked; each
-// tensor must be aligned and lie inside the file; duplicate keys or tensor names are
-// refused. Every error names the byte offset or the entry and what was expected.
+// tensor must be aligned, follow the one before it and lie inside the file; duplicate keys
+// or tensor names are refused. Every error names the byte offset or the entry and what was expected.
 #pragma once
 
 #include <algorithm>
@@ -571,18 +571,25 @@ class gguf_file {
   status place_tensors(std::size_t end_of_infos, const std::vector<std::uint64_t>& tensor_bytes) {
     const std::uint64_t size = bytes_.size();
     data_offset_ = (std::uint64_t{end_of_infos} + alignment_ - 1) / alignment_ * alignment_;
+    // Tensors are stored in info order, each padded to the alignment (as ggml writes and
+    // requires them): no overlaps or gaps, so their data never exceeds the file's.
+    std::uint64_t packed_end = 0;
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
       gguf_tensor& t = tensors_[i];
       const std::string named = "gguf: tensor '" + std::string(t.name) + "'";
       if (t.offset % alignment_ != 0)
         return make_error(errc::parse_error, named + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
                                                  std::to_string(alignment_));
+      if (t.offset != packed_end)
+        return make_error(errc::parse_error, named + ": offset " + std::to_string(t.offset) + ", expected " + std::to_string(packed_end) +
+                                                 " (tensors follow each other in order, each padded to the alignment)");
       const std::uint64_t n = tensor_bytes[i];
       if (data_offset_ > size || t.offset > size - data_offset_ || n > size - data_offset_ - t.offset)
         return make_error(errc::out_of_range, named + ": " + std::to_string(n) + " bytes at data offset " + std::to_string(t.offset) +
                                                   " (file byte " + std::to_string(data_offset_) + " + offset) run past the end of the " +
                                                   std::to_string(size) + "-byte file");
       t.data = bytes_.subspan(static_cast<std::size_t>(data_offset_ + t.offset), static_cast<std::size_t>(n));
+      packed_end = (t.offset + n + alignment_ - 1) / alignment_ * alignment_;  // t.offset + n <= size: no overflow
     }
     return {};
   }

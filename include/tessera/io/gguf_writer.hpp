@@ -199,7 +199,9 @@ class gguf_writer {
       detail::store_le<std::uint64_t>(out, offset);
       offset = aligned(offset + t.data.size());
     }
-    out.resize(static_cast<std::size_t>(aligned(out.size())), 0);
+    // Without tensors there is no data section to align (a copy of a hostile file's 2^31
+    // alignment must not become 2 GiB of padding).
+    if (!tensors_.empty()) out.resize(static_cast<std::size_t>(aligned(out.size())), 0);
     for (const tensor& t : tensors_) {
       out.insert(out.end(), t.data.begin(), t.data.end());
       out.resize(static_cast<std::size_t>(aligned(out.size())), 0);
