@@ -3,7 +3,7 @@
 
     wasm -> llm / onnx / nn / trees -> kernels -> simd, runtime -> core
     trees/load (model-format loaders) -> io, trees, core
-    io (container readers: file, JSON, UBJSON, protobuf wire format; GGUF next) -> core only
+    io (container readers: file, JSON, UBJSON, GGUF, protobuf wire format) -> core only
     onnx (ONNX model structure, later the graph importer) -> io, nn, kernels, core
 
 and the rules the tree relies on besides:

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tessera/core/error.hpp"
+#include "tessera/io/excerpt.hpp"
 
 namespace tessera::io {
 
@@ -380,15 +381,6 @@ class json_parser {
 // Parses one JSON document (the whole input; trailing whitespace only).
 inline expected<json_value> parse_json(std::string_view text, json_limits limits = {}) {
   return detail::json_parser(text, limits).parse_document();
-}
-
-// At most `max_bytes` of a string value for an error message, cut at a UTF-8 character
-// boundary, with "..." when cut: a hostile file's 200 MB string must not reach stderr.
-inline std::string excerpt(std::string_view s, std::size_t max_bytes = 40) {
-  if (s.size() <= max_bytes) return std::string(s);
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
 }
 
 // ---- typed accessors used by the model loaders ------------------------------------------
