@@ -1,0 +1,161 @@
+// The token tape behind both readers: its memory stays within the stated bound (16 bytes a
+// token, at most one token and one unescaped byte per input byte) on hostile inputs, and
+// JSON and UBJSON spellings of one document give the same tape.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tessera/io/json.hpp"
+#include "tessera/io/ubjson.hpp"
+
+using namespace tessera;
+
+namespace {
+
+// The guarantee of json_tape.hpp, for an input of n bytes.
+std::size_t tape_bound(std::size_t n) { return 16 * (n > 0 ? n : 1) + n; }
+
+// A canonical text of a value, written through json_ref only.
+void dump(io::json_ref v, std::string& out) {
+  switch (v.kind()) {
+    case io::json_kind::null: out += "null"; break;
+    case io::json_kind::boolean: out += v.boolean() ? "true" : "false"; break;
+    case io::json_kind::number: out += std::to_string(v.number()) + "/" + std::to_string(v.number_f32()); break;
+    case io::json_kind::string: out += "\"" + std::string(v.str()) + "\""; break;
+    case io::json_kind::array:
+      out += v.numbers_only() ? "#[" : "[";
+      for (const io::json_ref e : v.elements()) dump(e, out), out += ",";
+      out += "]" + std::to_string(v.size());
+      break;
+    case io::json_kind::object:
+      out += "{";
+      for (const auto [key, value] : v.members()) out += std::string(key) + ":", dump(value, out), out += ",";
+      out += "}" + std::to_string(v.size());
+      break;
+  }
+}
+
+std::string dump(io::json_ref v) {
+  std::string s;
+  dump(v, s);
+  return s;
+}
+
+std::span<const std::uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// A JSON array of `count` copies of `element`.
+std::string repeated(const std::string& element, std::size_t count) {
+  std::string s = "[";
+  s.reserve(count * (element.size() + 1) + 2);
+  for (std::size_t i = 0; i < count; ++i) s += (i ? "," : "") + element;
+  return s + "]";
+}
+
+template <class S>
+concept parses_json = requires(S&& s) { io::parse_json(std::forward<S>(s)); };
+
+}  // namespace
+
+TEST_SUITE("io/json_tape") {
+  TEST_CASE("a document cannot be parsed from a temporary string it would point into") {
+    static_assert(!parses_json<std::string>);
+    static_assert(!parses_json<const std::string>);
+    static_assert(parses_json<std::string&>);
+    static_assert(parses_json<const std::string&>);
+    static_assert(parses_json<const char*>);
+    static_assert(parses_json<std::string_view>);
+  }
+
+  TEST_CASE("20 MB of nulls: one 16-byte token per null") {
+    const std::string text = repeated("null", 4'000'000);  // 20 MB
+    auto doc = io::parse_json(text);
+    REQUIRE(doc.ok());
+    CHECK(doc->tokens() == 4'000'001);
+    CHECK(doc->root().size() == 4'000'000);
+    CHECK(doc->root()[3'999'999].is_null());
+    MESSAGE("tape of 20 MB of nulls: ", doc->memory_bytes(), " bytes (", double(doc->memory_bytes()) / text.size(),
+            " x the input)");
+    CHECK(doc->memory_bytes() <= tape_bound(text.size()));
+    // Capacity grows by doubling, so at most twice the 16 bytes of each token.
+    CHECK(doc->memory_bytes() <= 2 * 16 * doc->tokens());
+  }
+
+  TEST_CASE("the densest inputs stay within 16 bytes per input byte") {
+    // One token per two bytes (the densest array), empty containers, short keys, a bare number.
+    for (const std::string& text : {repeated("0", 1'000'000), repeated("[]", 500'000), repeated("{}", 500'000),
+                                    repeated("{\"\":0}", 200'000), std::string("7"), std::string("[]")}) {
+      auto doc = io::parse_json(text);
+      REQUIRE(doc.ok());
+      CHECK(doc->tokens() <= text.size());
+      CHECK(doc->memory_bytes() <= tape_bound(text.size()));
+    }
+    // UBJSON: a typed array of one-byte integers has one token per input byte.
+    std::string ub = "[$U#l";
+    const std::uint32_t n = 1'000'000;
+    for (int i = 3; i >= 0; --i) ub += static_cast<char>((n >> (8 * i)) & 0xFF);
+    ub += std::string(n, '\x05');
+    auto doc = io::parse_ubjson(bytes_of(ub));
+    REQUIRE(doc.ok());
+    CHECK(doc->root().size() == n);
+    CHECK(doc->root()[n - 1].number() == 5.0);
+    CHECK(doc->tokens() == n + 1);
+    CHECK(doc->memory_bytes() <= tape_bound(ub.size()));
+  }
+
+  TEST_CASE("deep nesting up to the cap stays within the bound; beyond it fails") {
+    const std::string nest = std::string(128, '[') + std::string(128, ']');
+    const std::string text = repeated(nest, 4000);  // 1 MB of depth-129 arrays
+    auto doc = io::parse_json(text);
+    REQUIRE(doc.ok());
+    CHECK(doc->tokens() == 1 + 4000 * 128);
+    CHECK(doc->memory_bytes() <= tape_bound(text.size()));
+    // Skipping a deep subtree is one step: element 3999 is found past 3999 subtrees.
+    io::json_ref e = doc->root()[3999];
+    for (int d = 1; d < 128; ++d) e = e[0];
+    CHECK(e.is_array());
+    CHECK(e.size() == 0);
+    const std::string too_deep = std::string(130, '[') + std::string(130, ']');
+    CHECK(!io::parse_json(too_deep).ok());
+    const std::vector<std::uint8_t> ub(130, '[');
+    CHECK(!io::parse_ubjson(ub).ok());
+  }
+
+  TEST_CASE("escaped strings use the shared buffer, at most one byte per input byte") {
+    const std::string text = repeated("\"\\n\\u00e9\\ud83d\\ude00x\"", 50'000);
+    auto doc = io::parse_json(text);
+    REQUIRE(doc.ok());
+    CHECK(doc->root()[49'999].str() == "\n\xC3\xA9\xF0\x9F\x98\x80x");
+    CHECK(doc->memory_bytes() <= tape_bound(text.size()));
+  }
+
+  TEST_CASE("JSON and UBJSON spellings of a document give the same tape") {
+    const std::string json = R"({"s": "abc", "n": [1, -2, 300, 1.5], "t": true, "f": false, "z": null,
+                                 "o": {"k": [], "m": [{}, "x"]}, "e": {}})";
+    // The same document in UBJSON, using every container form: typed, counted and plain.
+    std::string ub = "{";
+    // Appends a literal's bytes, NULs included.
+    auto raw = [&]<std::size_t N>(const char (&s)[N]) { ub.append(s, N - 1); };
+    auto key = [&](const char* k) { ub += 'i', ub += static_cast<char>(std::strlen(k)), ub += k; };
+    key("s"), raw("Si\x03" "abc");
+    key("n"), raw("[#i\x04" "i\x01" "i\xFE" "I\x01\x2C" "d\x3F\xC0\x00\x00");
+    key("t"), raw("T");
+    key("f"), raw("F");
+    key("z"), raw("Z");
+    key("o"), raw("{#i\x02"), key("k"), raw("[$i#i\x00"), key("m"), raw("[{}SU\x01x]");
+    key("e"), raw("{}");
+    raw("}");
+    auto from_json = io::parse_json(json);
+    auto from_ubjson = io::parse_ubjson(bytes_of(ub));
+    INFO(from_ubjson.what());
+    REQUIRE(from_json.ok());
+    REQUIRE(from_ubjson.ok());
+    CHECK(dump(from_json->root()) == dump(from_ubjson->root()));
+    CHECK(from_json->tokens() == from_ubjson->tokens());
+  }
+}
