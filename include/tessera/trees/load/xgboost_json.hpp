@@ -35,7 +35,7 @@ struct xgb_objective {
   enum class margin_of { identity, logit, log } base;
 };
 
-inline expected<xgb_objective> xgboost_objective(const std::string& name) {
+inline expected<xgb_objective> xgboost_objective(std::string_view name) {
   using T = trees::output_transform;
   using B = xgb_objective::margin_of;
   if (name == "binary:logistic" || name == "reg:logistic") return xgb_objective{T::sigmoid, B::logit};
