@@ -250,6 +250,11 @@ class bounded_array {
     return {};
   }
   status push_back(const T& v) { return append(&v, 1); }
+  // Makes room for n elements in all (at most the limit) in one allocation.
+  status reserve(std::size_t n) {
+    if (n > limit_) n = limit_;
+    return n > buf_.size() ? resize_buffer(n) : status{};
+  }
   aligned_buffer<T> release() noexcept {
     size_ = 0;
     return std::move(buf_);
@@ -262,7 +267,9 @@ class bounded_array {
     // Doubling keeps appends amortised O(1); the cap keeps capacity within the proven bound.
     std::size_t cap = buf_.size() < 64 ? 64 : buf_.size() * 2;
     if (cap < size_ + extra) cap = size_ + extra;
-    if (cap > limit_) cap = limit_;
+    return resize_buffer(cap < limit_ ? cap : limit_);
+  }
+  status resize_buffer(std::size_t cap) {
     aligned_buffer<T> bigger;
     TESSERA_TRY(bigger.allocate(cap));
     if (size_) std::memcpy(static_cast<void*>(bigger.data()), buf_.data(), size_ * sizeof(T));
@@ -303,7 +310,10 @@ class json_document {
 namespace detail {
 
 // What the JSON and UBJSON parsers share: appending tokens in document order, with
-// containers opened as a placeholder and completed once their end is known.
+// containers opened as a placeholder and completed once their end is known. Growing the
+// tape by doubling would hold up to three times its size while copying, so parsers size it
+// first: JSON from an upper bound on its tokens, UBJSON by a counting pass (count_only),
+// which writes nothing and then reserve_tokens() with the exact count.
 class tape_builder {
  public:
   // At most one token and one unescaped byte per input byte (see the top of the file).
@@ -312,16 +322,25 @@ class tape_builder {
     unescaped_.set_limit(input_size);
   }
 
-  std::size_t next_index() const noexcept { return tokens_.size(); }
-  status push(const json_token& t) { return tokens_.push_back(t); }
+  void count_only(bool on) noexcept {
+    counting_ = on;
+    counted_ = 0;
+  }
+  std::size_t counted() const noexcept { return counted_; }
+  status reserve_tokens(std::size_t n) { return tokens_.reserve(n); }
+
+  status push(const json_token& t) {
+    if (counting_) return ++counted_, status{};
+    return tokens_.push_back(t);
+  }
   // The placeholder token of a container, completed by close_container.
   expected<std::size_t> open_container() {
-    const std::size_t at = tokens_.size();
-    TESSERA_TRY(tokens_.push_back(json_token{}));
+    const std::size_t at = counting_ ? counted_ : tokens_.size();
+    TESSERA_TRY(push(json_token{}));
     return at;
   }
   void close_container(std::size_t at, json_kind k, std::size_t count, bool numbers_only) noexcept {
-    tokens_[at] = json_token::container(k, count, numbers_only, tokens_.size());
+    if (!counting_) tokens_[at] = json_token::container(k, count, numbers_only, tokens_.size());
   }
   // Unescaped string text is appended with append_unescaped, then ended by a token.
   std::size_t unescaped_size() const noexcept { return unescaped_.size(); }
@@ -339,6 +358,8 @@ class tape_builder {
  private:
   bounded_array<json_token> tokens_;
   bounded_array<char> unescaped_;
+  bool counting_ = false;
+  std::size_t counted_ = 0;
 };
 
 }  // namespace detail
