@@ -27,7 +27,7 @@ namespace {
 // Visits every value through json_ref (sizes must match what iteration finds) and returns
 // how many tape tokens that was.
 std::size_t walk(tessera::io::json_ref v) {
-  std::size_t tokens = 1, n = 0;
+  std::size_t tokens = v.is_packed_element() ? 0 : 1, n = 0;
   if (v.is_array()) {
     for (const tessera::io::json_ref e : v.elements()) tokens += walk(e), ++n;
   } else if (v.is_object()) {

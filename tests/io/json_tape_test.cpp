@@ -1,8 +1,10 @@
 // The token tape behind both readers: its memory stays within the stated bound (16 bytes a
-// token, at most one token and one unescaped byte per input byte) on hostile inputs, and
-// JSON and UBJSON spellings of one document give the same tape.
+// token, at most one token and one unescaped byte per input byte) on hostile inputs, UBJSON
+// typed arrays stay packed in the input, and JSON and UBJSON spellings of one document read
+// the same.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -57,6 +59,12 @@ std::string repeated(const std::string& element, std::size_t count) {
   return s + "]";
 }
 
+// Appends a literal's bytes, NULs included.
+template <std::size_t N>
+void append_raw(std::string& s, const char (&literal)[N]) {
+  s.append(literal, N - 1);
+}
+
 template <class S>
 concept parses_json = requires(S&& s) { io::parse_json(std::forward<S>(s)); };
 
@@ -95,15 +103,13 @@ TEST_SUITE("io/json_tape") {
       CHECK(doc->tokens() <= text.size());
       CHECK(doc->memory_bytes() <= tape_bound(text.size()));
     }
-    // UBJSON: a typed array of one-byte integers has one token per input byte.
-    std::string ub = "[$U#l";
-    const std::uint32_t n = 1'000'000;
-    for (int i = 3; i >= 0; --i) ub += static_cast<char>((n >> (8 * i)) & 0xFF);
-    ub += std::string(n, '\x05');
+    // UBJSON: an array of nulls has one token per input byte.
+    const std::size_t n = 1'000'000;
+    const std::string ub = "[" + std::string(n, 'Z') + "]";
     auto doc = io::parse_ubjson(bytes_of(ub));
     REQUIRE(doc.ok());
     CHECK(doc->root().size() == n);
-    CHECK(doc->root()[n - 1].number() == 5.0);
+    CHECK(doc->root()[n - 1].is_null());
     CHECK(doc->tokens() == n + 1);
     CHECK(doc->memory_bytes() == 16 * doc->tokens());  // a counting pass sizes the tape exactly
     CHECK(doc->memory_bytes() <= tape_bound(ub.size()));
@@ -135,20 +141,62 @@ TEST_SUITE("io/json_tape") {
     CHECK(doc->memory_bytes() <= tape_bound(text.size()));
   }
 
+  TEST_CASE("UBJSON typed numeric arrays are one packed token read in place") {
+    // 1'000'000 int16 values i - 500'000 (wrapping), then 3 float32 and 2 float64 values.
+    std::string ub = "{i\x01" "a[$I#l";
+    const std::uint32_t n = 1'000'000;
+    for (int i = 3; i >= 0; --i) ub += static_cast<char>((n >> (8 * i)) & 0xFF);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const auto v = static_cast<std::uint16_t>(static_cast<std::int16_t>(i - 500'000));
+      ub += static_cast<char>(v >> 8), ub += static_cast<char>(v & 0xFF);
+    }
+    append_raw(ub, "i\x01" "f[$d#i\x03" "\x3D\xCC\xCC\xCD" "\xC0\x20\x00\x00" "\x7F\xC0\x00\x00");
+    append_raw(ub, "i\x01" "g[$D#i\x02" "\x3F\xB9\x99\x99\x99\x99\x99\x9A" "\xC0\x00\x00\x00\x00\x00\x00\x00}");
+    auto doc = io::parse_ubjson(bytes_of(ub));
+    INFO(doc.what());
+    REQUIRE(doc.ok());
+    CHECK(doc->tokens() == 7);  // object, three keys, three packed arrays
+    const io::json_ref a = doc->root().find("a");
+    REQUIRE(a.size() == n);
+    CHECK(a.numbers_only());
+    CHECK(a[0].is_number());
+    CHECK(a[0].number() == static_cast<std::int16_t>(static_cast<std::uint16_t>(-500'000 & 0xFFFF)));
+    std::size_t i = 0;
+    bool all_match = true;
+    for (const io::json_ref e : a.elements()) {
+      const double want = static_cast<std::int16_t>(static_cast<std::uint16_t>((i++ - 500'000) & 0xFFFF));
+      all_match = all_match && e.number() == want && e.number_f32() == static_cast<float>(want) && !e[0] && e.size() == 0;
+    }
+    CHECK(all_match);
+    CHECK(i == n);
+    const io::json_ref f = doc->root().find("f");
+    REQUIRE(f.size() == 3);
+    CHECK(f[0].number_f32() == 0.1f);
+    CHECK(f[0].number() == static_cast<double>(0.1f));
+    CHECK(f[1].number() == -2.5);
+    CHECK(std::isnan(f[2].number()));
+    CHECK(!f[3]);
+    const io::json_ref g = doc->root().find("g");
+    CHECK(g[0].number() == 0.1);
+    CHECK(g[0].number_f32() == 0.1f);
+    CHECK(g[1].number() == -2.0);
+    CHECK(*io::array_integer(a, 500'000, -1, 1, "a") == 0);
+  }
+
   TEST_CASE("JSON and UBJSON spellings of a document give the same tape") {
     const std::string json = R"({"s": "abc", "n": [1, -2, 300, 1.5], "t": true, "f": false, "z": null,
-                                 "o": {"k": [], "m": [{}, "x"]}, "e": {}})";
+                                 "o": {"k": [], "m": [{}, "x"]}, "p": [7, 8], "e": {}})";
     // The same document in UBJSON, using every container form: typed, counted and plain.
     std::string ub = "{";
-    // Appends a literal's bytes, NULs included.
-    auto raw = [&]<std::size_t N>(const char (&s)[N]) { ub.append(s, N - 1); };
+    auto raw = [&]<std::size_t N>(const char (&literal)[N]) { append_raw(ub, literal); };
     auto key = [&](const char* k) { ub += 'i', ub += static_cast<char>(std::strlen(k)), ub += k; };
     key("s"), raw("Si\x03" "abc");
     key("n"), raw("[#i\x04" "i\x01" "i\xFE" "I\x01\x2C" "d\x3F\xC0\x00\x00");
     key("t"), raw("T");
     key("f"), raw("F");
     key("z"), raw("Z");
-    key("o"), raw("{#i\x02"), key("k"), raw("[$i#i\x00"), key("m"), raw("[{}SU\x01x]");
+    key("o"), raw("{#i\x02"), key("k"), raw("[#i\x00"), key("m"), raw("[{}SU\x01x]");
+    key("p"), raw("[$U#i\x02\x07\x08");  // a packed array: the same values, fewer tokens
     key("e"), raw("{}");
     raw("}");
     auto from_json = io::parse_json(json);
@@ -157,6 +205,6 @@ TEST_SUITE("io/json_tape") {
     REQUIRE(from_json.ok());
     REQUIRE(from_ubjson.ok());
     CHECK(dump(from_json->root()) == dump(from_ubjson->root()));
-    CHECK(from_json->tokens() == from_ubjson->tokens());
+    CHECK(from_json->tokens() == from_ubjson->tokens() + 2);
   }
 }

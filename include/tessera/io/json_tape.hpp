@@ -8,7 +8,10 @@
 // consumes at least one distinct input byte, so a document holds at most max(1, input size)
 // tokens: the tape is at most 16 bytes per input byte, and strings with escapes add at most
 // one byte per input byte to the shared unescaped-string buffer. Other strings and keys are
-// not copied: they point into the input, which must outlive the document.
+// not copied: they point into the input, which must outlive the document. So are UBJSON's
+// typed numeric arrays (XGBoost's node arrays, most of a .ubj model): one packed token
+// refers to the big-endian values in the input, decoded when read, so json_ref shows them
+// as arrays of numbers like any other and the tape of a .ubj model is a few kilobytes.
 #pragma once
 
 #include <cstdint>
@@ -46,13 +49,24 @@ inline const char* json_kind_name(json_kind k) noexcept {
 //                  input); head bits 9-63: length in bytes; payload: offset
 //   array, object  head bit 8: every element is a number (true for an empty array);
 //                  head bits 9-63: element (member) count; payload: index one past the subtree
+//   packed array   (a UBJSON typed numeric array) head bits 8-15: the UBJSON marker of its
+//                  numbers; head bits 16-63: element count; payload: input offset of the first
 struct json_token {
+  static constexpr std::uint8_t packed_array = 6;  // the kind byte; json_ref calls it an array
+
   std::uint64_t head = 0;
   std::uint64_t payload = 0;
 
-  json_kind kind() const noexcept { return static_cast<json_kind>(head & 0xFF); }
+  std::uint8_t raw_kind() const noexcept { return static_cast<std::uint8_t>(head & 0xFF); }
+  json_kind kind() const noexcept {
+    return raw_kind() == packed_array ? json_kind::array : static_cast<json_kind>(raw_kind());
+  }
+  bool is_container() const noexcept {
+    return raw_kind() == static_cast<std::uint8_t>(json_kind::array) || raw_kind() == static_cast<std::uint8_t>(json_kind::object);
+  }
+  bool is_packed() const noexcept { return raw_kind() == packed_array; }
   bool flag() const noexcept { return (head >> 8) & 1; }
-  std::uint64_t count() const noexcept { return head >> 9; }
+  std::uint64_t count() const noexcept { return is_packed() ? head >> 16 : head >> 9; }
 
   static json_token scalar(json_kind k, bool flag = false) noexcept {
     return {static_cast<std::uint64_t>(k) | (std::uint64_t{flag} << 8), 0};
@@ -70,10 +84,59 @@ struct json_token {
     return {static_cast<std::uint64_t>(k) | (std::uint64_t{numbers_only} << 8) | (static_cast<std::uint64_t>(count) << 9),
             end};
   }
+  static json_token packed(std::uint8_t marker, std::size_t count, std::size_t offset) noexcept {
+    return {packed_array | (std::uint64_t{marker} << 8) | (static_cast<std::uint64_t>(count) << 16), offset};
+  }
 };
 static_assert(sizeof(json_token) == 16, "the memory bound of a document assumes 16-byte tokens");
 
 namespace detail {
+
+// Bytes of a UBJSON number of marker m (i U I l L d D), 0 for other markers.
+inline std::size_t ubjson_width(std::uint8_t m) noexcept {
+  switch (m) {
+    case 'i': case 'U': case 'C': return 1;
+    case 'I': return 2;
+    case 'l': case 'd': return 4;
+    case 'L': case 'D': return 8;
+    default: return 0;
+  }
+}
+
+inline std::uint64_t read_big_endian(const std::uint8_t* p, std::size_t n) noexcept {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// The integer of marker m (i U I l L) stored big-endian at p.
+inline std::int64_t ubjson_integer(std::uint8_t m, const std::uint8_t* p) noexcept {
+  const std::uint64_t raw = read_big_endian(p, ubjson_width(m));
+  switch (m) {
+    case 'i': return static_cast<std::int8_t>(raw);
+    case 'U': return static_cast<std::uint8_t>(raw);
+    case 'I': return static_cast<std::int16_t>(raw);
+    case 'l': return static_cast<std::int32_t>(raw);
+    default: return static_cast<std::int64_t>(raw);
+  }
+}
+
+// The number of marker m (i U I l L d D) at p as double and float: float32 values widen
+// exactly, float64 ones round once to float, integers convert.
+inline void ubjson_number(std::uint8_t m, const std::uint8_t* p, double& d, float& f) noexcept {
+  if (m == 'd') {
+    f = tessera::bit_cast<float>(static_cast<std::uint32_t>(read_big_endian(p, 4)));
+    d = f;
+  } else if (m == 'D') {
+    d = tessera::bit_cast<double>(read_big_endian(p, 8));
+    f = static_cast<float>(d);
+  } else {
+    const std::int64_t i = ubjson_integer(m, p);
+    d = static_cast<double>(i);
+    f = static_cast<float>(i);
+  }
+}
+
 // What a json_ref needs to read the tape: the tokens and the two places strings live.
 struct tape_view {
   const json_token* tokens = nullptr;
@@ -88,10 +151,14 @@ struct tape_view {
 class json_ref {
  public:
   json_ref() = default;
-  json_ref(detail::tape_view tape, std::size_t index) noexcept : tape_(tape), index_(index) {}
+  json_ref(detail::tape_view tape, std::size_t index, std::size_t element = in_place) noexcept
+      : tape_(tape), index_(index), element_(element) {}
 
   explicit operator bool() const noexcept { return tape_.tokens != nullptr; }
-  json_kind kind() const noexcept { return *this ? token().kind() : json_kind::null; }
+  json_kind kind() const noexcept {
+    if (!*this) return json_kind::null;
+    return element_ != in_place ? json_kind::number : token().kind();
+  }
   bool is_null() const noexcept { return kind() == json_kind::null; }
   bool is_boolean() const noexcept { return kind() == json_kind::boolean; }
   bool is_number() const noexcept { return kind() == json_kind::number; }
@@ -99,12 +166,16 @@ class json_ref {
   bool is_array() const noexcept { return kind() == json_kind::array; }
   bool is_object() const noexcept { return kind() == json_kind::object; }
   // An array holding numbers only (an empty one too): its elements can be indexed in O(1).
-  bool numbers_only() const noexcept { return is_array() && token().flag(); }
+  bool numbers_only() const noexcept { return is_array() && (token().is_packed() || token().flag()); }
 
   // The value; false, 0 or "" when the value is of another kind.
   bool boolean() const noexcept { return is_boolean() && token().flag(); }
-  double number() const noexcept { return is_number() ? tessera::bit_cast<double>(token().payload) : 0.0; }
+  double number() const noexcept {
+    if (element_ != in_place) return packed_number().first;
+    return is_number() ? tessera::bit_cast<double>(token().payload) : 0.0;
+  }
   float number_f32() const noexcept {
+    if (element_ != in_place) return packed_number().second;
     return is_number() ? tessera::bit_cast<float>(static_cast<std::uint32_t>(token().head >> 32)) : 0.0f;
   }
   std::string_view str() const noexcept {
@@ -123,6 +194,7 @@ class json_ref {
   json_ref operator[](std::size_t i) const noexcept {
     if (!is_array() || i >= size()) return {};
     const json_token& t = token();
+    if (t.is_packed()) return {tape_, index_, i};
     if (t.payload == index_ + 1 + t.count()) return {tape_, index_ + 1 + i};  // one token per element
     std::size_t at = index_ + 1;
     while (i-- > 0) at = skip(at);
@@ -144,23 +216,36 @@ class json_ref {
   range<element_iterator> elements() const noexcept;
   range<member_iterator> members() const noexcept;
 
+  // Where the value is: its token, and for an element of a packed array its position.
   std::size_t tape_index() const noexcept { return index_; }
+  bool is_packed_element() const noexcept { return element_ != in_place; }
 
  private:
+  static constexpr std::size_t in_place = static_cast<std::size_t>(-1);
+
   const json_token& token() const noexcept { return tape_.tokens[index_]; }
+  std::pair<double, float> packed_number() const noexcept {
+    const json_token& t = token();
+    const auto marker = static_cast<std::uint8_t>(t.head >> 8);
+    const auto* at = reinterpret_cast<const std::uint8_t*>(tape_.input) + t.payload + element_ * detail::ubjson_width(marker);
+    std::pair<double, float> v;
+    detail::ubjson_number(marker, at, v.first, v.second);
+    return v;
+  }
   // Index of the value after the one at `at` (containers record where they end).
   std::size_t skip(std::size_t at) const noexcept {
     const json_token& t = tape_.tokens[at];
-    return t.kind() == json_kind::array || t.kind() == json_kind::object ? static_cast<std::size_t>(t.payload) : at + 1;
+    return t.is_container() ? static_cast<std::size_t>(t.payload) : at + 1;
   }
   // Tape range of the children: [index_ + 1, end) for a container, empty otherwise.
   std::pair<std::size_t, std::size_t> children(json_kind want) const noexcept {
-    if (kind() != want) return {0, 0};
+    if (kind() != want || token().is_packed()) return {0, 0};
     return {index_ + 1, static_cast<std::size_t>(token().payload)};
   }
 
   detail::tape_view tape_;
   std::size_t index_ = 0;
+  std::size_t element_ = in_place;
 };
 
 // An object member: the key (unescaped) and its value.
@@ -174,10 +259,14 @@ class json_ref::element_iterator {
   using value_type = json_ref;
   using difference_type = std::ptrdiff_t;
   element_iterator() = default;
-  element_iterator(detail::tape_view tape, std::size_t at) noexcept : at_(tape, at) {}
+  explicit element_iterator(json_ref at) noexcept : at_(at) {}
   json_ref operator*() const noexcept { return at_; }
   element_iterator& operator++() noexcept {
-    at_ = json_ref(at_.tape_, at_.skip(at_.index_));
+    if (at_.element_ != in_place) {
+      ++at_.element_;
+    } else {
+      at_.index_ = at_.skip(at_.index_);
+    }
     return *this;
   }
   element_iterator operator++(int) noexcept {
@@ -185,7 +274,9 @@ class json_ref::element_iterator {
     ++*this;
     return old;
   }
-  bool operator==(const element_iterator& o) const noexcept { return at_.index_ == o.at_.index_; }
+  bool operator==(const element_iterator& o) const noexcept {
+    return at_.index_ == o.at_.index_ && at_.element_ == o.at_.element_;
+  }
 
  private:
   json_ref at_;
@@ -214,8 +305,10 @@ class json_ref::member_iterator {
 };
 
 inline json_ref::range<json_ref::element_iterator> json_ref::elements() const noexcept {
+  if (is_array() && token().is_packed())
+    return {element_iterator(json_ref(tape_, index_, 0)), element_iterator(json_ref(tape_, index_, size()))};
   const auto [b, e] = children(json_kind::array);
-  return {element_iterator(tape_, b), element_iterator(tape_, e)};
+  return {element_iterator(json_ref(tape_, b)), element_iterator(json_ref(tape_, e))};
 }
 
 inline json_ref::range<json_ref::member_iterator> json_ref::members() const noexcept {
@@ -340,7 +433,10 @@ class tape_builder {
     return at;
   }
   void close_container(std::size_t at, json_kind k, std::size_t count, bool numbers_only) noexcept {
-    if (!counting_) tokens_[at] = json_token::container(k, count, numbers_only, tokens_.size());
+    set(at, json_token::container(k, count, numbers_only, tokens_.size()));
+  }
+  void set(std::size_t at, const json_token& t) noexcept {
+    if (!counting_) tokens_[at] = t;
   }
   // Unescaped string text is appended with append_unescaped, then ended by a token.
   std::size_t unescaped_size() const noexcept { return unescaped_.size(); }

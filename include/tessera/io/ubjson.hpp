@@ -63,13 +63,6 @@ class ubjson_parser {
                                 std::to_string(left()) + " left)");
     return {};
   }
-  // Big-endian unsigned integer of n bytes.
-  std::uint64_t read_be(std::size_t n) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b_[pos_ + i];
-    pos_ += n;
-    return v;
-  }
 
   // Next marker, skipping no-ops.
   status next_marker(std::uint8_t& m) {
@@ -80,29 +73,13 @@ class ubjson_parser {
     }
   }
 
-  static std::size_t number_width(std::uint8_t m) {
-    switch (m) {
-      case 'i': case 'U': case 'C': return 1;
-      case 'I': return 2;
-      case 'l': case 'd': return 4;
-      case 'L': case 'D': return 8;
-      default: return 0;
-    }
-  }
-
   // Reads an integer value of marker m (i U I l L) as int64.
   status read_int(std::uint8_t m, std::int64_t& out) {
-    const std::size_t w = number_width(m);
+    const std::size_t w = ubjson_width(m);
     if (w == 0 || m == 'd' || m == 'D' || m == 'C') return fail("integer marker expected");
     TESSERA_TRY(need(w));
-    const std::uint64_t raw = read_be(w);
-    switch (m) {
-      case 'i': out = static_cast<std::int8_t>(raw); break;
-      case 'U': out = static_cast<std::uint8_t>(raw); break;
-      case 'I': out = static_cast<std::int16_t>(raw); break;
-      case 'l': out = static_cast<std::int32_t>(raw); break;
-      default: out = static_cast<std::int64_t>(raw); break;
-    }
+    out = ubjson_integer(m, b_.data() + pos_);
+    pos_ += w;
     return {};
   }
 
@@ -133,18 +110,6 @@ class ubjson_parser {
 
   // Reads a number of marker m into double/float.
   status read_number(std::uint8_t m, double& d, float& f) {
-    if (m == 'd') {
-      TESSERA_TRY(need(4));
-      f = tessera::bit_cast<float>(static_cast<std::uint32_t>(read_be(4)));
-      d = f;
-      return {};
-    }
-    if (m == 'D') {
-      TESSERA_TRY(need(8));
-      d = tessera::bit_cast<double>(read_be(8));
-      f = static_cast<float>(d);
-      return {};
-    }
     if (m == 'H') {
       std::size_t at = 0, n = 0;
       TESSERA_TRY(read_string_body(at, n));
@@ -156,10 +121,11 @@ class ubjson_parser {
       if (!parse_number_token(s, d, f)) return fail("bad high-precision number");
       return {};
     }
-    std::int64_t i = 0;
-    TESSERA_TRY(read_int(m, i));
-    d = static_cast<double>(i);
-    f = static_cast<float>(i);
+    const std::size_t w = ubjson_width(m);
+    if (w == 0 || m == 'C') return fail("integer marker expected");
+    TESSERA_TRY(need(w));
+    ubjson_number(m, b_.data() + pos_, d, f);
+    pos_ += w;
     return {};
   }
 
@@ -222,16 +188,17 @@ class ubjson_parser {
       // Every element takes at least one byte (typed numbers their full width; object
       // members at least a key length byte): refuse counts the input cannot hold.
       std::size_t min_width = 1;
-      if (type != 0 && number_width(type) != 0) min_width = number_width(type);
+      if (type != 0 && ubjson_width(type) != 0) min_width = ubjson_width(type);
       if (static_cast<std::uint64_t>(count) > left() / min_width)
         return fail("declared count " + std::to_string(count) + " exceeds the remaining input");
     }
 
-    if (!object && type != 0 && type != 'C' && number_width(type) != 0) {
-      // Typed numeric array (XGBoost's node arrays): the element markers are implied.
+    if (!object && type != 0 && type != 'C' && ubjson_width(type) != 0) {
+      // Typed numeric array (XGBoost's node arrays): one packed token over the values in
+      // place, all of which the count check above found in the input.
       const auto n = static_cast<std::size_t>(count);
-      for (std::size_t i = 0; i < n; ++i) TESSERA_TRY(push_number(type));
-      tape_.close_container(at, kind, n, true);
+      tape_.set(at, json_token::packed(type, n, pos_));
+      pos_ += n * ubjson_width(type);
       return {};
     }
 
