@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,8 @@ TEST_SUITE("io/json_tape") {
     static_assert(parses_json<const std::string&>);
     static_assert(parses_json<const char*>);
     static_assert(parses_json<std::string_view>);
+    static_assert(std::forward_iterator<io::json_ref::element_iterator>);
+    static_assert(std::forward_iterator<io::json_ref::member_iterator>);
   }
 
   TEST_CASE("20 MB of nulls: one 16-byte token per null") {

@@ -254,10 +254,24 @@ struct json_member {
   json_ref value;
 };
 
-class json_ref::element_iterator {
+namespace detail {
+// The postfix increment of both tape iterators, from their prefix one.
+template <class Iterator>
+struct postfix_increment {
+  using difference_type = std::ptrdiff_t;
+  Iterator operator++(int) noexcept {
+    Iterator& self = static_cast<Iterator&>(*this);
+    Iterator old = self;
+    ++self;
+    return old;
+  }
+};
+}  // namespace detail
+
+class json_ref::element_iterator : public detail::postfix_increment<element_iterator> {
  public:
   using value_type = json_ref;
-  using difference_type = std::ptrdiff_t;
+  using detail::postfix_increment<element_iterator>::operator++;
   element_iterator() = default;
   explicit element_iterator(json_ref at) noexcept : at_(at) {}
   json_ref operator*() const noexcept { return at_; }
@@ -269,11 +283,6 @@ class json_ref::element_iterator {
     }
     return *this;
   }
-  element_iterator operator++(int) noexcept {
-    element_iterator old = *this;
-    ++*this;
-    return old;
-  }
   bool operator==(const element_iterator& o) const noexcept {
     return at_.index_ == o.at_.index_ && at_.element_ == o.at_.element_;
   }
@@ -282,21 +291,16 @@ class json_ref::element_iterator {
   json_ref at_;
 };
 
-class json_ref::member_iterator {
+class json_ref::member_iterator : public detail::postfix_increment<member_iterator> {
  public:
   using value_type = json_member;
-  using difference_type = std::ptrdiff_t;
+  using detail::postfix_increment<member_iterator>::operator++;
   member_iterator() = default;
   member_iterator(detail::tape_view tape, std::size_t key_at) noexcept : key_(tape, key_at) {}
   json_member operator*() const noexcept { return {key_.str(), json_ref(key_.tape_, key_.index_ + 1)}; }
   member_iterator& operator++() noexcept {
     key_ = json_ref(key_.tape_, key_.skip(key_.index_ + 1));
     return *this;
-  }
-  member_iterator operator++(int) noexcept {
-    member_iterator old = *this;
-    ++*this;
-    return old;
   }
   bool operator==(const member_iterator& o) const noexcept { return key_.index_ == o.key_.index_; }
 
