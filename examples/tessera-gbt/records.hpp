@@ -188,25 +188,28 @@ inline status model_categories(const trees::forest& f, category_maps& maps) {
 
 inline status read_categories_file(const std::string& path, const trees::forest& f, category_maps& maps) {
   TESSERA_ASSIGN_OR_RETURN(auto bytes, io::read_file_bytes(path));
-  TESSERA_ASSIGN_OR_RETURN(const io::json_value doc,
+  TESSERA_ASSIGN_OR_RETURN(const io::json_document parsed,
                            io::parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  const io::json_ref doc = parsed.root();
   if (!doc.is_object()) return make_error(errc::parse_error, path + ": expected an object {feature: categories}");
   const feature_index index(f);
-  for (const auto& [feature, cats] : doc.members) {
+  for (const auto [feature, cats] : doc.members()) {
     std::size_t idx = 0;
     if (!index.find(feature, idx)) return make_error(errc::parse_error, path + ": unknown feature '" + io::excerpt(feature) + "'");
     auto& m = maps[idx];
     m.clear();
-    if (cats.kind == io::json_kind::array) {
-      for (std::size_t c = 0; c < cats.items.size(); ++c) {
-        if (!cats.items[c].is_string())
+    // A list holding only numbers (or nothing) is refused as neither form below.
+    if (cats.is_array() && !cats.numbers_only()) {
+      double code = 0;
+      for (const io::json_ref name : cats.elements()) {
+        if (!name.is_string())
           return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be strings");
-        m[cats.items[c].str] = static_cast<double>(c);
+        m[std::string(name.str())] = code++;
       }
     } else if (cats.is_object()) {
-      for (const auto& [name, code] : cats.members) {
+      for (const auto [name, code] : cats.members()) {
         if (!code.is_number()) return make_error(errc::parse_error, path + ": code of '" + io::excerpt(name) + "' is not a number");
-        m[name] = code.number;
+        m[std::string(name)] = code.number();
       }
     } else {
       return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be a list or an object");
@@ -221,29 +224,29 @@ inline status read_json_records(const std::string& text, const trees::forest& f,
   const feature_index index(f);
   std::vector<double> x;
   std::size_t n_rows = 0;
-  auto add_record = [&](const io::json_value& rec, const std::string& where) -> status {
+  auto add_record = [&](io::json_ref rec, const std::string& where) -> status {
     if (!rec.is_object()) return make_error(errc::parse_error, where + ": expected a JSON object");
     const std::size_t at = x.size();
     x.resize(at + nf, std::nan(""));
     double* row = x.data() + at;
-    for (const auto& [key, val] : rec.members) {
+    for (const auto [key, val] : rec.members()) {
       std::size_t idx = 0;
       if (!index.find(key, idx)) return make_error(errc::parse_error, where + ": unknown feature '" + io::excerpt(key) + "'");
       if (val.is_number()) {
-        row[idx] = val.number;
+        row[idx] = val.number();
       } else if (val.is_null()) {
         row[idx] = std::nan("");
-      } else if (val.kind == io::json_kind::boolean) {
-        row[idx] = val.boolean ? 1.0 : 0.0;
+      } else if (val.is_boolean()) {
+        row[idx] = val.boolean() ? 1.0 : 0.0;
       } else if (val.is_string()) {
         auto fm = cats.find(idx);
         if (fm != cats.end()) {
-          auto c = fm->second.find(val.str);
+          auto c = fm->second.find(std::string(val.str()));
           // An unseen category is missing, like pandas' NaN code.
           row[idx] = c == fm->second.end() ? std::nan("") : c->second;
-        } else if (!parse_value(val.str, row[idx])) {
+        } else if (!parse_value(std::string(val.str()), row[idx])) {
           return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "': no category list maps '" +
-                                                   io::excerpt(val.str) + "' (give --categories)");
+                                                   io::excerpt(val.str()) + "' (give --categories)");
         }
       } else {
         return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "' has an unsupported value");
@@ -255,9 +258,12 @@ inline status read_json_records(const std::string& text, const trees::forest& f,
   std::size_t i = 0;
   while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
   if (i < text.size() && text[i] == '[') {
-    TESSERA_ASSIGN_OR_RETURN(const io::json_value doc, io::parse_json(text));
-    if (doc.kind != io::json_kind::array) return make_error(errc::parse_error, "expected an array of objects");
-    for (std::size_t r = 0; r < doc.items.size(); ++r) TESSERA_TRY(add_record(doc.items[r], "record " + std::to_string(r + 1)));
+    TESSERA_ASSIGN_OR_RETURN(const io::json_document doc, io::parse_json(text));
+    // A list holding only numbers (or nothing) is not a list of records.
+    if (!doc.root().is_array() || doc.root().numbers_only())
+      return make_error(errc::parse_error, "expected an array of objects");
+    std::size_t r = 0;
+    for (const io::json_ref rec : doc.root().elements()) TESSERA_TRY(add_record(rec, "record " + std::to_string(++r)));
     return flush_rows(sink, x, n_rows, true);
   }
   // JSON lines: one object per line.
@@ -269,7 +275,7 @@ inline status read_json_records(const std::string& text, const trees::forest& f,
     if (line.empty()) continue;
     auto doc = io::parse_json(line);
     if (!doc) return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + doc.err().message);
-    TESSERA_TRY(add_record(*doc, "line " + std::to_string(line_no)));
+    TESSERA_TRY(add_record(doc->root(), "line " + std::to_string(line_no)));
   }
   return flush_rows(sink, x, n_rows, true);
 }

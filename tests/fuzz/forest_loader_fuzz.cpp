@@ -1,6 +1,7 @@
-// libFuzzer harness for the tree-model loaders. Every input must either fail with an error
-// or give a forest that validates, predicts, compiles, and whose fast predictor gives the
-// reference interpreter's answers bit for bit (any NaN matches any NaN).
+// libFuzzer harness for the tree-model loaders. Each input is parsed as JSON and as UBJSON
+// (a document must be walkable and within the tape's memory bound), then loaded: it must
+// fail with an error or give a forest that validates, predicts, compiles, and whose fast
+// predictor gives the reference interpreter's answers bit for bit (any NaN matches any NaN).
 //
 // Built by tests/fuzz/CMakeLists.txt in two ways: always as forest_loader_replay (replay_main.cpp
 // feeds it tests/models/trees and tests/fuzz/forest_loader_corpus under ctest, fuzz/forest_loader_replay),
@@ -23,6 +24,29 @@
 #include "tessera/trees/predict_ref.hpp"
 
 namespace {
+// Visits every value through json_ref (sizes must match what iteration finds) and returns
+// how many tape tokens that was.
+std::size_t walk(tessera::io::json_ref v) {
+  std::size_t tokens = v.is_packed_element() ? 0 : 1, n = 0;
+  if (v.is_array()) {
+    for (const tessera::io::json_ref e : v.elements()) tokens += walk(e), ++n;
+  } else if (v.is_object()) {
+    for (const auto [key, value] : v.members()) tokens += 1 + walk(value), ++n, (void)key.size();
+  }
+  if (n != v.size()) std::abort();
+  return tokens;
+}
+
+// A parsed document must be walkable and within json_tape.hpp's bound: at most one 16-byte
+// token and one unescaped byte per input byte.
+template <class Document>
+void check_document(const Document& doc, std::size_t input_size) {
+  if (!doc.ok()) return;
+  const std::size_t n = input_size > 0 ? input_size : 1;
+  if (walk(doc->root()) != doc->tokens() || doc->tokens() > n || doc->memory_bytes() > 16 * n + input_size)
+    std::abort();
+}
+
 bool same_bits_or_nan(double a, double b) {
   return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
 }
@@ -30,8 +54,8 @@ bool same_bits_or_nan(double a, double b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> bytes(data, size);
-  (void)tessera::io::parse_json(std::string_view(reinterpret_cast<const char*>(data), size));
-  (void)tessera::io::parse_ubjson(bytes);
+  check_document(tessera::io::parse_json(std::string_view(reinterpret_cast<const char*>(data), size)), size);
+  check_document(tessera::io::parse_ubjson(bytes), size);
   auto f = tessera::trees::load_forest_from_memory(bytes);
   if (!f.ok()) return 0;
   if (!f->validate().ok()) std::abort();  // loaders must only return validated forests

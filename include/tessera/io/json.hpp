@@ -1,14 +1,14 @@
-// A small, bounded JSON reader producing a DOM (json_value) shared with the UBJSON reader.
+// A small, bounded JSON reader producing a token tape (json_document, io/json_tape.hpp)
+// shared with the UBJSON reader, and the typed accessors the model loaders use.
 //
-// Model files are untrusted: nesting depth is capped, every container grows by at most one
-// element per input byte (so memory is bounded by a constant times the input size), number
-// tokens are length-capped, and every failure is an error with a byte offset, never a crash.
+// Model files are untrusted: nesting depth is capped, the tape takes at most 16 bytes per
+// input byte (json_tape.hpp says why), number tokens are length-capped, and every failure is
+// an error with a byte offset, never a crash.
 //
-// Arrays made only of numbers are stored compactly (number_array: a double and a float per
-// element) since tree models are mostly long numeric arrays. Each number keeps both its
-// double value and its value parsed directly as a float (strtof), so float fields (XGBoost
-// thresholds and leaves) are exact without double rounding. Extensions over strict JSON,
-// because XGBoost writes them: NaN, Infinity and -Infinity literals.
+// Each number keeps both its double value and its value parsed directly as a float
+// (strtof), so float fields (XGBoost thresholds and leaves) are exact without double
+// rounding. Extensions over strict JSON, because XGBoost writes them: NaN, Infinity and
+// -Infinity literals.
 // Numbers are parsed with strtod/strtof: the program must run in the "C" numeric locale
 // (the default unless it calls setlocale).
 #pragma once
@@ -21,73 +21,15 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "tessera/core/error.hpp"
 #include "tessera/io/excerpt.hpp"
+#include "tessera/io/json_tape.hpp"
 
 namespace tessera::io {
-
-enum class json_kind : std::uint8_t { null = 0, boolean, number, string, array, object, number_array };
-
-inline const char* json_kind_name(json_kind k) noexcept {
-  switch (k) {
-    case json_kind::null: return "null";
-    case json_kind::boolean: return "boolean";
-    case json_kind::number: return "number";
-    case json_kind::string: return "string";
-    case json_kind::array: return "array";
-    case json_kind::object: return "object";
-    case json_kind::number_array: return "array";
-  }
-  return "?";
-}
-
-struct json_member;
-
-struct json_value {
-  json_kind kind = json_kind::null;
-  bool boolean = false;
-  double number = 0.0;      // number: the value as a double
-  float number_f32 = 0.0f;  // number: the value read directly as a float
-  std::string str;
-  std::vector<json_value> items;       // array
-  std::vector<json_member> members;    // object, in file order
-  std::vector<double> numbers;         // number_array
-  std::vector<float> numbers_f32;      // number_array
-
-  bool is_null() const noexcept { return kind == json_kind::null; }
-  bool is_number() const noexcept { return kind == json_kind::number; }
-  bool is_string() const noexcept { return kind == json_kind::string; }
-  bool is_object() const noexcept { return kind == json_kind::object; }
-  bool is_array() const noexcept { return kind == json_kind::array || kind == json_kind::number_array; }
-
-  // Elements of an array (either representation) or members of an object.
-  std::size_t size() const noexcept;
-
-  // The first member named `key` of an object, or nullptr.
-  const json_value* find(std::string_view key) const noexcept;
-};
-
-struct json_member {
-  std::string first;   // key
-  json_value second;   // value
-};
-
-inline std::size_t json_value::size() const noexcept {
-  if (kind == json_kind::number_array) return numbers.size();
-  if (kind == json_kind::array) return items.size();
-  if (kind == json_kind::object) return members.size();
-  return 0;
-}
-
-inline const json_value* json_value::find(std::string_view key) const noexcept {
-  if (kind != json_kind::object) return nullptr;
-  for (const auto& m : members)
-    if (m.first == key) return &m.second;
-  return nullptr;
-}
 
 struct json_limits {
   std::size_t max_depth = 128;
@@ -108,37 +50,63 @@ inline bool parse_number_token(std::string_view tok, double& d, float& f) {
   return end == buf + tok.size();
 }
 
-inline void append_utf8(std::string& s, std::uint32_t cp) {
+// Encodes code point cp as UTF-8 into out; returns the byte count.
+inline std::size_t encode_utf8(std::uint32_t cp, char out[4]) noexcept {
   if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    out[0] = static_cast<char>(cp);
+    return 1;
   }
+  if (cp < 0x800) {
+    out[0] = static_cast<char>(0xC0 | (cp >> 6));
+    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = static_cast<char>(0xE0 | (cp >> 12));
+    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = static_cast<char>(0xF0 | (cp >> 18));
+  out[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = static_cast<char>(0x80 | (cp & 0x3F));
+  return 4;
 }
 
 class json_parser {
  public:
-  json_parser(std::string_view text, json_limits limits) : s_(text), lim_(limits) {}
+  json_parser(std::string_view text, json_limits limits) : s_(text), lim_(limits), tape_(text.size()) {}
 
-  expected<json_value> parse_document() {
-    json_value v;
-    TESSERA_TRY(parse_value(v, 0));
+  expected<json_document> parse_document() {
+    TESSERA_TRY(tape_.reserve_tokens(token_bound(s_)));
+    json_kind k{};
+    TESSERA_TRY(parse_value(k, 0));
     skip_ws();
     if (pos_ != s_.size()) return fail("unexpected data after the top-level value");
-    return v;
+    return tape_.finish(s_.data());
   }
 
  private:
+  // An upper bound on the tokens of a document, from one cheap scan: an array of k > 0
+  // elements has k - 1 commas and one '[', an object of m > 0 members (2m tokens) m colons,
+  // m - 1 commas and one '{'; bytes inside strings are not counted. Exact for most files.
+  static std::size_t token_bound(std::string_view s) noexcept {
+    std::size_t n = 1;
+    bool in_string = false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else in_string = c != '"';
+      } else {
+        in_string = c == '"';
+        n += c == ',' || c == ':' || c == '[' || c == '{';
+      }
+    }
+    return n;
+  }
+
   error fail(const std::string& what) const {
     return make_error(errc::parse_error, "json: " + what + " at byte " + std::to_string(pos_));
   }
@@ -153,34 +121,34 @@ class json_parser {
     return false;
   }
 
-  status parse_value(json_value& out, std::size_t depth) {
+  // Appends the value at pos_ to the tape; `kind` tells the enclosing array what it was.
+  status parse_value(json_kind& kind, std::size_t depth) {
     if (depth > lim_.max_depth) return fail("nesting deeper than " + std::to_string(lim_.max_depth));
     skip_ws();
     if (pos_ >= s_.size()) return fail("unexpected end of input");
-    const char c = s_[pos_];
-    switch (c) {
-      case '{': return parse_object(out, depth);
-      case '[': return parse_array(out, depth);
-      case '"':
-        out.kind = json_kind::string;
-        return parse_string(out.str);
+    switch (s_[pos_]) {
+      case '{': kind = json_kind::object; return parse_object(depth);
+      case '[': kind = json_kind::array; return parse_array(depth);
+      case '"': kind = json_kind::string; return parse_string();
       case 't':
         if (!consume_literal("true")) return fail("invalid literal");
-        out.kind = json_kind::boolean;
-        out.boolean = true;
-        return {};
+        kind = json_kind::boolean;
+        return tape_.push(json_token::scalar(json_kind::boolean, true));
       case 'f':
         if (!consume_literal("false")) return fail("invalid literal");
-        out.kind = json_kind::boolean;
-        out.boolean = false;
-        return {};
+        kind = json_kind::boolean;
+        return tape_.push(json_token::scalar(json_kind::boolean, false));
       case 'n':
         if (!consume_literal("null")) return fail("invalid literal");
-        out.kind = json_kind::null;
-        return {};
-      default:
-        out.kind = json_kind::number;
-        return parse_number(out.number, out.number_f32);
+        kind = json_kind::null;
+        return tape_.push(json_token::scalar(json_kind::null));
+      default: {
+        kind = json_kind::number;
+        double d = 0.0;
+        float f = 0.0f;
+        TESSERA_TRY(parse_number(d, f));
+        return tape_.push(json_token::number(d, f));
+      }
     }
   }
 
@@ -238,37 +206,47 @@ class json_parser {
     return {};
   }
 
-  status parse_string(std::string& out) {
+  // Appends a string token. A string without escapes stays in the input (no copy); one
+  // with escapes is unescaped into the tape's shared buffer.
+  status parse_string() {
     ++pos_;  // opening quote
-    out.clear();
+    const std::size_t start = pos_;
+    const std::size_t buffer_start = tape_.unescaped_size();
+    bool escaped = false;
     while (true) {
       if (pos_ >= s_.size()) return fail("unterminated string");
       const unsigned char c = static_cast<unsigned char>(s_[pos_]);
       if (c == '"') {
         ++pos_;
-        return {};
+        if (!escaped) return tape_.push(json_token::string(start, pos_ - 1 - start, false));
+        return tape_.push(json_token::string(buffer_start, tape_.unescaped_size() - buffer_start, true));
       }
       if (c < 0x20) return fail("control character in string");
       if (c != '\\') {
-        // Copy the run of plain characters at once (a char at a time took seconds on 200 MB).
+        // Take the run of plain characters at once (a char at a time took seconds on 200 MB).
         std::size_t end = pos_ + 1;
         while (end < s_.size() && s_[end] != '"' && s_[end] != '\\' && static_cast<unsigned char>(s_[end]) >= 0x20) ++end;
-        out.append(s_.data() + pos_, end - pos_);
+        if (escaped) TESSERA_TRY(tape_.append_unescaped(s_.data() + pos_, end - pos_));
         pos_ = end;
         continue;
       }
+      if (!escaped) {  // first escape: the text so far moves to the buffer
+        escaped = true;
+        TESSERA_TRY(tape_.append_unescaped(s_.data() + start, pos_ - start));
+      }
       ++pos_;
       if (pos_ >= s_.size()) return fail("unterminated escape");
-      const char e = s_[pos_++];
-      switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+      char out[4];
+      std::size_t n = 1;
+      switch (s_[pos_++]) {
+        case '"': out[0] = '"'; break;
+        case '\\': out[0] = '\\'; break;
+        case '/': out[0] = '/'; break;
+        case 'b': out[0] = '\b'; break;
+        case 'f': out[0] = '\f'; break;
+        case 'n': out[0] = '\n'; break;
+        case 'r': out[0] = '\r'; break;
+        case 't': out[0] = '\t'; break;
         case 'u': {
           std::uint32_t cp = 0;
           TESSERA_TRY(parse_hex4(cp));
@@ -281,33 +259,31 @@ class json_parser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return fail("lone low surrogate");
           }
-          append_utf8(out, cp);
+          n = encode_utf8(cp, out);
           break;
         }
         default: return fail("invalid escape");
       }
+      TESSERA_TRY(tape_.append_unescaped(out, n));
     }
   }
 
-  status parse_array(json_value& out, std::size_t depth) {
+  status parse_array(std::size_t depth) {
     ++pos_;  // '['
-    // Start as a number_array; fall back to generic items at the first non-number.
-    out.kind = json_kind::number_array;
+    TESSERA_ASSIGN_OR_RETURN(const std::size_t at, tape_.open_container());
+    std::size_t count = 0;
+    bool numbers_only = true;
     skip_ws();
     if (pos_ < s_.size() && s_[pos_] == ']') {
       ++pos_;
+      tape_.close_container(at, json_kind::array, 0, true);
       return {};
     }
     while (true) {
-      json_value v;
-      TESSERA_TRY(parse_value(v, depth + 1));
-      if (out.kind == json_kind::number_array && v.kind == json_kind::number) {
-        out.numbers.push_back(v.number);
-        out.numbers_f32.push_back(v.number_f32);
-      } else {
-        if (out.kind == json_kind::number_array) to_generic(out);
-        out.items.push_back(std::move(v));
-      }
+      json_kind k{};
+      TESSERA_TRY(parse_value(k, depth + 1));
+      ++count;
+      numbers_only = numbers_only && k == json_kind::number;
       skip_ws();
       if (pos_ >= s_.size()) return fail("unterminated array");
       if (s_[pos_] == ',') {
@@ -316,47 +292,33 @@ class json_parser {
       }
       if (s_[pos_] == ']') {
         ++pos_;
+        tape_.close_container(at, json_kind::array, count, numbers_only);
         return {};
       }
       return fail("',' or ']' expected");
     }
   }
 
-  static void to_generic(json_value& a) {
-    a.kind = json_kind::array;
-    a.items.reserve(a.numbers.size() + 1);
-    for (std::size_t i = 0; i < a.numbers.size(); ++i) {
-      json_value n;
-      n.kind = json_kind::number;
-      n.number = a.numbers[i];
-      n.number_f32 = a.numbers_f32[i];
-      a.items.push_back(std::move(n));
-    }
-    a.numbers.clear();
-    a.numbers.shrink_to_fit();
-    a.numbers_f32.clear();
-    a.numbers_f32.shrink_to_fit();
-  }
-
-  status parse_object(json_value& out, std::size_t depth) {
+  status parse_object(std::size_t depth) {
     ++pos_;  // '{'
-    out.kind = json_kind::object;
+    TESSERA_ASSIGN_OR_RETURN(const std::size_t at, tape_.open_container());
+    std::size_t count = 0;
     skip_ws();
     if (pos_ < s_.size() && s_[pos_] == '}') {
       ++pos_;
+      tape_.close_container(at, json_kind::object, 0, false);
       return {};
     }
     while (true) {
       skip_ws();
       if (pos_ >= s_.size() || s_[pos_] != '"') return fail("object key expected");
-      std::string key;
-      TESSERA_TRY(parse_string(key));
+      TESSERA_TRY(parse_string());
       skip_ws();
       if (pos_ >= s_.size() || s_[pos_] != ':') return fail("':' expected");
       ++pos_;
-      json_value v;
-      TESSERA_TRY(parse_value(v, depth + 1));
-      out.members.push_back(json_member{std::move(key), std::move(v)});
+      json_kind k{};
+      TESSERA_TRY(parse_value(k, depth + 1));
+      ++count;
       skip_ws();
       if (pos_ >= s_.size()) return fail("unterminated object");
       if (s_[pos_] == ',') {
@@ -365,6 +327,7 @@ class json_parser {
       }
       if (s_[pos_] == '}') {
         ++pos_;
+        tape_.close_container(at, json_kind::object, count, false);
         return {};
       }
       return fail("',' or '}' expected");
@@ -373,15 +336,21 @@ class json_parser {
 
   std::string_view s_;
   json_limits lim_;
+  tape_builder tape_;
   std::size_t pos_ = 0;
 };
 
 }  // namespace detail
 
-// Parses one JSON document (the whole input; trailing whitespace only).
-inline expected<json_value> parse_json(std::string_view text, json_limits limits = {}) {
+// Parses one JSON document (the whole input; trailing whitespace only). The document
+// refers to `text` for its strings: keep the text alive while using the document.
+inline expected<json_document> parse_json(std::string_view text, json_limits limits = {}) {
   return detail::json_parser(text, limits).parse_document();
 }
+// A temporary string would die before the document that points into it.
+template <class S>
+  requires(std::is_same_v<std::remove_cvref_t<S>, std::string> && !std::is_lvalue_reference_v<S>)
+expected<json_document> parse_json(S&& text, json_limits limits = {}) = delete;
 
 // ---- typed accessors used by the model loaders ------------------------------------------
 
@@ -390,38 +359,38 @@ inline error schema_error(std::string_view where, std::string_view what) {
   return make_error(errc::parse_error, std::string(where) + ": " + std::string(what));
 }
 
-inline expected<const json_value*> require_member(const json_value& obj, std::string_view key,
-                                                  std::string_view where) {
+inline expected<json_ref> require_member(json_ref obj, std::string_view key, std::string_view where) {
   if (!obj.is_object()) return schema_error(where, "expected an object");
-  const json_value* v = obj.find(key);
+  const json_ref v = obj.find(key);
   if (!v) return schema_error(where, "missing field '" + std::string(key) + "'");
   return v;
 }
 
 // Number of elements of an array value, or an error naming `where`.
-inline expected<std::size_t> array_size(const json_value& v, std::string_view where) {
-  if (!v.is_array()) return schema_error(where, std::string("expected an array, got ") + json_kind_name(v.kind));
+inline expected<std::size_t> array_size(json_ref v, std::string_view where) {
+  if (!v.is_array()) return schema_error(where, std::string("expected an array, got ") + json_kind_name(v.kind()));
   return v.size();
 }
 
-// Element i of a numeric array as double / float (works for both representations).
-inline expected<double> array_number(const json_value& v, std::size_t i, std::string_view where) {
-  if (v.kind == json_kind::number_array && i < v.numbers.size()) return v.numbers[i];
-  if (v.kind == json_kind::array && i < v.items.size()) {
-    const json_value& e = v.items[i];
-    if (e.kind == json_kind::number) return e.number;
-    if (e.kind == json_kind::boolean) return e.boolean ? 1.0 : 0.0;
-  }
+// Element e (number i of its array) as double / float; booleans count as 0 and 1, and an
+// absent element is an error like any other non-number.
+inline expected<double> element_number(json_ref e, std::size_t i, std::string_view where) {
+  if (e.is_number()) return e.number();
+  if (e.is_boolean()) return e.boolean() ? 1.0 : 0.0;
   return schema_error(where, "element " + std::to_string(i) + " is not a number");
 }
-inline expected<float> array_number_f32(const json_value& v, std::size_t i, std::string_view where) {
-  if (v.kind == json_kind::number_array && i < v.numbers_f32.size()) return v.numbers_f32[i];
-  if (v.kind == json_kind::array && i < v.items.size()) {
-    const json_value& e = v.items[i];
-    if (e.kind == json_kind::number) return e.number_f32;
-    if (e.kind == json_kind::boolean) return e.boolean ? 1.0f : 0.0f;
-  }
+inline expected<float> element_number_f32(json_ref e, std::size_t i, std::string_view where) {
+  if (e.is_number()) return e.number_f32();
+  if (e.is_boolean()) return e.boolean() ? 1.0f : 0.0f;
   return schema_error(where, "element " + std::to_string(i) + " is not a number");
+}
+
+// Element i of a numeric array (O(1) for arrays of numbers; iterate elements() otherwise).
+inline expected<double> array_number(json_ref v, std::size_t i, std::string_view where) {
+  return element_number(v[i], i, where);
+}
+inline expected<float> array_number_f32(json_ref v, std::size_t i, std::string_view where) {
+  return element_number_f32(v[i], i, where);
 }
 
 namespace detail {
@@ -440,30 +409,31 @@ inline expected<std::int64_t> to_integer(double d, std::int64_t lo, std::int64_t
   return static_cast<std::int64_t>(d);
 }
 
-// Element i of a numeric array as an integer in [lo, hi]; the error location is only
+// Element e (number i of its array) as an integer in [lo, hi]; the error location is only
 // formatted on failure, so this is cheap to call for every element.
-inline expected<std::int64_t> array_integer(const json_value& v, std::size_t i, std::int64_t lo, std::int64_t hi,
-                                            std::string_view where) {
-  TESSERA_ASSIGN_OR_RETURN(const double d, array_number(v, i, where));
+inline expected<std::int64_t> element_integer(json_ref e, std::size_t i, std::int64_t lo, std::int64_t hi,
+                                              std::string_view where) {
+  TESSERA_ASSIGN_OR_RETURN(const double d, element_number(e, i, where));
   if (!detail::is_integer_in(d, lo, hi))
     return detail::integer_range_error(std::string(where) + " element " + std::to_string(i), lo, hi);
   return static_cast<std::int64_t>(d);
 }
+inline expected<std::int64_t> array_integer(json_ref v, std::size_t i, std::int64_t lo, std::int64_t hi,
+                                            std::string_view where) {
+  return element_integer(v[i], i, lo, hi, where);
+}
 
 // A number given either as a number or as a string holding one ("5E-1", XGBoost's style).
-// A string of the form "[x]" (one-element list, as newer XGBoost writes base_score) is
-// accepted too.
-inline expected<double> number_or_string(const json_value& v, std::string_view where, float* as_f32 = nullptr) {
-  if (v.kind == json_kind::number) {
-    if (as_f32) *as_f32 = v.number_f32;
-    return v.number;
+// A one-element list of a number, or a string of the form "[x]" (as newer XGBoost writes
+// base_score), is accepted too.
+inline expected<double> number_or_string(json_ref v, std::string_view where, float* as_f32 = nullptr) {
+  if (v.is_array() && v.size() == 1 && v[0].is_number()) v = v[0];
+  if (v.is_number()) {
+    if (as_f32) *as_f32 = v.number_f32();
+    return v.number();
   }
-  if (v.kind == json_kind::number_array && v.numbers.size() == 1) {
-    if (as_f32) *as_f32 = v.numbers_f32[0];
-    return v.numbers[0];
-  }
-  if (v.kind != json_kind::string) return schema_error(where, "expected a number");
-  std::string_view s = v.str;
+  if (!v.is_string()) return schema_error(where, "expected a number");
+  std::string_view s = v.str();
   while (!s.empty() && (s.front() == ' ' || s.front() == '[')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == ']')) s.remove_suffix(1);
   // strtod accepts more than JSON (hex, "inf"); check the characters first.

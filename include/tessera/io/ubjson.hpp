@@ -1,10 +1,11 @@
-// A bounded UBJSON (Universal Binary JSON, draft 12) reader producing the same DOM as the
-// JSON reader (json_value), so one XGBoost loader serves .json and .ubj files.
+// A bounded UBJSON (Universal Binary JSON, draft 12) reader producing the same token tape
+// as the JSON reader (json_document, io/json_tape.hpp), so one XGBoost loader serves .json
+// and .ubj files.
 //
 // Supported: Z N T F i U I l L d D C S H, containers [ ] { } including optimized
 // containers with a count ('#') and a type ('$'). XGBoost writes its numeric arrays as
-// typed arrays ([$d#L<n> followed by n big-endian float32 values); those become compact
-// number_array values. Bounds: a declared count is checked against the bytes left before
+// typed arrays ([$d#L<n> followed by n big-endian float32 values). Strings and keys are
+// not copied: the tape points into the input, which must outlive the document. Bounds: a declared count is checked against the bytes left before
 // anything is allocated (each element needs at least one byte, typed numbers their full
 // width), typed containers of zero-width types ($Z, $T, $F, $N) are refused, nesting depth
 // is capped, and int64 lengths/counts must be non-negative.
@@ -26,19 +27,32 @@ namespace detail {
 
 class ubjson_parser {
  public:
-  ubjson_parser(std::span<const std::uint8_t> bytes, json_limits limits) : b_(bytes), lim_(limits) {}
+  ubjson_parser(std::span<const std::uint8_t> bytes, json_limits limits)
+      : b_(bytes), lim_(limits), tape_(bytes.size()) {}
 
-  expected<json_value> parse_document() {
-    json_value v;
-    std::uint8_t m = 0;
-    TESSERA_TRY(next_marker(m));
-    TESSERA_TRY(parse_typed(v, m, 0));
-    while (pos_ < b_.size() && b_[pos_] == 'N') ++pos_;
-    if (pos_ != b_.size()) return fail("unexpected data after the top-level value");
-    return v;
+  // Two passes: the first checks the input and counts its tokens, so the tape is
+  // allocated once at its exact size (reading UBJSON is cheap next to the memory saved).
+  expected<json_document> parse_document() {
+    tape_.count_only(true);
+    TESSERA_TRY(parse_all());
+    TESSERA_TRY(tape_.reserve_tokens(tape_.counted()));
+    tape_.count_only(false);
+    pos_ = 0;
+    TESSERA_TRY(parse_all());
+    return tape_.finish(reinterpret_cast<const char*>(b_.data()));
   }
 
  private:
+  status parse_all() {
+    std::uint8_t m = 0;
+    TESSERA_TRY(next_marker(m));
+    json_kind k{};
+    TESSERA_TRY(parse_typed(m, k, 0));
+    while (pos_ < b_.size() && b_[pos_] == 'N') ++pos_;
+    if (pos_ != b_.size()) return fail("unexpected data after the top-level value");
+    return {};
+  }
+
   error fail(const std::string& what) const {
     return make_error(errc::parse_error, "ubjson: " + what + " at byte " + std::to_string(pos_));
   }
@@ -48,13 +62,6 @@ class ubjson_parser {
     if (left() < n) return fail("truncated input (" + std::to_string(n) + " bytes needed, " +
                                 std::to_string(left()) + " left)");
     return {};
-  }
-  // Big-endian unsigned integer of n bytes.
-  std::uint64_t read_be(std::size_t n) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v = (v << 8) | b_[pos_ + i];
-    pos_ += n;
-    return v;
   }
 
   // Next marker, skipping no-ops.
@@ -66,29 +73,13 @@ class ubjson_parser {
     }
   }
 
-  static std::size_t number_width(std::uint8_t m) {
-    switch (m) {
-      case 'i': case 'U': case 'C': return 1;
-      case 'I': return 2;
-      case 'l': case 'd': return 4;
-      case 'L': case 'D': return 8;
-      default: return 0;
-    }
-  }
-
   // Reads an integer value of marker m (i U I l L) as int64.
   status read_int(std::uint8_t m, std::int64_t& out) {
-    const std::size_t w = number_width(m);
+    const std::size_t w = ubjson_width(m);
     if (w == 0 || m == 'd' || m == 'D' || m == 'C') return fail("integer marker expected");
     TESSERA_TRY(need(w));
-    const std::uint64_t raw = read_be(w);
-    switch (m) {
-      case 'i': out = static_cast<std::int8_t>(raw); break;
-      case 'U': out = static_cast<std::uint8_t>(raw); break;
-      case 'I': out = static_cast<std::int16_t>(raw); break;
-      case 'l': out = static_cast<std::int32_t>(raw); break;
-      default: out = static_cast<std::int64_t>(raw); break;
-    }
+    out = ubjson_integer(m, b_.data() + pos_);
+    pos_ += w;
     return {};
   }
 
@@ -101,32 +92,28 @@ class ubjson_parser {
     return {};
   }
 
-  status read_string_body(std::string& out) {
-    std::int64_t n = 0;
-    TESSERA_TRY(read_length(n));
-    if (static_cast<std::uint64_t>(n) > left()) return fail("string length " + std::to_string(n) + " past the end");
-    out.assign(reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(n));
-    pos_ += static_cast<std::size_t>(n);
+  // A string's length and bytes; `at` is its offset in the input.
+  status read_string_body(std::size_t& at, std::size_t& n) {
+    std::int64_t len = 0;
+    TESSERA_TRY(read_length(len));
+    if (static_cast<std::uint64_t>(len) > left()) return fail("string length " + std::to_string(len) + " past the end");
+    at = pos_;
+    n = static_cast<std::size_t>(len);
+    pos_ += n;
     return {};
+  }
+  status push_string() {
+    std::size_t at = 0, n = 0;
+    TESSERA_TRY(read_string_body(at, n));
+    return tape_.push(json_token::string(at, n, false));
   }
 
   // Reads a number of marker m into double/float.
   status read_number(std::uint8_t m, double& d, float& f) {
-    if (m == 'd') {
-      TESSERA_TRY(need(4));
-      f = tessera::bit_cast<float>(static_cast<std::uint32_t>(read_be(4)));
-      d = f;
-      return {};
-    }
-    if (m == 'D') {
-      TESSERA_TRY(need(8));
-      d = tessera::bit_cast<double>(read_be(8));
-      f = static_cast<float>(d);
-      return {};
-    }
     if (m == 'H') {
-      std::string s;
-      TESSERA_TRY(read_string_body(s));
+      std::size_t at = 0, n = 0;
+      TESSERA_TRY(read_string_body(at, n));
+      const std::string_view s(reinterpret_cast<const char*>(b_.data() + at), n);
       if (s.empty() || s.size() > 400) return fail("bad high-precision number");
       for (char c : s)
         if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
@@ -134,37 +121,45 @@ class ubjson_parser {
       if (!parse_number_token(s, d, f)) return fail("bad high-precision number");
       return {};
     }
-    std::int64_t i = 0;
-    TESSERA_TRY(read_int(m, i));
-    d = static_cast<double>(i);
-    f = static_cast<float>(i);
+    const std::size_t w = ubjson_width(m);
+    if (w == 0 || m == 'C') return fail("integer marker expected");
+    TESSERA_TRY(need(w));
+    ubjson_number(m, b_.data() + pos_, d, f);
+    pos_ += w;
     return {};
   }
 
-  // Parses a value whose marker m was already consumed.
-  status parse_typed(json_value& out, std::uint8_t m, std::size_t depth) {
+  // Appends the value whose marker m was already consumed; `kind` tells the enclosing
+  // array what it was.
+  status parse_typed(std::uint8_t m, json_kind& kind, std::size_t depth) {
     if (depth > lim_.max_depth) return fail("nesting deeper than " + std::to_string(lim_.max_depth));
     switch (m) {
-      case 'Z': out.kind = json_kind::null; return {};
-      case 'T': out.kind = json_kind::boolean; out.boolean = true; return {};
-      case 'F': out.kind = json_kind::boolean; out.boolean = false; return {};
+      case 'Z': kind = json_kind::null; return tape_.push(json_token::scalar(json_kind::null));
+      case 'T': kind = json_kind::boolean; return tape_.push(json_token::scalar(json_kind::boolean, true));
+      case 'F': kind = json_kind::boolean; return tape_.push(json_token::scalar(json_kind::boolean, false));
       case 'i': case 'U': case 'I': case 'l': case 'L': case 'd': case 'D': case 'H':
-        out.kind = json_kind::number;
-        return read_number(m, out.number, out.number_f32);
+        kind = json_kind::number;
+        return push_number(m);
       case 'C':
         TESSERA_TRY(need(1));
-        out.kind = json_kind::string;
-        out.str.assign(1, static_cast<char>(b_[pos_++]));
-        return {};
+        kind = json_kind::string;
+        return tape_.push(json_token::string(pos_++, 1, false));
       case 'S':
-        out.kind = json_kind::string;
-        return read_string_body(out.str);
-      case '[': return parse_container(out, depth, false);
-      case '{': return parse_container(out, depth, true);
+        kind = json_kind::string;
+        return push_string();
+      case '[': kind = json_kind::array; return parse_container(depth, false);
+      case '{': kind = json_kind::object; return parse_container(depth, true);
       default:
         --pos_;
         return fail("unknown marker 0x" + hex(m));
     }
+  }
+
+  status push_number(std::uint8_t m) {
+    double d = 0.0;
+    float f = 0.0f;
+    TESSERA_TRY(read_number(m, d, f));
+    return tape_.push(json_token::number(d, f));
   }
 
   static std::string hex(std::uint8_t v) {
@@ -172,8 +167,9 @@ class ubjson_parser {
     return std::string{d[v >> 4], d[v & 15]};
   }
 
-  status parse_container(json_value& out, std::size_t depth, bool object) {
-    out.kind = object ? json_kind::object : json_kind::array;
+  status parse_container(std::size_t depth, bool object) {
+    const json_kind kind = object ? json_kind::object : json_kind::array;
+    TESSERA_ASSIGN_OR_RETURN(const std::size_t at, tape_.open_container());
     std::uint8_t type = 0;
     std::int64_t count = -1;
     TESSERA_TRY(need(1));
@@ -192,64 +188,50 @@ class ubjson_parser {
       // Every element takes at least one byte (typed numbers their full width; object
       // members at least a key length byte): refuse counts the input cannot hold.
       std::size_t min_width = 1;
-      if (type != 0 && number_width(type) != 0) min_width = number_width(type);
+      if (type != 0 && ubjson_width(type) != 0) min_width = ubjson_width(type);
       if (static_cast<std::uint64_t>(count) > left() / min_width)
         return fail("declared count " + std::to_string(count) + " exceeds the remaining input");
     }
 
-    if (!object && type != 0 && type != 'C' && number_width(type) != 0) {
-      // Typed numeric array: compact storage.
-      out.kind = json_kind::number_array;
+    if (!object && type != 0 && type != 'C' && ubjson_width(type) != 0) {
+      // Typed numeric array (XGBoost's node arrays): one packed token over the values in
+      // place, all of which the count check above found in the input.
       const auto n = static_cast<std::size_t>(count);
-      out.numbers.resize(n);
-      out.numbers_f32.resize(n);
-      for (std::size_t i = 0; i < n; ++i) TESSERA_TRY(read_number(type, out.numbers[i], out.numbers_f32[i]));
+      tape_.set(at, json_token::packed(type, n, pos_));
+      pos_ += n * ubjson_width(type);
       return {};
     }
 
-    bool all_numbers = !object;
-    for (std::int64_t i = 0; count < 0 || i < count; ++i) {
+    std::size_t n = 0;
+    bool numbers_only = !object;
+    for (; count < 0 || n < static_cast<std::size_t>(count); ++n) {
       std::uint8_t m = type;
       if (count < 0) {
         TESSERA_TRY(next_marker(m));
         if (m == (object ? '}' : ']')) break;
         if (object) --pos_;  // an object member starts with the key length marker
       }
-      std::string key;
-      if (object) TESSERA_TRY(read_string_body(key));
+      if (object) TESSERA_TRY(push_string());
       if (type == 0 && (count >= 0 || object)) TESSERA_TRY(next_marker(m));
-      json_value v;
-      TESSERA_TRY(parse_typed(v, m, depth + 1));
-      if (object) {
-        out.members.push_back(json_member{std::move(key), std::move(v)});
-      } else {
-        all_numbers = all_numbers && v.kind == json_kind::number;
-        out.items.push_back(std::move(v));
-      }
+      json_kind k{};
+      TESSERA_TRY(parse_typed(m, k, depth + 1));
+      numbers_only = numbers_only && k == json_kind::number;
     }
-    if (all_numbers && !out.items.empty()) {
-      out.kind = json_kind::number_array;
-      out.numbers.reserve(out.items.size());
-      out.numbers_f32.reserve(out.items.size());
-      for (const auto& e : out.items) {
-        out.numbers.push_back(e.number);
-        out.numbers_f32.push_back(e.number_f32);
-      }
-      out.items.clear();
-      out.items.shrink_to_fit();
-    }
+    tape_.close_container(at, kind, n, numbers_only);
     return {};
   }
 
   std::span<const std::uint8_t> b_;
   json_limits lim_;
+  tape_builder tape_;
   std::size_t pos_ = 0;
 };
 
 }  // namespace detail
 
 // Parses one UBJSON document (the whole input; trailing no-ops only).
-inline expected<json_value> parse_ubjson(std::span<const std::uint8_t> bytes, json_limits limits = {}) {
+// The document refers to `bytes` for its strings: keep them alive while using it.
+inline expected<json_document> parse_ubjson(std::span<const std::uint8_t> bytes, json_limits limits = {}) {
   return detail::ubjson_parser(bytes, limits).parse_document();
 }
 

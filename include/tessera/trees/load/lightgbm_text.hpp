@@ -287,36 +287,25 @@ inline status lightgbm_add_tree(trees::forest& f, const kv_section& sec, std::si
 
 // pandas_categorical: null, or a list (one per categorical column) of value lists.
 inline status parse_pandas_categorical(std::string_view json_text, std::vector<std::vector<std::string>>& out) {
-  TESSERA_ASSIGN_OR_RETURN(const io::json_value v, io::parse_json(json_text));
+  TESSERA_ASSIGN_OR_RETURN(const io::json_document doc, io::parse_json(json_text));
+  const io::json_ref v = doc.root();
   out.clear();
   if (v.is_null()) return {};
   if (!v.is_array()) return lgb_error("pandas_categorical: expected a list");
-  if (v.kind == io::json_kind::number_array) {
-    if (!v.numbers.empty()) return lgb_error("pandas_categorical: expected a list of lists");
-    return {};
-  }
-  for (const io::json_value& col : v.items) {
+  for (const io::json_ref col : v.elements()) {
     if (!col.is_array()) return lgb_error("pandas_categorical: expected a list of lists");
     std::vector<std::string> values;
-    if (col.kind == io::json_kind::number_array) {
-      for (double d : col.numbers) {
+    for (const io::json_ref e : col.elements()) {
+      if (e.is_string()) {
+        values.emplace_back(e.str());
+      } else if (e.is_number()) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%.17g", d);
+        std::snprintf(buf, sizeof buf, "%.17g", e.number());
         values.emplace_back(buf);
-      }
-    } else {
-      for (const io::json_value& e : col.items) {
-        if (e.is_string()) {
-          values.push_back(e.str);
-        } else if (e.is_number()) {
-          char buf[64];
-          std::snprintf(buf, sizeof buf, "%.17g", e.number);
-          values.emplace_back(buf);
-        } else if (e.kind == io::json_kind::boolean) {
-          values.emplace_back(e.boolean ? "True" : "False");
-        } else {
-          return lgb_error("pandas_categorical: unsupported category value");
-        }
+      } else if (e.is_boolean()) {
+        values.emplace_back(e.boolean() ? "True" : "False");
+      } else {
+        return lgb_error("pandas_categorical: unsupported category value");
       }
     }
     out.push_back(std::move(values));
