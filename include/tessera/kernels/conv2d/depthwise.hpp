@@ -123,8 +123,7 @@ void depthwise_interior_blocked(float* out_line, const float* const* rows, const
 // then every input column once per kernel row, and each weight serves PX outputs (the body
 // above reloads a weight per FMA). PX = 6: 6 accumulators + 9 weights + 1 column = 16
 // registers at 3x3. Channel blocks stay inside the step so its input columns stay in L1.
-// Against the blocked body, measured in one process: native AVX2 +3-15%, WASM +32-54%
-// (112x112x32, 56x56x144/2, 28x28x192).
+// It beats the blocked body natively and by more in WASM (numbers: docs/performance.md).
 template <std::size_t KH, std::size_t KW, std::size_t S, std::size_t PX>
 void depthwise_interior_wreg(float* out_line, const float* const* rows, const conv2d_geometry& g, const float* w,
                              const float* bias, std::size_t c_full, std::size_t ox0, std::size_t ox1) {
