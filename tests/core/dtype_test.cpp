@@ -84,5 +84,8 @@ TEST_SUITE("core/dtype") {
     CHECK(dtype_of<float> == dtype::f32);
     CHECK(dtype_of<const bf16> == dtype::bf16);
     CHECK(std::string(dtype_name(dtype::q4_k)) == "q4_k");
+    CHECK(traits_of(dtype::q6_k).block_bytes == 210);
+    CHECK(traits_of(dtype::q8_k).block_elements == 256);
+    CHECK(dtype_of<block_q5_1> == dtype::q5_1);
   }
 }

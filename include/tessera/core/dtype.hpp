@@ -1,5 +1,6 @@
 // Element types: f32, f16, bf16, i8, i32, and the GGUF block-quantized types (Q8_0, Q4_0,
-// Q4_K) whose tensors store blocks rather than elements.
+// Q4_1, Q5_0, Q5_1, Q8_1, Q4_K, Q5_K, Q6_K, Q8_K) whose tensors store blocks rather than
+// elements.
 #pragma once
 
 #include <tessera/core/bit_cast.hpp>
@@ -84,6 +85,31 @@ struct block_q4_0 {  // 32 elements: x = d * (nibble - 8); low nibbles hold 0..1
   f16 d;
   std::uint8_t qs[16];
 };
+struct block_q4_1 {  // 32 elements: x = d * nibble + m; nibbles packed as in q4_0
+  static constexpr std::size_t elements = 32;
+  f16 d;
+  f16 m;
+  std::uint8_t qs[16];
+};
+struct block_q5_0 {  // 32 elements: x = d * (q - 16), q = nibble | (bit i of qh) << 4
+  static constexpr std::size_t elements = 32;
+  f16 d;
+  std::uint8_t qh[4];  // the fifth bits, little-endian u32: bit i belongs to element i
+  std::uint8_t qs[16];
+};
+struct block_q5_1 {  // 32 elements: x = d * q + m, q as in q5_0
+  static constexpr std::size_t elements = 32;
+  f16 d;
+  f16 m;
+  std::uint8_t qh[4];
+  std::uint8_t qs[16];
+};
+struct block_q8_1 {  // 32 elements, activation side of q4_1/q5_1: x = d * qs[i]
+  static constexpr std::size_t elements = 32;
+  f16 d;
+  f16 s;  // d * sum(qs): lets a dot with a min-carrying block add m * s once
+  std::int8_t qs[32];
+};
 struct block_q4_k {  // 256 elements in 8 sub-blocks of 32 with 6-bit scales and mins
   static constexpr std::size_t elements = 256;
   f16 d;
@@ -91,12 +117,39 @@ struct block_q4_k {  // 256 elements in 8 sub-blocks of 32 with 6-bit scales and
   std::uint8_t scales[12];
   std::uint8_t qs[128];
 };
+struct block_q5_k {  // 256 elements: q4_k's scales and low nibbles plus one high bit each
+  static constexpr std::size_t elements = 256;
+  f16 d;
+  f16 dmin;
+  std::uint8_t scales[12];
+  std::uint8_t qh[32];
+  std::uint8_t qs[128];
+};
+struct block_q6_k {  // 256 elements in 16 sub-blocks of 16: x = d * scales[j] * (q - 32)
+  static constexpr std::size_t elements = 256;
+  std::uint8_t ql[128];  // low 4 bits
+  std::uint8_t qh[64];   // high 2 bits
+  std::int8_t scales[16];
+  f16 d;  // last on disk, so the struct has no padding
+};
+struct block_q8_k {  // 256 elements, activation side of the K-quants: x = d * qs[i]
+  static constexpr std::size_t elements = 256;
+  float d;
+  std::int8_t qs[256];
+  std::int16_t bsums[16];  // sums of each 16 qs, for the K-quants' min terms
+};
 static_assert(sizeof(f16) == 2 && sizeof(bf16) == 2);
-static_assert(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18 && sizeof(block_q4_k) == 144,
+static_assert(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20 &&
+                  sizeof(block_q5_0) == 22 && sizeof(block_q5_1) == 24 && sizeof(block_q8_1) == 36 &&
+                  sizeof(block_q4_k) == 144 && sizeof(block_q5_k) == 176 &&
+                  sizeof(block_q6_k) == 210 && sizeof(block_q8_k) == 292,
               "block layouts must match ggml's on-disk format");
 
-enum class dtype : std::uint8_t { f32, f16, bf16, i8, i32, q8_0, q4_0, q4_k };
-inline constexpr int dtype_count = 8;
+// New types go at the end so existing tags keep their values.
+enum class dtype : std::uint8_t {
+  f32, f16, bf16, i8, i32, q8_0, q4_0, q4_k, q4_1, q5_0, q5_1, q8_1, q5_k, q6_k, q8_k
+};
+inline constexpr int dtype_count = 15;
 
 struct dtype_traits {
   const char* name;
@@ -116,6 +169,13 @@ inline constexpr dtype_traits traits_of(dtype t) {
     case dtype::q8_0: return {"q8_0", 32, sizeof(block_q8_0), false, true};
     case dtype::q4_0: return {"q4_0", 32, sizeof(block_q4_0), false, true};
     case dtype::q4_k: return {"q4_k", 256, sizeof(block_q4_k), false, true};
+    case dtype::q4_1: return {"q4_1", 32, sizeof(block_q4_1), false, true};
+    case dtype::q5_0: return {"q5_0", 32, sizeof(block_q5_0), false, true};
+    case dtype::q5_1: return {"q5_1", 32, sizeof(block_q5_1), false, true};
+    case dtype::q8_1: return {"q8_1", 32, sizeof(block_q8_1), false, true};
+    case dtype::q5_k: return {"q5_k", 256, sizeof(block_q5_k), false, true};
+    case dtype::q6_k: return {"q6_k", 256, sizeof(block_q6_k), false, true};
+    case dtype::q8_k: return {"q8_k", 256, sizeof(block_q8_k), false, true};
   }
   return {"?", 1, 0, false, false};
 }
@@ -131,6 +191,13 @@ template <> struct dtype_of_t<std::int32_t> { static constexpr dtype value = dty
 template <> struct dtype_of_t<block_q8_0> { static constexpr dtype value = dtype::q8_0; };
 template <> struct dtype_of_t<block_q4_0> { static constexpr dtype value = dtype::q4_0; };
 template <> struct dtype_of_t<block_q4_k> { static constexpr dtype value = dtype::q4_k; };
+template <> struct dtype_of_t<block_q4_1> { static constexpr dtype value = dtype::q4_1; };
+template <> struct dtype_of_t<block_q5_0> { static constexpr dtype value = dtype::q5_0; };
+template <> struct dtype_of_t<block_q5_1> { static constexpr dtype value = dtype::q5_1; };
+template <> struct dtype_of_t<block_q8_1> { static constexpr dtype value = dtype::q8_1; };
+template <> struct dtype_of_t<block_q5_k> { static constexpr dtype value = dtype::q5_k; };
+template <> struct dtype_of_t<block_q6_k> { static constexpr dtype value = dtype::q6_k; };
+template <> struct dtype_of_t<block_q8_k> { static constexpr dtype value = dtype::q8_k; };
 template <class T>
 inline constexpr dtype dtype_of = dtype_of_t<std::remove_cv_t<T>>::value;
 
