@@ -34,8 +34,11 @@ endif()
 if(EMSCRIPTEN)
   # Sync compilation: Node 20's global fetch breaks the async loader of Emscripten 3.1.6.
   # NODERAWFS: tests and tools read model files straight from the host file system.
+  # ABORTING_MALLOC=0: a failed malloc / nothrow new returns null, which tessera turns into
+  # errc::out_of_memory, instead of aborting the module. Growth already implies it in 3.1.6;
+  # spelled out so the guarantee (tests/robustness) does not hang on that default.
   target_link_options(tessera_dev_flags INTERFACE
-    -sWASM_ASYNC_COMPILATION=0 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB
+    -sWASM_ASYNC_COMPILATION=0 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sABORTING_MALLOC=0
     -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sTOTAL_STACK=4MB)
   if(TESSERA_WASM_THREADS)
     target_compile_options(tessera_dev_flags INTERFACE -pthread)
