@@ -25,6 +25,7 @@
 //   fused_epilogue.hpp  conv2d_epilogue (public) and its application on every path
 //   validation.hpp      parameter and buffer checks, as error values
 //   scratch.hpp         the bounded scratch tiles of the GEMM paths, from an arena
+//   prepared_weights.hpp what prepared Conv and ConvTranspose weights share (packed B, bias)
 //   prepared.hpp        prepared_conv2d (public): weights prepared once, the algorithm choice
 //   depthwise.hpp       the direct depthwise kernel
 //   im2col.hpp          the im2col + GEMM path

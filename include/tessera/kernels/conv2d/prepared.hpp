@@ -5,8 +5,8 @@
 
 #include <tessera/core/aligned.hpp>
 #include <tessera/core/error.hpp>
+#include <tessera/kernels/conv2d/prepared_weights.hpp>
 #include <tessera/kernels/conv2d/scratch.hpp>
-#include <tessera/kernels/conv2d/validation.hpp>
 #include <tessera/kernels/conv_shape.hpp>
 #include <tessera/kernels/gemm.hpp>
 
@@ -31,7 +31,7 @@ inline const char* conv2d_algorithm_name(conv2d_algorithm a) noexcept {
 }
 
 // Weights of one Conv node, prepared for the NHWC kernels.
-class prepared_conv2d {
+class prepared_conv2d : public detail::prepared_conv_weights {
  public:
   // weight: ONNX/PyTorch OIHW [out_channels, in_channels/groups, kernel_h, kernel_w];
   // bias: out_channels values or null. `algo` forces a path (tests, benchmarks); automatic
@@ -40,12 +40,8 @@ class prepared_conv2d {
                                            std::int64_t out_channels, const float* weight, const float* bias,
                                            conv2d_algorithm algo = conv2d_algorithm::automatic) {
     constexpr const char* op = "prepare_conv2d";
-    TESSERA_TRY(detail::check_conv_params(p, in_channels, out_channels, op));
-    if (!weight) return make_error(errc::invalid_argument, std::string(op) + ": null weight");
     prepared_conv2d w;
-    w.p_ = p;
-    w.in_c_ = static_cast<std::size_t>(in_channels);
-    w.out_c_ = static_cast<std::size_t>(out_channels);
+    TESSERA_TRY(w.init(p, in_channels, out_channels, weight, op));
     const std::size_t G = static_cast<std::size_t>(p.groups), icg = w.in_c_ / G, ocg = w.out_c_ / G;
     const std::size_t kh = static_cast<std::size_t>(p.kernel_h), kw = static_cast<std::size_t>(p.kernel_w);
     const bool depthwise_ok = G == w.in_c_ && G == w.out_c_;
@@ -61,8 +57,7 @@ class prepared_conv2d {
       return make_error(errc::unsupported, std::string(op) + ": gemm_1x1 needs a 1x1 kernel, stride 1, no padding");
     w.algo_ = algo;
     // The depthwise kernel always adds a bias (zeros when there is none).
-    if (bias || algo == conv2d_algorithm::depthwise) TESSERA_TRY(w.bias_.allocate_zeroed(w.out_c_));
-    if (bias) std::copy(bias, bias + w.out_c_, w.bias_.data());
+    TESSERA_TRY(w.set_bias(bias, algo == conv2d_algorithm::depthwise));
     if (algo == conv2d_algorithm::depthwise) {
       // [kh][kw][C]: one contiguous channel row per tap.
       const std::size_t C = w.in_c_;
@@ -72,37 +67,22 @@ class prepared_conv2d {
       return w;
     }
     // Per group: B[(ky*kw + kx)*icg + ci][co] = W[g*ocg + co][ci][ky][kx].
-    const std::size_t K = kh * kw * icg;
-    aligned_buffer<float> b;
-    TESSERA_TRY(b.allocate(K * ocg));
-    w.packed_.reserve(G);
-    for (std::size_t grp = 0; grp < G; ++grp) {
+    TESSERA_TRY(w.pack_groups(kh * kw * icg, ocg, [&](std::size_t grp, float* b) {
       for (std::size_t co = 0; co < ocg; ++co)
         for (std::size_t ci = 0; ci < icg; ++ci)
           for (std::size_t t = 0; t < kh * kw; ++t)
             b[(t * icg + ci) * ocg + co] = weight[(((grp * ocg + co) * icg + ci) * kh * kw) + t];
-      TESSERA_ASSIGN_OR_RETURN(auto packed, packed_b_f32::pack(K, ocg, b.data(), static_cast<std::ptrdiff_t>(ocg),
-                                                               transpose::no));
-      w.packed_.push_back(std::move(packed));
-    }
+    }));
     return w;
   }
 
-  const conv2d_params& params() const noexcept { return p_; }
-  std::size_t in_channels() const noexcept { return in_c_; }
-  std::size_t out_channels() const noexcept { return out_c_; }
   conv2d_algorithm algorithm() const noexcept { return algo_; }
-  // The prepared weights the kernels read: GEMM paths one packed B per group, depthwise
-  // [kh][kw][C]; the bias (out_channels values) or null.
-  const packed_b_f32& packed(std::size_t group) const noexcept { return packed_[group]; }
+  // Depthwise weights, [kh][kw][C] (the GEMM paths read packed(group)).
   const float* depthwise_weights() const noexcept { return dw_weight_.data(); }
-  const float* bias() const noexcept { return bias_.size() ? bias_.data() : nullptr; }
 
   // Validated sizes for an input; the output is [batch, out_h, out_w, out_channels].
   expected<conv2d_geometry> geometry(const image_shape& in) const {
-    if (in.channels != static_cast<std::int64_t>(in_c_))
-      return make_error(errc::shape_mismatch, "conv2d: input has " + std::to_string(in.channels) +
-                                                  " channels, weights expect " + std::to_string(in_c_));
+    TESSERA_TRY(check_input_channels(in, "conv2d"));
     return conv2d_geometry_of(in, static_cast<std::int64_t>(out_c_), p_);
   }
 
@@ -119,13 +99,8 @@ class prepared_conv2d {
   }
 
  private:
-  conv2d_params p_;
-  std::size_t in_c_ = 0, out_c_ = 0;
   conv2d_algorithm algo_ = conv2d_algorithm::im2col_gemm;
-  std::vector<packed_b_f32> packed_;  // GEMM paths: one per group
-  aligned_buffer<float> dw_weight_;   // depthwise: [kh][kw][C]
-  aligned_buffer<float> bias_;        // out_channels values, or empty (GEMM paths, no bias)
+  aligned_buffer<float> dw_weight_;  // depthwise: [kh][kw][C]
 };
-
 
 }  // namespace tessera::kernels

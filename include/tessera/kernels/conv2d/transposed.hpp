@@ -7,6 +7,7 @@
 #include <tessera/core/arena.hpp>
 #include <tessera/core/error.hpp>
 #include <tessera/kernels/conv2d/fused_epilogue.hpp>
+#include <tessera/kernels/conv2d/prepared_weights.hpp>
 #include <tessera/kernels/conv2d/scratch.hpp>
 #include <tessera/kernels/conv2d/validation.hpp>
 #include <tessera/kernels/conv_shape.hpp>
@@ -24,7 +25,7 @@
 namespace tessera::kernels {
 
 // Weights of one ConvTranspose node, packed for the GEMM + col2im path.
-class prepared_conv_transpose2d {
+class prepared_conv_transpose2d : public detail::prepared_conv_weights {
  public:
   // weight: ONNX/PyTorch IOHW [in_channels, out_channels/groups, kernel_h, kernel_w];
   // bias: out_channels values or null.
@@ -32,57 +33,28 @@ class prepared_conv_transpose2d {
                                                      std::int64_t out_channels, const float* weight,
                                                      const float* bias) {
     constexpr const char* op = "prepare_conv_transpose2d";
-    TESSERA_TRY(detail::check_conv_params(p, in_channels, out_channels, op));
+    prepared_conv_transpose2d w;
+    TESSERA_TRY(w.init(p, in_channels, out_channels, weight, op));
     TESSERA_TRY(detail::check_range(op, "output_padding_h", p.output_padding_h, 0));
     TESSERA_TRY(detail::check_range(op, "output_padding_w", p.output_padding_w, 0));
-    if (!weight) return make_error(errc::invalid_argument, std::string(op) + ": null weight");
-    prepared_conv_transpose2d w;
-    w.p_ = p;
-    w.in_c_ = static_cast<std::size_t>(in_channels);
-    w.out_c_ = static_cast<std::size_t>(out_channels);
     const std::size_t G = static_cast<std::size_t>(p.groups), icg = w.in_c_ / G, ocg = w.out_c_ / G;
     const std::size_t taps = static_cast<std::size_t>(p.kernel_h * p.kernel_w);
-    if (bias) {
-      TESSERA_TRY(w.bias_.allocate(w.out_c_));
-      std::copy(bias, bias + w.out_c_, w.bias_.data());
-    }
+    TESSERA_TRY(w.set_bias(bias, false));
     // Per group: B[ci][t*ocg + co] = W[g*icg + ci][co][t].
     const std::size_t Ncols = taps * ocg;
-    aligned_buffer<float> b;
-    TESSERA_TRY(b.allocate(icg * Ncols));
-    w.packed_.reserve(G);
-    for (std::size_t grp = 0; grp < G; ++grp) {
+    TESSERA_TRY(w.pack_groups(icg, Ncols, [&](std::size_t grp, float* b) {
       for (std::size_t ci = 0; ci < icg; ++ci)
         for (std::size_t co = 0; co < ocg; ++co)
           for (std::size_t t = 0; t < taps; ++t)
             b[ci * Ncols + t * ocg + co] = weight[((grp * icg + ci) * ocg + co) * taps + t];
-      TESSERA_ASSIGN_OR_RETURN(auto packed, packed_b_f32::pack(icg, Ncols, b.data(), static_cast<std::ptrdiff_t>(Ncols),
-                                                               transpose::no));
-      w.packed_.push_back(std::move(packed));
-    }
+    }));
     return w;
   }
 
-  const conv2d_params& params() const noexcept { return p_; }
-  std::size_t in_channels() const noexcept { return in_c_; }
-  std::size_t out_channels() const noexcept { return out_c_; }
-
   expected<conv2d_geometry> geometry(const image_shape& in) const {
-    if (in.channels != static_cast<std::int64_t>(in_c_))
-      return make_error(errc::shape_mismatch, "conv_transpose2d: input has " + std::to_string(in.channels) +
-                                                  " channels, weights expect " + std::to_string(in_c_));
+    TESSERA_TRY(check_input_channels(in, "conv_transpose2d"));
     return conv_transpose2d_geometry_of(in, static_cast<std::int64_t>(out_c_), p_);
   }
-
-  // The packed weights (one per group) and the bias (out_channels values) or null.
-  const packed_b_f32& packed(std::size_t group) const noexcept { return packed_[group]; }
-  const float* bias() const noexcept { return bias_.size() ? bias_.data() : nullptr; }
-
- private:
-  conv2d_params p_;
-  std::size_t in_c_ = 0, out_c_ = 0;
-  std::vector<packed_b_f32> packed_;
-  aligned_buffer<float> bias_;
 };
 
 // out [N, OH, OW, Cout] = act(ConvTranspose(in [N, H, W, Cin]) + bias + residual), NHWC.
