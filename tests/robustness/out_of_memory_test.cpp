@@ -44,9 +44,12 @@ std::vector<float> rows_for(const tessera::trees::predictor& p, std::size_t n_ro
 TEST_CASE("gemm_f32 reports out_of_memory when its packing scratch cannot be had, then works") {
   constexpr std::size_t n = 256;
   std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n, 0.0f);
+  // One thread: with more, pool workers pack into their own (unfrozen) arenas and the call
+  // succeeds or fails by which thread happens to take which rectangle.
+  tessera::runtime::thread_pool one_thread(1);
   auto run = [&] {
     return tessera::kernels::gemm_f32(n, n, n, 1.0f, a.data(), n, tessera::kernels::transpose::no, b.data(), n,
-                                      tessera::kernels::transpose::no, 0.0f, c.data(), n);
+                                      tessera::kernels::transpose::no, 0.0f, c.data(), n, {}, &one_thread);
   };
   tessera::arena& scratch = tessera::thread_arena();
   REQUIRE(scratch.capacity() == 0);
