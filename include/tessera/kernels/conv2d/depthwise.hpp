@@ -66,6 +66,18 @@ void depthwise_block(float* out_line, const Rows& rows, const conv2d_geometry& g
   for (std::size_t ox = std::max(ox_lo, ox_hi); ox < g.out_w; ++ox) pixel(ox, std::true_type{});
 }
 
+// The interior bodies below walk outputs [ox0, ox1) in steps of PX neighbours; step(ox, x0)
+// gets the step's first output and first input column (interior: x0 >= 0). Within a step,
+// input column j of a kernel row feeds output q through tap j - q*S when that tap exists.
+template <std::size_t S, std::size_t PX, class Step>
+void for_each_interior_step(const conv2d_geometry& g, std::size_t ox0, std::size_t ox1, Step&& step) {
+  for (std::size_t ox = ox0; ox < ox1; ox += PX) step(ox, ox * S - g.pl);
+}
+template <std::size_t S, std::size_t KW>
+constexpr bool column_feeds(std::size_t j, std::size_t q) noexcept {
+  return j >= q * S && j - q * S < KW;
+}
+
 // Interior outputs [ox0, ox1) (a multiple of PX), full channel blocks [0, c_full): PX
 // neighbouring outputs (stride S, dilation 1) per step, every full channel block inside the
 // step, so the input columns of a step (a few pixels x C) stay in L1 across the blocks and
@@ -76,8 +88,7 @@ void depthwise_interior_blocked(float* out_line, const float* const* rows, const
   using B = simd::f32;
   constexpr std::size_t cols = (PX - 1) * S + KW;
   const std::size_t C = g.in_c;
-  for (std::size_t ox = ox0; ox < ox1; ox += PX) {
-    const std::size_t x0 = ox * S - g.pl;  // interior: >= 0
+  for_each_interior_step<S, PX>(g, ox0, ox1, [&](std::size_t ox, std::size_t x0) {
     // CB channel blocks per step: PX * CB independent accumulator chains hide the FMA latency
     // (PX = 4 alone leaves a 4-deep chain per 9-tap window, latency- not throughput-bound).
     auto step = [&](std::size_t c0, auto cb_tag) {
@@ -102,7 +113,7 @@ void depthwise_interior_blocked(float* out_line, const float* const* rows, const
             const B v = B::load_unaligned(base + j * C + b * B::size);
             TESSERA_GEMM_UNROLL
             for (std::size_t q = 0; q < PX; ++q)
-              if (j >= q * S && j - q * S < KW)
+              if (column_feeds<S, KW>(j, q))
                 acc[b][q] = simd::fma(v, B::load_unaligned(wrow + (j - q * S) * C + b * B::size), acc[b][q]);
           }
         }
@@ -115,7 +126,7 @@ void depthwise_interior_blocked(float* out_line, const float* const* rows, const
     std::size_t c0 = 0;
     for (; c0 + 2 * B::size <= c_full; c0 += 2 * B::size) step(c0, std::integral_constant<std::size_t, 2>{});
     for (; c0 < c_full; c0 += B::size) step(c0, std::integral_constant<std::size_t, 1>{});
-  }
+  });
 }
 
 // The same interior for small windows (3x3) with the weights of a channel block in registers
@@ -130,8 +141,7 @@ void depthwise_interior_wreg(float* out_line, const float* const* rows, const co
   using B = simd::f32;
   constexpr std::size_t cols = (PX - 1) * S + KW;
   const std::size_t C = g.in_c;
-  for (std::size_t ox = ox0; ox < ox1; ox += PX) {
-    const std::size_t x0 = ox * S - g.pl;  // interior: >= 0
+  for_each_interior_step<S, PX>(g, ox0, ox1, [&](std::size_t ox, std::size_t x0) {
     for (std::size_t c0 = 0; c0 < c_full; c0 += B::size) {
       B wv[KH * KW];
       TESSERA_GEMM_UNROLL
@@ -150,13 +160,13 @@ void depthwise_interior_wreg(float* out_line, const float* const* rows, const co
           const B v = B::load_unaligned(base + j * C);
           TESSERA_GEMM_UNROLL
           for (std::size_t q = 0; q < PX; ++q)
-            if (j >= q * S && j - q * S < KW) acc[q] = simd::fma(v, wv[ky * KW + (j - q * S)], acc[q]);
+            if (column_feeds<S, KW>(j, q)) acc[q] = simd::fma(v, wv[ky * KW + (j - q * S)], acc[q]);
         }
       }
       TESSERA_GEMM_UNROLL
       for (std::size_t q = 0; q < PX; ++q) acc[q].store_unaligned(out_line + (ox + q) * C + c0);
     }
-  }
+  });
 }
 
 // The input rows of one output line: row ky is the image row y0 + ky*dh, or null in the padding.
