@@ -231,7 +231,7 @@ inline status read_categories_file(const std::string& path, const forest& f, cat
   return read_categories_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), f, maps, path);
 }
 
-inline status read_json_records(const std::string& text, const forest& f, const category_maps& cats,
+inline status read_json_records(std::string_view text, const forest& f, const category_maps& cats,
                          const row_sink& sink) {
   const std::size_t nf = static_cast<std::size_t>(f.num_features);
   const feature_index index(f);
