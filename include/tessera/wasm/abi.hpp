@@ -74,8 +74,8 @@ inline void set_error(const error& e) {
 }
 
 // Runs fn (returning status) and turns a failure, or an exception thrown by the standard
-// library (only std::bad_alloc and std::length_error can be: tessera itself never throws),
-// into the error slot. Returns the status code for the caller to hand back to JS.
+// library (std::bad_alloc and std::length_error from allocations: tessera itself never
+// throws), into the error slot. Returns the status code for the caller to hand back to JS.
 template <class F>
 std::int32_t guarded(F&& fn) {
 #if defined(__cpp_exceptions)
@@ -92,6 +92,11 @@ std::int32_t guarded(F&& fn) {
     set_error(make_error(errc::out_of_memory, "out of memory (a size beyond what a 32-bit heap can hold)"));
   } catch (const std::exception& e) {
     set_error(make_error(errc::invalid_argument, e.what()));
+  } catch (...) {
+    // Emscripten 3.1.6's pthreads flavour throws the standard library's std::bad_alloc with a
+    // type that no typed handler matches (seen with a 3.9 GB reserve): an allocation that
+    // failed is all that can get here, since tessera itself never throws.
+    set_error(make_error(errc::out_of_memory, "out of memory (an allocation failed)"));
   }
   return last_error().code;
 #endif
