@@ -1,8 +1,9 @@
 // Shared by the Node tests of the JS API: where the staged package and the fixtures are, and
 // the fixtures' expected outputs (XGBoost's and LightGBM's own, scripts/make_tree_models.py).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const sourceDir = process.env.TESSERA_SOURCE_DIR ?? path.resolve(here, '..', '..');
@@ -50,3 +51,22 @@ export function recordsOf(cases, names, categoryName = () => undefined) {
 }
 
 export const f32 = Math.fround;
+
+// Raw and gzip (level 9) bytes of each module in dist/: its .wasm, .mjs glue and pthread worker.
+export function moduleSizes(dist) {
+  const sizes = [];
+  for (const f of readdirSync(dist).filter((n) => n.endsWith('.wasm'))) {
+    const base = f.replace(/\.wasm$/, '');
+    const files = [`${base}.wasm`, `${base}.mjs`, `${base}.worker.js`].filter((n) => readdirSync(dist).includes(n));
+    let raw = 0;
+    let gzip = 0;
+    for (const n of files) {
+      const bytes = readFileSync(path.join(dist, n));
+      raw += bytes.byteLength;
+      gzip += gzipSync(bytes, { level: 9 }).byteLength;
+    }
+    sizes.push({ module: base, family: base.split('-')[0], files, raw, gzip });
+  }
+  return sizes;
+}
+

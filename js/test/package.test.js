@@ -4,13 +4,12 @@
 // Skips when npm is not installed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { it } from 'node:test';
 
-import { fixture, packageDir } from './helpers.js';
+import { fixture, moduleSizes, packageDir } from './helpers.js';
 
 const BUDGET_GZIP = { trees: 300 * 1024 };  // per flavour: .wasm + .mjs (+ .worker.js)
 const TARBALL_BUDGET = 1024 * 1024;
@@ -22,23 +21,6 @@ function hasNpm() {
   } catch {
     return false;
   }
-}
-
-export function moduleSizes(dist) {
-  const sizes = [];
-  for (const f of readdirSync(dist).filter((n) => n.endsWith('.wasm'))) {
-    const base = f.replace(/\.wasm$/, '');
-    const files = [`${base}.wasm`, `${base}.mjs`, `${base}.worker.js`].filter((n) => readdirSync(dist).includes(n));
-    let raw = 0;
-    let gzip = 0;
-    for (const n of files) {
-      const bytes = readFileSync(path.join(dist, n));
-      raw += bytes.byteLength;
-      gzip += gzipSync(bytes, { level: 9 }).byteLength;
-    }
-    sizes.push({ module: base, family: base.split('-')[0], files, raw, gzip });
-  }
-  return sizes;
 }
 
 it('every module is within its size budget (gzip, glue included)', () => {
