@@ -9,7 +9,8 @@ packages=(cmake ninja-build g++ clang python3 nodejs ccache
           libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn
           g++-aarch64-linux-gnu qemu-user  # the aarch64 NEON flavour, run under qemu
           libclang-rt-14-dev               # clang's sanitizer and libFuzzer runtimes
-          chromium)                        # the browser test of the npm package (tests/web)
+          chromium                         # the browser test of the npm package (tests/web)
+          node-typescript)                 # checks the package's hand-written .d.ts
 # npm packs and installs the JS package in its test, and brings playwright-core for the
 # browser test. Node from another source ships its own npm, and Debian's conflicts with it.
 command -v npm >/dev/null || packages+=(npm)
