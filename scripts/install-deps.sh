@@ -8,14 +8,17 @@ set -euo pipefail
 packages=(cmake ninja-build g++ clang python3 nodejs ccache
           libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn
           g++-aarch64-linux-gnu qemu-user  # the aarch64 NEON flavour, run under qemu
-          libclang-rt-14-dev)              # clang's sanitizer and libFuzzer runtimes
+          libclang-rt-14-dev               # clang's sanitizer and libFuzzer runtimes
+          chromium                         # the browser test of the npm package (tests/web)
+          node-typescript)                 # checks the package's hand-written .d.ts
+# npm packs and installs the JS package in its test, and brings playwright-core for the
+# browser test. Node from another source ships its own npm, and Debian's conflicts with it.
+command -v npm >/dev/null || packages+=(npm)
 want_bench=0
 for arg in "$@"; do
   case "$arg" in
     --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread) ;;
     --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread)
-             # Node from another source ships its own npm, and Debian's npm conflicts with it.
-             command -v npm >/dev/null || packages+=(npm)
              want_bench=1 ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -31,6 +34,14 @@ if ((${#missing[@]})); then
   if [[ $(id -u) != 0 ]]; then sudo_cmd=(sudo); fi
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
+fi
+
+# playwright-core for tests/web/browser_test.mjs, into the project's own gitignored folder
+# (no install scripts: it drives Debian's chromium, it downloads no browser).
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ ! -d $root/tests/web/node_modules/playwright-core ]] && command -v npm >/dev/null; then
+  (cd "$root/tests/web" && npm install --ignore-scripts --no-audit --no-fund --no-package-lock) ||
+    echo "install-deps.sh: npm could not install playwright-core; the browser test will be skipped" >&2
 fi
 
 if ((want_bench)) && [[ -x "$(dirname "$0")/install-bench-peers.sh" || -f "$(dirname "$0")/install-bench-peers.sh" ]]; then

@@ -6,7 +6,9 @@
 #   - the SIMD matrix (scripts/simd_flavours.txt): the unit tests and examples of every
 #     flavour compiled on every machine (x86-64-v2/v3/v4, aarch64 NEON), run where the CPU has
 #     the instructions or qemu-user can emulate them;
-#   - WebAssembly SIMD128 (em++), single-threaded and with pthreads, run under Node.js;
+#   - WebAssembly SIMD128 (em++), single-threaded and with pthreads, run under Node.js, and
+#     the npm package tessera-web (js/): its Node tests, npm pack, and the demo page in
+#     headless chromium (tests/web, skipped with a message without npm or chromium);
 #   - clang builds with ASan+UBSan (every test and example, and each libFuzzer target for
 #     TESSERA_FUZZ_SECONDS, default 30) and with TSan (the threaded tests).
 # It ends with a summary of which flavours ran and which were only compiled, and the time of
@@ -136,6 +138,15 @@ step "WebAssembly tests with pthreads (Node.js)"
 ctest --test-dir "$build/wasm-mt" --output-on-failure -j "$jobs" -R 'test_runtime$' || fail "wasm-mt tests"
 step "WebAssembly tests (Node.js)"
 ctest --test-dir "$build/wasm" --output-on-failure -j "$jobs" || fail "wasm tests"
+# The npm package tessera-web in a browser: the demo page (examples/web) in headless chromium,
+# both flavours, answers compared with tessera-gbt's; a screenshot lands in $build/web-demo.png.
+step "browser test: the npm package in headless chromium (tests/web)"
+if ! command -v npm >/dev/null || [[ ! -x /usr/bin/chromium ]]; then
+  echo "browser test: skipped: it needs npm and Debian's chromium (scripts/install-deps.sh installs both)"
+else
+  node "$root/tests/web/browser_test.mjs" --package "$build/wasm/js/package" \
+    --cli "$build/native/examples/tessera-gbt/tessera-gbt" --screenshot "$build/web-demo.png" || fail "browser test"
+fi
 end_step
 
 # ---- summary ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ inline constexpr const char* breast_cancer_feature_names[30] = {
   "concavity_error", "concave_points_error", "symmetry_error", "fractal_dimension_error", "worst_radius", "worst_texture", "worst_perimeter", "worst_area",
   "worst_smoothness", "worst_compactness", "worst_concavity", "worst_concave_points", "worst_symmetry", "worst_fractal_dimension",
 };
+inline constexpr std::span<const char* const> breast_cancer_feature_name_list = std::span(breast_cancer_feature_names);
+inline constexpr std::span<const char* const> breast_cancer_class_label_list = {};
 inline constexpr double breast_cancer_base_margin[1] = {
   -0x0p+0,
 };

@@ -16,10 +16,10 @@
 // JSON object per record, e.g. {"0": 0.15, "1": 0.85}.
 #include <tessera/trees.hpp>
 #include <tessera/trees/compiled.hpp>
+#include <tessera/trees/load/records.hpp>
 #include <tessera/trees/predict.hpp>
 
 #include "breast_cancer_model.hpp"
-#include "records.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -35,7 +35,12 @@
 namespace {
 
 using namespace tessera;
-using namespace tessera_gbt;
+using trees::category_maps;
+using trees::row_sink;
+using trees::detail::next_line;
+using trees::detail::parse_value;
+using trees::detail::split_csv;
+using trees::detail::trim;
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "tessera-gbt: %s\n", msg.c_str());
@@ -112,20 +117,9 @@ int cmd_predict(const args& a) {
   runtime::thread_pool pool(static_cast<std::size_t>(threads));
   const std::size_t k = static_cast<std::size_t>(a.margin ? p->num_outputs() : p->num_transformed_outputs());
   const std::size_t nf = static_cast<std::size_t>(f->num_features);
-  // JSON keys: class labels for classifiers, else "margin" / "prediction".
-  std::vector<std::string> keys;
-  const auto tr = f->objective.transform;
-  const bool classifier = !a.margin && (tr == trees::output_transform::sigmoid || tr == trees::output_transform::softmax);
-  if (json) {
-    if (classifier && tr == trees::output_transform::sigmoid && k == 1) {
-      keys = {f->class_labels.size() == 2 ? f->class_labels[0] : "0", f->class_labels.size() == 2 ? f->class_labels[1] : "1"};
-    } else if (classifier) {
-      for (std::size_t c = 0; c < k; ++c) keys.push_back(c < f->class_labels.size() ? f->class_labels[c] : std::to_string(c));
-    } else {
-      const std::string base = a.margin ? "margin" : (tr == trees::output_transform::argmax ? "class" : "prediction");
-      for (std::size_t c = 0; c < k; ++c) keys.push_back(k == 1 ? base : base + std::to_string(c));
-    }
-  }
+  // JSON records: the columns tessera-gbt and the JS package name alike (trees/load/records.hpp).
+  const trees::record_columns columns = trees::record_columns_of(*f, a.margin);
+  std::vector<double> record(columns.keys.size());
   // Opened at the first chunk, so an input error found before it leaves no output file.
   std::FILE* fp = nullptr;
   std::vector<double> out;
@@ -142,17 +136,11 @@ int cmd_predict(const args& a) {
       line.clear();
       const double* o = out.data() + r * k;
       if (json) {
+        trees::record_values(record.data(), o, columns);
         line += '{';
-        if (keys.size() == 2 && k == 1) {  // binary: both class probabilities
-          line += trees::detail::c_string(keys[0]) + ": " + fmt_value(f->accumulate == trees::accum_type::f32
-                                                                          ? static_cast<double>(1.0f - static_cast<float>(o[0]))
-                                                                          : 1.0 - o[0], f64);
-          line += ", " + trees::detail::c_string(keys[1]) + ": " + fmt_value(o[0], f64);
-        } else {
-          for (std::size_t c = 0; c < k; ++c) {
-            if (c) line += ", ";  // appended piecewise: GCC 12 warns (-Wrestrict) on "" + string here
-            line += trees::detail::c_string(keys[c]) + ": " + fmt_value(o[c], f64);
-          }
+        for (std::size_t c = 0; c < record.size(); ++c) {
+          if (c) line += ", ";  // appended piecewise: GCC 12 warns (-Wrestrict) on "" + string here
+          line += trees::detail::c_string(columns.keys[c]) + ": " + fmt_value(record[c], f64);
         }
         line += "}\n";
       } else {
@@ -168,12 +156,12 @@ int cmd_predict(const args& a) {
   };
   if (json) {
     category_maps cats;
-    if (status s = model_categories(*f, cats); !s.ok()) return fail(s.what());
+    if (status s = trees::model_categories(*f, cats); !s.ok()) return fail(s.what());
     if (a.has("categories"))
-      if (status s = read_categories_file(a.get("categories"), *f, cats); !s.ok()) return fail(s.what());
-    st = read_json_records(text, *f, cats, write_rows);
+      if (status s = trees::read_categories_file(a.get("categories"), *f, cats); !s.ok()) return fail(s.what());
+    st = trees::read_json_records(text, *f, cats, write_rows);
   } else {
-    st = read_csv(text, *f, write_rows);
+    st = trees::read_csv(text, *f, write_rows);
   }
   if (fp && fp != stdout) std::fclose(fp);
   if (!st.ok()) return fail(input + ": " + st.what());

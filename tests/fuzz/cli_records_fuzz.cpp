@@ -1,4 +1,4 @@
-// libFuzzer harness for tessera-gbt's input readers (examples/tessera-gbt/records.hpp): CSV
+// libFuzzer harness for tessera-gbt's input readers (tessera/trees/load/records.hpp): CSV
 // rows and JSON records, against a small forest with named features and one category map.
 // The first byte picks the reader and whether the forest names its features (else the
 // readers fall back to XGBoost's f0, f1, ...). Every input must either fail with an error or
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "records.hpp"
+#include "tessera/trees/load/records.hpp"
 #include "tessera/trees/predict_ref.hpp"
 
 namespace {
@@ -48,17 +48,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const trees::forest& f = (data[0] & 2) ? unnamed : named;
   const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   const std::size_t nf = static_cast<std::size_t>(f.num_features);
-  const tessera_gbt::row_sink sink = [&](const std::vector<double>& x, std::size_t n_rows) -> status {
+  const trees::row_sink sink = [&](const std::vector<double>& x, std::size_t n_rows) -> status {
     if (n_rows == 0 || x.size() != n_rows * nf) std::abort();  // whole rows only
     std::vector<double> out(n_rows * static_cast<std::size_t>(f.num_transformed_outputs()));
     if (!trees::ref::predict_rows(std::span<double>(out), f, std::span<const double>(x), n_rows).ok()) std::abort();
     return {};
   };
   if (json) {
-    const tessera_gbt::category_maps cats{{2, {{"red", 0.0}, {"green", 1.0}, {"blue", 2.0}}}};
-    (void)tessera_gbt::read_json_records(text, f, cats, sink);
+    const trees::category_maps cats{{2, {{"red", 0.0}, {"green", 1.0}, {"blue", 2.0}}}};
+    (void)trees::read_json_records(text, f, cats, sink);
   } else {
-    (void)tessera_gbt::read_csv(text, f, sink);
+    (void)trees::read_csv(text, f, sink);
   }
   return 0;
 }

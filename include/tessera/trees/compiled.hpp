@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tessera/core/error.hpp"
 #include "tessera/trees/compile.hpp"
@@ -82,7 +83,9 @@ void emit_array(std::string& out, const std::string& type, const std::string& na
 // Writes a self-contained header defining, in the global namespace:
 //   NAME_view            constexpr tessera::trees::forest_view (the predictor's layout)
 //   NAME_num_features, NAME_num_outputs
-//   NAME_feature_names   (when the model names its features), NAME_objective
+//   NAME_feature_names, NAME_class_labels   (arrays, when the model names them), NAME_objective
+//   NAME_feature_name_list, NAME_class_label_list   (spans over those arrays, always: empty
+//                        when the model names none, so code can read them without knowing)
 //   NAME_predictor()     tessera::trees::predictor::wrap(NAME_view)
 inline status write_compiled_header(std::string& out, const forest& f, std::string_view name,
                                     const compile_options& opts = {}) {
@@ -102,10 +105,14 @@ inline status write_compiled_header(std::string& out, const forest& f, std::stri
   out += "inline constexpr std::int32_t " + n + "_num_features = " + std::to_string(v.num_features) + ";\n";
   out += "inline constexpr std::int32_t " + n + "_num_outputs = " + std::to_string(v.num_outputs) + ";\n";
   out += "inline constexpr const char* " + n + "_objective = " + detail::c_string(f.objective.name) + ";\n";
-  if (!f.feature_names.empty()) {
-    detail::emit_array<std::string>(out, "const char*", n + "_feature_names", std::span<const std::string>(f.feature_names), 8,
+  auto emit_names = [&](const std::string& array, const std::string& list, const std::vector<std::string>& names) {
+    detail::emit_array<std::string>(out, "const char*", array, std::span<const std::string>(names), 8,
                                     [](const std::string& s) { return detail::c_string(s); });
-  }
+    out += "inline constexpr std::span<const char* const> " + list + " = " +
+           (names.empty() ? std::string("{}") : "std::span(" + array + ")") + ";\n";
+  };
+  emit_names(n + "_feature_names", n + "_feature_name_list", f.feature_names);
+  emit_names(n + "_class_labels", n + "_class_label_list", f.class_labels);
   detail::emit_array<double>(out, "double", n + "_base_margin", v.base_margin, 4, detail::hex_double);
   detail::emit_array<tree_info>(out, "tessera::trees::tree_info", n + "_trees", v.trees, 2, [](const tree_info& t) {
     return "{tessera::trees::tree_kind(" + std::to_string(static_cast<unsigned>(t.kind)) + "), " + std::to_string(t.depth) +

@@ -15,6 +15,8 @@ inline constexpr const char* lgb_multiclass_objective = "multiclass num_class:3"
 inline constexpr const char* lgb_multiclass_feature_names[5] = {
   "feat_0", "feat_1", "feat_2", "feat_3", "feat_4",
 };
+inline constexpr std::span<const char* const> lgb_multiclass_feature_name_list = std::span(lgb_multiclass_feature_names);
+inline constexpr std::span<const char* const> lgb_multiclass_class_label_list = {};
 inline constexpr double lgb_multiclass_base_margin[3] = {
   0x0p+0, 0x0p+0, 0x0p+0,
 };

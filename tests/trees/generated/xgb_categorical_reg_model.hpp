@@ -12,6 +12,8 @@
 inline constexpr std::int32_t xgb_categorical_reg_num_features = 5;
 inline constexpr std::int32_t xgb_categorical_reg_num_outputs = 1;
 inline constexpr const char* xgb_categorical_reg_objective = "reg:squarederror";
+inline constexpr std::span<const char* const> xgb_categorical_reg_feature_name_list = {};
+inline constexpr std::span<const char* const> xgb_categorical_reg_class_label_list = {};
 inline constexpr double xgb_categorical_reg_base_margin[1] = {
   0x1p-1,
 };

@@ -1,11 +1,14 @@
-// tessera-gbt's input readers: CSV rows and JSON records (an array of objects or JSON lines)
-// into row-major doubles for a forest, with category names mapped to codes. In a header of
-// their own so the fuzz target (tests/fuzz/cli_records_fuzz.cpp) runs the very code the CLI does.
+// Records in and out: CSV rows and JSON records (an array of objects or JSON lines) into
+// row-major doubles for a forest, with category names mapped to codes, and the names of the
+// columns a prediction is answered with as a record ({"0": 0.15, "1": 0.85}). tessera-gbt
+// (examples/tessera-gbt), the WebAssembly C ABI (wasm/trees_abi.hpp) and the fuzz target
+// tests/fuzz/cli_records_fuzz.cpp all run this one code, so the CLI and the JS package answer
+// alike.
 #pragma once
 
-#include <tessera/io/file.hpp>
-#include <tessera/io/json.hpp>
-#include <tessera/trees/forest.hpp>
+#include "tessera/io/file.hpp"
+#include "tessera/io/json.hpp"
+#include "tessera/trees/forest.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,9 +19,16 @@
 #include <string_view>
 #include <vector>
 
-namespace tessera_gbt {
+namespace tessera::trees {
 
-using namespace tessera;
+// Receives rows (row-major doubles, n_rows x num_features) a chunk at a time: rows are
+// predicted and written per chunk, so memory is bounded by the chunk rather than by
+// records x num_features (large for sparse JSON records or a model declaring many features).
+using row_sink = std::function<status(const std::vector<double>& x, std::size_t n_rows)>;
+inline constexpr std::size_t kChunkValues = std::size_t{1} << 20;
+
+// Text helpers of the readers (tessera-gbt's demo reads its CSV with them too).
+namespace detail {
 
 inline std::string trim(std::string_view s) {
   std::size_t b = 0, e = s.size();
@@ -62,12 +72,6 @@ inline std::vector<std::string> split_csv(std::string_view line) {
   return cells;
 }
 
-// Receives rows (row-major doubles, n_rows x num_features) a chunk at a time: rows are
-// predicted and written per chunk, so memory is bounded by the chunk rather than by
-// records x num_features (large for sparse JSON records or a model declaring many features).
-using row_sink = std::function<status(const std::vector<double>& x, std::size_t n_rows)>;
-inline constexpr std::size_t kChunkValues = std::size_t{1} << 20;
-
 // Hands a full chunk to the sink and starts the next one.
 inline status flush_rows(const row_sink& sink, std::vector<double>& x, std::size_t& n_rows, bool force) {
   if (n_rows == 0 || (!force && x.size() < kChunkValues)) return {};
@@ -77,9 +81,11 @@ inline status flush_rows(const row_sink& sink, std::vector<double>& x, std::size
   return {};
 }
 
+}  // namespace detail
+
 // CSV -> rows. A header naming the model's features picks the columns by name (other
 // columns are ignored); otherwise columns are positional.
-inline status read_csv(const std::string& text, const trees::forest& f, const row_sink& sink) {
+inline status read_csv(const std::string& text, const forest& f, const row_sink& sink) {
   const std::size_t nf = static_cast<std::size_t>(f.num_features);
   std::vector<std::size_t> column_of;  // empty: positional (not sized by num_features up front)
   std::size_t n_columns = nf;
@@ -87,15 +93,15 @@ inline status read_csv(const std::string& text, const trees::forest& f, const ro
   bool first = true;
   std::vector<double> x;
   std::string_view line;
-  while (next_line(text, pos, line)) {
+  while (detail::next_line(text, pos, line)) {
     ++line_no;
-    if (trim(line).empty()) continue;
-    std::vector<std::string> cells = split_csv(line);
+    if (detail::trim(line).empty()) continue;
+    std::vector<std::string> cells = detail::split_csv(line);
     if (first) {
       first = false;
       bool header = false;
       double v;
-      for (const std::string& c : cells) header |= !parse_value(c, v);
+      for (const std::string& c : cells) header |= !detail::parse_value(c, v);
       if (header) {
         n_columns = cells.size();
         if (!f.feature_names.empty()) {
@@ -123,16 +129,16 @@ inline status read_csv(const std::string& text, const trees::forest& f, const ro
       double v;
       const std::size_t column = column_of.empty() ? i : column_of[i];
       const std::string& cell = cells[column];
-      if (!parse_value(cell, v))
+      if (!detail::parse_value(cell, v))
         return make_error(errc::parse_error, "line " + std::to_string(line_no) + ", column " +
                                                  std::to_string(column + 1) + ": cannot read '" + io::excerpt(cell) +
                                                  "' as a number");
       x.push_back(v);
     }
     ++n_rows;
-    TESSERA_TRY(flush_rows(sink, x, n_rows, false));
+    TESSERA_TRY(detail::flush_rows(sink, x, n_rows, false));
   }
-  return flush_rows(sink, x, n_rows, true);
+  return detail::flush_rows(sink, x, n_rows, true);
 }
 
 // Category name -> code, per feature index.
@@ -143,7 +149,7 @@ using category_maps = std::map<std::size_t, std::map<std::string, double>>;
 // nothing here is sized by the declared feature count.
 class feature_index {
  public:
-  explicit feature_index(const trees::forest& f) : nf_(static_cast<std::size_t>(f.num_features)) {
+  explicit feature_index(const forest& f) : nf_(static_cast<std::size_t>(f.num_features)) {
     for (std::size_t i = 0; i < f.feature_names.size(); ++i) named_[f.feature_names[i]] = i;
   }
   bool find(std::string_view name, std::size_t& idx) const {
@@ -170,7 +176,7 @@ class feature_index {
   std::map<std::string, std::size_t, std::less<>> named_;
 };
 
-inline status model_categories(const trees::forest& f, category_maps& maps) {
+inline status model_categories(const forest& f, category_maps& maps) {
   if (f.categorical_values.empty()) return {};
   // LightGBM's pandas_categorical lists the categorical columns in column order: the
   // features the model splits categorically.
@@ -186,16 +192,18 @@ inline status model_categories(const trees::forest& f, category_maps& maps) {
   return {};
 }
 
-inline status read_categories_file(const std::string& path, const trees::forest& f, category_maps& maps) {
-  TESSERA_ASSIGN_OR_RETURN(auto bytes, io::read_file_bytes(path));
-  TESSERA_ASSIGN_OR_RETURN(const io::json_document parsed,
-                           io::parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+// A category map given as JSON text: {"feature": ["cat_a", "cat_b", ...]} (codes 0, 1, ...)
+// or {"feature": {"cat_a": 0, ...}}. It replaces the model's own list for the features it names.
+// `where` starts every message (a file name, "categories").
+inline status read_categories_json(std::string_view text, const forest& f, category_maps& maps,
+                                   const std::string& where) {
+  TESSERA_ASSIGN_OR_RETURN(const io::json_document parsed, io::parse_json(text));
   const io::json_ref doc = parsed.root();
-  if (!doc.is_object()) return make_error(errc::parse_error, path + ": expected an object {feature: categories}");
+  if (!doc.is_object()) return make_error(errc::parse_error, where + ": expected an object {feature: categories}");
   const feature_index index(f);
   for (const auto [feature, cats] : doc.members()) {
     std::size_t idx = 0;
-    if (!index.find(feature, idx)) return make_error(errc::parse_error, path + ": unknown feature '" + io::excerpt(feature) + "'");
+    if (!index.find(feature, idx)) return make_error(errc::parse_error, where + ": unknown feature '" + io::excerpt(feature) + "'");
     auto& m = maps[idx];
     m.clear();
     // A list holding only numbers (or nothing) is refused as neither form below.
@@ -203,22 +211,27 @@ inline status read_categories_file(const std::string& path, const trees::forest&
       double code = 0;
       for (const io::json_ref name : cats.elements()) {
         if (!name.is_string())
-          return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be strings");
+          return make_error(errc::parse_error, where + ": categories of '" + io::excerpt(feature) + "' must be strings");
         m[std::string(name.str())] = code++;
       }
     } else if (cats.is_object()) {
       for (const auto [name, code] : cats.members()) {
-        if (!code.is_number()) return make_error(errc::parse_error, path + ": code of '" + io::excerpt(name) + "' is not a number");
+        if (!code.is_number()) return make_error(errc::parse_error, where + ": code of '" + io::excerpt(name) + "' is not a number");
         m[std::string(name)] = code.number();
       }
     } else {
-      return make_error(errc::parse_error, path + ": categories of '" + io::excerpt(feature) + "' must be a list or an object");
+      return make_error(errc::parse_error, where + ": categories of '" + io::excerpt(feature) + "' must be a list or an object");
     }
   }
   return {};
 }
 
-inline status read_json_records(const std::string& text, const trees::forest& f, const category_maps& cats,
+inline status read_categories_file(const std::string& path, const forest& f, category_maps& maps) {
+  TESSERA_ASSIGN_OR_RETURN(auto bytes, io::read_file_bytes(path));
+  return read_categories_json(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), f, maps, path);
+}
+
+inline status read_json_records(std::string_view text, const forest& f, const category_maps& cats,
                          const row_sink& sink) {
   const std::size_t nf = static_cast<std::size_t>(f.num_features);
   const feature_index index(f);
@@ -244,16 +257,16 @@ inline status read_json_records(const std::string& text, const trees::forest& f,
           auto c = fm->second.find(std::string(val.str()));
           // An unseen category is missing, like pandas' NaN code.
           row[idx] = c == fm->second.end() ? std::nan("") : c->second;
-        } else if (!parse_value(std::string(val.str()), row[idx])) {
+        } else if (!detail::parse_value(std::string(val.str()), row[idx])) {
           return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "': no category list maps '" +
-                                                   io::excerpt(val.str()) + "' (give --categories)");
+                                                   io::excerpt(val.str()) + "' (give a category map)");
         }
       } else {
         return make_error(errc::parse_error, where + ": feature '" + io::excerpt(key) + "' has an unsupported value");
       }
     }
     ++n_rows;
-    return flush_rows(sink, x, n_rows, false);
+    return detail::flush_rows(sink, x, n_rows, false);
   };
   std::size_t i = 0;
   while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) ++i;
@@ -264,20 +277,58 @@ inline status read_json_records(const std::string& text, const trees::forest& f,
       return make_error(errc::parse_error, "expected an array of objects");
     std::size_t r = 0;
     for (const io::json_ref rec : doc.root().elements()) TESSERA_TRY(add_record(rec, "record " + std::to_string(++r)));
-    return flush_rows(sink, x, n_rows, true);
+    return detail::flush_rows(sink, x, n_rows, true);
   }
   // JSON lines: one object per line.
   std::size_t pos = 0, line_no = 0;
   std::string_view raw;
-  while (next_line(text, pos, raw)) {
+  while (detail::next_line(text, pos, raw)) {
     ++line_no;
-    const std::string line = trim(raw);
+    const std::string line = detail::trim(raw);
     if (line.empty()) continue;
     auto doc = io::parse_json(line);
     if (!doc) return make_error(errc::parse_error, "line " + std::to_string(line_no) + ": " + doc.err().message);
     TESSERA_TRY(add_record(doc->root(), "line " + std::to_string(line_no)));
   }
-  return flush_rows(sink, x, n_rows, true);
+  return detail::flush_rows(sink, x, n_rows, true);
 }
 
-}  // namespace tessera_gbt
+// The columns of a prediction answered as a record, as tessera-gbt's JSON output names them:
+// a classifier's class labels ("0", "1", ... when the model names none; a binary model answers
+// both probabilities), else "prediction" / "class" / "margin" (numbered when there are several).
+struct record_columns {
+  std::vector<std::string> keys;
+  bool binary_pair = false;  // one model output p answered as {keys[0]: 1 - p, keys[1]: p}
+  accum_type accumulate = accum_type::f32;
+};
+
+inline record_columns record_columns_of(const forest& f, bool margin) {
+  record_columns c;
+  c.accumulate = f.accumulate;
+  const std::size_t k = static_cast<std::size_t>(margin ? f.num_outputs : f.num_transformed_outputs());
+  const output_transform tr = f.objective.transform;
+  const bool classifier = !margin && (tr == output_transform::sigmoid || tr == output_transform::softmax);
+  if (classifier && tr == output_transform::sigmoid && k == 1) {
+    c.binary_pair = true;
+    c.keys = {f.class_labels.size() == 2 ? f.class_labels[0] : "0", f.class_labels.size() == 2 ? f.class_labels[1] : "1"};
+  } else if (classifier) {
+    for (std::size_t i = 0; i < k; ++i) c.keys.push_back(i < f.class_labels.size() ? f.class_labels[i] : std::to_string(i));
+  } else {
+    const std::string base = margin ? "margin" : (tr == output_transform::argmax ? "class" : "prediction");
+    for (std::size_t i = 0; i < k; ++i) c.keys.push_back(k == 1 ? base : base + std::to_string(i));
+  }
+  return c;
+}
+
+// One row's record values (c.keys.size() of them) from its model outputs `o`. The binary
+// complement is taken in the model's precision: 1 - p in float for XGBoost.
+inline void record_values(double* dst, const double* o, const record_columns& c) {
+  if (c.binary_pair) {
+    dst[0] = c.accumulate == accum_type::f32 ? static_cast<double>(1.0f - static_cast<float>(o[0])) : 1.0 - o[0];
+    dst[1] = o[0];
+    return;
+  }
+  for (std::size_t i = 0; i < c.keys.size(); ++i) dst[i] = o[i];
+}
+
+}  // namespace tessera::trees

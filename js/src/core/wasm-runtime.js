@@ -1,0 +1,176 @@
+// One instance of a tessera WebAssembly module (built by cmake's tessera_add_wasm_module) and
+// the helpers every family's backend uses to call its C ABI (include/tessera/wasm/abi.hpp):
+// heap access that survives memory growth, unsigned pointers, errors from the error slot.
+import { codeName, tesseraError, TesseraError } from './errors.js';
+
+const compiled = new Map();  // .wasm URL -> Promise<WebAssembly.Module>
+
+function wasmUrlOf(glueUrl) {
+  return new URL(String(glueUrl).replace(/\.mjs$/, '.wasm'));
+}
+
+function checkWasmBytes(bytes, url) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  if (b.byteLength >= 4 && b[0] === 0 && b[1] === 0x61 && b[2] === 0x73 && b[3] === 0x6d) return;
+  const head = new TextDecoder().decode(b.subarray(0, 16)).replace(/[^\x20-\x7e]/g, '?');
+  throw tesseraError('io_error', `${url} is not a WebAssembly module (it starts with '${head}'): check the URL, ` +
+    'and that the server sends .wasm files as application/wasm');
+}
+
+/**
+ * Compiles a module's .wasm once per URL (asynchronously: browsers need that for modules over
+ * 4 KB, and it keeps Node 20's fetch out of Emscripten's loader).
+ * `source` overrides where the bytes come from: a WebAssembly.Module, bytes, or a URL.
+ */
+export function compileModule(glueUrl, { source, readBytes, onProgress, signal } = {}) {
+  if (source instanceof WebAssembly.Module) return Promise.resolve(source);
+  const url = source && !(source instanceof ArrayBuffer) && !ArrayBuffer.isView(source) ? new URL(source) : wasmUrlOf(glueUrl);
+  const key = source && (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) ? null : url.href;
+  if (key && compiled.has(key)) {
+    onProgress?.({ phase: 'wasm', loaded: 1, total: 1 });
+    return compiled.get(key);
+  }
+  const promise = (async () => {
+    const bytes = key ? await readBytes(url, { signal, onProgress, phase: 'wasm' }) : source;
+    checkWasmBytes(bytes, url.href);
+    return WebAssembly.compile(bytes);
+  })();
+  if (key) {
+    compiled.set(key, promise);
+    promise.catch(() => compiled.delete(key));
+  }
+  return promise;
+}
+
+export class WasmRuntime {
+  /**
+   * @param {object} o
+   * @param {string|URL} o.glueUrl     the module's .mjs
+   * @param {WebAssembly.Module} o.wasmModule
+   * @param {number} o.threads         threads of the pthreads flavour (1 for the other)
+   */
+  static async create({ glueUrl, wasmModule, threads = 1 }) {
+    const factory = (await import(String(glueUrl))).default;
+    let memory = null;
+    const findMemory = (objects) => {
+      for (const o of objects) {
+        for (const v of Object.values(o ?? {})) if (v instanceof WebAssembly.Memory) return v;
+      }
+      return null;
+    };
+    const module = await factory({
+      // pthreads flavour: the pool of workers (at least one: Emscripten 3.1.6 never resolves a
+      // module whose pool is empty); the single-threaded flavour ignores it.
+      tesseraWorkers: Math.max(1, threads - 1),
+      mainScriptUrlOrBlob: String(glueUrl),
+      print: (s) => console.log(s),
+      printErr: (s) => console.warn(s),
+      instantiateWasm(imports, receive) {
+        memory = findMemory(Object.values(imports));  // imported by the pthreads flavour
+        WebAssembly.instantiate(wasmModule, imports).then((instance) => {
+          memory ??= findMemory([instance.exports]);
+          receive(instance, wasmModule);
+        });
+        return {};
+      },
+    });
+    if (!memory) throw tesseraError('unsupported', `${glueUrl}: the module's memory was not found`);
+    const rt = new WasmRuntime(module, memory);
+    const abi = rt.call('tessera_abi_version');
+    if (abi !== 1) throw tesseraError('unsupported', `${glueUrl}: C ABI version ${abi}, this package speaks version 1`);
+    rt.build = JSON.parse(rt.string(rt.call('tessera_build_info')));
+    if (threads > 1) rt.threads = rt.checkCount(rt.call('tessera_set_threads', threads));
+    return rt;
+  }
+
+  constructor(module, memory) {
+    this.module = module;
+    this.memory = memory;
+    this.threads = 1;
+    this.build = null;
+  }
+
+  // Views are made afresh: memory growth replaces the buffer.
+  u8() { return new Uint8Array(this.memory.buffer); }
+  f32() { return new Float32Array(this.memory.buffer); }
+  f64() { return new Float64Array(this.memory.buffer); }
+
+  has(name) { return typeof this.module[`_${name}`] === 'function'; }
+
+  call(name, ...args) {
+    const fn = this.module[`_${name}`];
+    if (typeof fn !== 'function') throw tesseraError('unsupported', `this module does not export ${name}`);
+    return fn(...args);
+  }
+
+  // A pointer result: unsigned, and 0 means the error slot holds why.
+  callPointer(name, ...args) {
+    const p = this.call(name, ...args) >>> 0;
+    if (p === 0) throw this.lastError();
+    return p;
+  }
+
+  // A status result: 0 is success.
+  check(rc) {
+    if (rc !== 0) throw this.lastError();
+  }
+
+  checkCount(n) {
+    if (n < 0) throw this.lastError();
+    return n;
+  }
+
+  lastError() {
+    const code = codeName(this.call('tessera_error_code'));
+    const message = this.string(this.call('tessera_error_message') >>> 0);
+    return tesseraError(code === 'ok' ? 'invalid_argument' : code, message || 'failed');
+  }
+
+  // A NUL-terminated UTF-8 string from the heap (copied first: TextDecoder refuses views of a
+  // SharedArrayBuffer, which the pthreads flavour's heap is).
+  string(ptr) {
+    ptr >>>= 0;
+    if (ptr === 0) return '';
+    const heap = this.u8();
+    let end = ptr;
+    while (end < heap.length && heap[end] !== 0) ++end;
+    return new TextDecoder().decode(heap.slice(ptr, end));
+  }
+
+  malloc(bytes) {
+    const p = this.call('tessera_malloc', bytes >>> 0) >>> 0;
+    if (p === 0) throw tesseraError('out_of_memory', `cannot allocate ${bytes} bytes in the WebAssembly heap`);
+    return p;
+  }
+
+  free(ptr) {
+    if (ptr) this.call('tessera_free', ptr >>> 0);
+  }
+
+  /**
+   * Streams model bytes into a heap buffer (tessera_bytes_*): each chunk is copied to where the
+   * module says and dropped. Returns the buffer handle (the family's load call consumes it).
+   */
+  async streamBytes(opened) {
+    const handle = this.callPointer('tessera_bytes_new', opened.total ?? 0);
+    try {
+      for await (const chunk of opened.chunks) {
+        this.appendBytes(handle, chunk);
+      }
+    } catch (e) {
+      this.call('tessera_bytes_free', handle);
+      throw e;
+    }
+    return handle;
+  }
+
+  appendBytes(handle, chunk) {
+    const dst = this.callPointer('tessera_bytes_append', handle, chunk.byteLength);
+    this.u8().set(chunk, dst);
+  }
+
+  createBytes(total) { return this.callPointer('tessera_bytes_new', total ?? 0); }
+  freeBytes(handle) { this.call('tessera_bytes_free', handle); }
+}
+
+export { TesseraError };

@@ -1,0 +1,145 @@
+// The trees family's side of the worker (or of the page, in main-thread mode): one module
+// instance, one model, called through the trees C ABI (include/tessera/wasm/trees_abi.hpp).
+// Every operation is synchronous once the module is up; the client (../trees.js) cuts long
+// work into chunks and returns to the event loop between them.
+import { now } from '../core/environment.js';
+import { tesseraError } from '../core/errors.js';
+import { WasmRuntime } from '../core/wasm-runtime.js';
+
+const WARMUP_ROWS = 256;
+
+export class TreesBackend {
+  constructor() {
+    this.rt = null;
+    this.model = 0;
+    this.info = null;
+    this.bytes = 0;         // the byte buffer of a load in progress
+    this.scratch = 0;       // heap buffer reused by predictions
+    this.scratchBytes = 0;
+  }
+
+  async init({ glueUrl, wasmModule, threads }) {
+    this.rt = await WasmRuntime.create({ glueUrl, wasmModule, threads });
+    return { threads: this.rt.threads, build: this.rt.build };
+  }
+
+  loadBegin({ total }) {
+    this.releaseModel();
+    this.bytes = this.rt.createBytes(total);
+  }
+
+  loadChunk({ chunk }) {
+    this.rt.appendBytes(this.bytes, chunk);
+  }
+
+  loadAbort() {
+    if (this.bytes) this.rt.freeBytes(this.bytes);
+    this.bytes = 0;
+  }
+
+  loadEnd() {
+    const bytes = this.bytes;
+    this.bytes = 0;
+    this.model = this.rt.callPointer('tessera_trees_load', bytes);  // consumes the bytes
+    return this.readInfo();
+  }
+
+  loadEmbedded() {
+    this.releaseModel();
+    if (!this.rt.has('tessera_trees_embedded')) {
+      throw tesseraError('unsupported', 'this module embeds no forest (build it with tessera_add_wasm_module(... FOREST_HEADER ...))');
+    }
+    this.model = this.rt.callPointer('tessera_trees_embedded');
+    return this.readInfo();
+  }
+
+  readInfo() {
+    this.info = JSON.parse(this.rt.string(this.rt.call('tessera_trees_info', this.model)));
+    return this.info;
+  }
+
+  scratchFor(bytes) {
+    if (bytes > this.scratchBytes) {
+      this.rt.free(this.scratch);
+      this.scratch = 0;
+      this.scratchBytes = 0;
+      this.scratch = this.rt.malloc(bytes);
+      this.scratchBytes = bytes;
+    }
+    return this.scratch;
+  }
+
+  /** rows: Float32Array or Float64Array of nRows x numFeatures. */
+  predictRows({ rows, margin = false }) {
+    const t0 = now();
+    const nf = this.info.numFeatures;
+    const k = margin ? this.info.numOutputs : this.info.numTransformedOutputs;
+    const nRows = nf === 0 ? 0 : rows.length / nf;
+    if (!Number.isInteger(nRows)) {
+      throw tesseraError('shape_mismatch', `predict: ${rows.length} values is not a whole number of rows of ${nf}`);
+    }
+    const f64 = rows instanceof Float64Array;
+    const inBytes = rows.byteLength;
+    const outOffset = (inBytes + 7) & ~7;
+    const base = this.scratchFor(outOffset + nRows * k * 8 || 8);
+    this.rt.u8().set(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength), base);
+    const outPtr = base + outOffset;
+    this.rt.check(this.rt.call('tessera_trees_predict', this.model, base, nRows, nf, f64 ? 1 : 0, outPtr, nRows * k,
+      margin ? 1 : 0));
+    const values = this.rt.f64().slice(outPtr / 8, outPtr / 8 + nRows * k);
+    return { values, ms: now() - t0 };
+  }
+
+  /** text: JSON records (an array of objects); the answer is rows x keys. */
+  predictRecords({ text, margin = false }) {
+    const t0 = now();
+    const utf8 = new TextEncoder().encode(text);
+    const ptr = this.scratchFor(utf8.byteLength || 1);
+    this.rt.u8().set(utf8, ptr);
+    this.rt.check(this.rt.call('tessera_trees_predict_records', this.model, ptr, utf8.byteLength, margin ? 1 : 0));
+    const rows = this.rt.call('tessera_trees_result_rows', this.model) >>> 0;
+    const width = (margin ? this.info.marginKeys : this.info.outputKeys).length;
+    const at = this.rt.call('tessera_trees_result', this.model) >>> 0;
+    const values = rows === 0 ? new Float64Array(0) : this.rt.f64().slice(at / 8, at / 8 + rows * width);
+    return { values, rows, ms: now() - t0 };
+  }
+
+  setCategories({ text }) {
+    const utf8 = new TextEncoder().encode(text);
+    const ptr = this.scratchFor(utf8.byteLength || 1);
+    this.rt.u8().set(utf8, ptr);
+    this.rt.check(this.rt.call('tessera_trees_set_categories', this.model, ptr, utf8.byteLength));
+    return this.readInfo();
+  }
+
+  // One pass over every path a prediction takes (rows of zeros and of missing values, a
+  // record), timed inside the module.
+  warmup() {
+    const nf = this.info.numFeatures;
+    const rows = new Float32Array(WARMUP_ROWS * nf);
+    for (let r = 1; r < WARMUP_ROWS; r += 2) rows.fill(NaN, r * nf, (r + 1) * nf);
+    const t0 = now();
+    this.predictRows({ rows });
+    this.predictRecords({ text: '[{}]' });
+    return { ms: now() - t0, rows: WARMUP_ROWS };
+  }
+
+  releaseModel() {
+    if (this.model) this.rt.call('tessera_trees_free', this.model);
+    this.model = 0;
+    this.info = null;
+  }
+
+  dispose() {
+    if (!this.rt) return;
+    this.loadAbort();
+    this.releaseModel();
+    this.rt.free(this.scratch);
+    this.scratch = 0;
+    this.scratchBytes = 0;
+  }
+}
+
+export function createBackend() {
+  return new TreesBackend();
+}

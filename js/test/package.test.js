@@ -1,0 +1,66 @@
+// The npm package as a user gets it (ctest wasm/js_package): `npm pack` of the staged package,
+// installed from the tarball into a fresh folder with --ignore-scripts, imported by name from
+// Node, and its size checked against the budget (trees: under 300 KB gzip, glue included).
+// Skips when npm is not installed.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { it } from 'node:test';
+
+import { fixture, moduleSizes, packageDir } from './helpers.js';
+
+const BUDGET_GZIP = { trees: 300 * 1024 };  // per flavour: .wasm + .mjs (+ .worker.js)
+const TARBALL_BUDGET = 1024 * 1024;
+
+function hasNpm() {
+  try {
+    execFileSync('npm', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+it('every module is within its size budget (gzip, glue included)', () => {
+  const sizes = moduleSizes(path.join(packageDir, 'dist'));
+  assert.ok(sizes.length >= 2);
+  for (const s of sizes) {
+    console.log(`${s.module}: ${s.raw} bytes raw, ${s.gzip} gzip (${s.files.join(' + ')})`);
+    assert.ok(s.gzip < BUDGET_GZIP[s.family], `${s.module}: ${s.gzip} bytes gzip, budget ${BUDGET_GZIP[s.family]}`);
+  }
+});
+
+it('npm pack, install the tarball into a fresh folder, import tessera-web/trees from Node', { skip: !hasNpm() && 'npm is not installed' }, () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'tessera-web-pack-'));
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work, packageDir], { encoding: 'utf8' });
+  const [info] = JSON.parse(out);
+  const tarball = path.join(work, info.filename);
+  const files = info.files.map((f) => f.path);
+  for (const f of ['package.json', 'src/trees.js', 'src/trees.d.ts', 'src/index.d.ts', 'src/worker.js',
+    'dist/trees-simd.wasm', 'dist/trees-simd.mjs', 'dist/trees-simd-mt.wasm', 'dist/trees-simd-mt.worker.js', 'dist/package.json']) {
+    assert.ok(files.includes(f), `the tarball holds ${f}`);
+  }
+  assert.ok(!files.some((f) => f.startsWith('test/')), 'no tests in the tarball');
+  assert.ok(info.size < TARBALL_BUDGET, `tarball ${info.size} bytes`);
+  const pkg = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
+  assert.equal(pkg.scripts, undefined, 'no install scripts');
+
+  const app = path.join(work, 'app');
+  execFileSync('mkdir', ['-p', app]);
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'pipe' });
+  writeFileSync(path.join(app, 'main.js'), `
+    import { loadTrees } from 'tessera-web/trees';
+    import { environment } from 'tessera-web';
+    const model = await loadTrees(${JSON.stringify(fixture('breast_cancer.json'))});
+    const answer = await model.predict({ worst_perimeter: 80, worst_concave_points: 0.05 });
+    console.log(JSON.stringify({ answer, flavour: model.runtime.flavour, env: await environment() }));
+    await model.dispose();
+  `);
+  const result = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' }).trim());
+  assert.deepEqual(Object.keys(result.answer), ['0', '1']);
+  assert.ok(result.answer['1'] > 0.5 && result.answer['1'] <= 1);
+  assert.equal(result.env.simd128, true);
+});
