@@ -8,11 +8,14 @@ set -euo pipefail
 packages=(cmake ninja-build g++ clang python3 nodejs ccache
           libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn
           g++-aarch64-linux-gnu qemu-user  # the aarch64 NEON flavour, run under qemu
-          libclang-rt-14-dev)              # clang's sanitizer and libFuzzer runtimes
+          libclang-rt-14-dev               # clang's sanitizer and libFuzzer runtimes
+          libstb-dev)                      # stb_image / stb_image_write (tessera/vision/image_io.hpp)
 want_bench=0
 for arg in "$@"; do
   case "$arg" in
-    --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread) ;;
+    --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread
+                         python3-torch python3-onnx    # make_detector_models.py, train_digits_cnn.py
+                         python3-opencv) ;;            # make_vision_reference.py (cv2.resize, the face detector's)
     --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread)
              # Node from another source ships its own npm, and Debian's npm conflicts with it.
              command -v npm >/dev/null || packages+=(npm)
