@@ -8,7 +8,7 @@
 // compiles or links stb elsewhere (Debian's libstb, its own stb_image.c) leaves that header out;
 // everything works the same except that the decoder's memory budget is not enforced.
 //
-// Hostile input: the declared size is read first (stbi_info) and checked against
+// Hostile input: the declared size is read first (PNG IHDR, JPEG SOF) and checked against
 // decode_limits before anything is allocated, so a 100000 x 100000 header costs nothing. While
 // stb decodes, its allocations draw on a per-thread budget (decode_limits::max_decoder_bytes),
 // which bounds what a PNG whose zlib stream inflates far past the image's size (a "zlib bomb")
