@@ -11,6 +11,12 @@ whose cv2.resize(INTER_LINEAR) the detectors' own pipelines use.
                                             (x - 127) / 128): sum, sum of squares and the
                                             997 values at flat indices i * 7919 mod 230400
 
+  examples/tessera-detect/testdata/          a small photo (PNG), a YOLOv8-layout raw output for
+                                            it at 640x640 letterbox, class names, and the JSON
+                                            line tessera-detect must print, computed here with
+                                            numpy (Ultralytics' letterbox and scale_boxes
+                                            arithmetic, greedy NMS)
+
 Usage: scripts/make_vision_reference.py [--shared ../shared]
 """
 import argparse
@@ -71,6 +77,104 @@ def face_reference(shared):
             "input": [1, 3, 240, 320], "normalization": "(x - 127) / 128 on RGB", "photos": photos}
 
 
+DETECT = ROOT / "examples" / "tessera-detect" / "testdata"
+
+
+def write_npy(path, a):
+    np.save(path, np.ascontiguousarray(a, dtype="<f4"))
+
+
+def nms(boxes, scores, classes, iou_thr):
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    kept = []
+    for i in order:
+        ok = True
+        for k in kept:
+            if classes[k] != classes[i]:
+                continue
+            a, b = boxes[i], boxes[k]
+            iw = min(a[2], b[2]) - max(a[0], b[0])
+            ih = min(a[3], b[3]) - max(a[1], b[1])
+            inter = iw * ih if iw > 0 and ih > 0 else 0.0
+            union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+            if union > 0 and inter / union > iou_thr:
+                ok = False
+                break
+        if ok:
+            kept.append(i)
+    return kept
+
+
+def detect_fixture():
+    """A 200 x 120 photo letterboxed to 640 x 640 (r = 3.2, 640 x 384 at y = 128), a [1, 7, 40]
+    yolov8 output with 3 classes: overlapping boxes of one class, of different classes, a NaN
+    score, a score at the threshold, one box reaching out of the photo."""
+    DETECT.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:120, 0:200]
+    photo = np.stack([xx * 255 // 199, yy * 255 // 119, (xx + yy) % 256], axis=2).astype(np.uint8)  # compresses well
+    cv2.imwrite(str(DETECT / "photo.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    names = ["person", "bicycle", "traffic light"]
+    (DETECT / "names.txt").write_text("\n".join(names) + "\n")
+    rng = np.random.default_rng(7)
+    n, c = 40, 3
+    out = np.zeros((1, 4 + c, n), np.float32)
+    out[0, 0] = rng.uniform(0, 640, n)
+    out[0, 1] = rng.uniform(128, 512, n)
+    out[0, 2] = rng.uniform(10, 200, n)
+    out[0, 3] = rng.uniform(10, 200, n)
+    out[0, 4:] = rng.uniform(0, 0.3, (c, n))
+    hand = [  # cx, cy, w, h, scores
+        (200.3, 300.7, 120.1, 180.9, (0.913, 0.05, 0.01)),
+        (206.9, 302.2, 118.4, 176.6, (0.811, 0.10, 0.02)),   # same class, overlapping: suppressed
+        (203.1, 298.9, 121.7, 181.3, (0.02, 0.771, 0.03)),   # another class on top: kept
+        (500.2, 200.4, 90.6, 60.2, (0.0, 0.0, 0.6337)),
+        (630.4, 500.1, 80.8, 50.3, (0.4471, 0.0, 0.0)),      # reaches past the photo: clipped
+        (100.0, 150.0, 40.0, 40.0, (float("nan"), 0.9, 0.0)),  # NaN beside a real score
+        (320.0, 320.0, 50.0, 50.0, (0.25, 0.0, 0.0)),        # exactly the threshold: dropped
+    ]
+    for i, (cx, cy, w, h, sc) in enumerate(hand):
+        out[0, :, i] = (cx, cy, w, h) + tuple(sc)
+    write_npy(DETECT / "yolov8_output.npy", out)
+    # Reference post-processing (conf 0.25, IoU 0.45, class-aware), float32 box corners as a
+    # float32 model would compute them, then Ultralytics' un-letterboxing and clipping.
+    o = out[0]
+    boxes, scores, classes = [], [], []
+    for a in range(n):
+        cx, cy, w, h = (np.float32(v) for v in o[:4, a])
+        s = o[4:, a]
+        valid = [k for k in range(c) if not np.isnan(s[k])]
+        if not valid:
+            continue
+        k = max(valid, key=lambda k: (s[k], -k))
+        if not s[k] > np.float32(0.25):
+            continue
+        half_w, half_h = w * np.float32(0.5), h * np.float32(0.5)
+        boxes.append([float(cx - half_w), float(cy - half_h), float(cx + half_w), float(cy + half_h)])
+        scores.append(float(s[k]))
+        classes.append(k)
+    kept = nms(boxes, scores, classes, float(np.float32(0.45)))
+    r = min(640 / 120, 640 / 200)
+    pad_x, pad_y = round((640 - 200 * r) / 2 - 0.1), round((640 - 120 * r) / 2 - 0.1)
+    dets = []
+    for i in kept:
+        x1, y1, x2, y2 = boxes[i]
+        x1, x2 = (min(max((v - pad_x) / r, 0), 200) for v in (x1, x2))
+        y1, y2 = (min(max((v - pad_y) / r, 0), 120) for v in (y1, y2))
+        vals = [scores[i] * 1e4] + [v * 10 for v in (x1, y1, x2 - x1, y2 - y1)]
+        assert all(abs(v - np.floor(v) - 0.5) > 1e-3 for v in vals), "a value on a rounding tie"
+        dets.append('{"class_id": %d, "class_name": "%s", "confidence": %s, "bbox_xywh": [%s]}' % (
+            classes[i], names[classes[i]], fmt(scores[i], 4), ", ".join(fmt(v, 1) for v in (x1, y1, x2 - x1, y2 - y1))))
+    (DETECT / "expected.jsonl").write_text('{"image": "photo.png", "detections": [%s]}\n' % ", ".join(dets))
+    return len(dets)
+
+
+def fmt(v, decimals):
+    """tessera's json_number: round, drop trailing zeros but keep one."""
+    s = ("%." + str(decimals) + "f") % v
+    s = s.rstrip("0")
+    return s + "0" if s.endswith(".") else s
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
@@ -81,6 +185,7 @@ def main():
     if faces["photos"]:
         (OUT / "face_input_reference.json").write_text(json.dumps(faces, separators=(",", ":")) + "\n")
     print(f"wrote {OUT}/resize_reference.json and {len(faces['photos'])} face photos' reference")
+    print(f"wrote {DETECT}: {detect_fixture()} expected detections")
 
 
 if __name__ == "__main__":
