@@ -17,6 +17,10 @@ whose cv2.resize(INTER_LINEAR) the detectors' own pipelines use.
                                             numpy (Ultralytics' letterbox and scale_boxes
                                             arithmetic, greedy NMS)
 
+  tests/fuzz/vision_corpus/                  seeds of the vision fuzz harness: small PNGs (gray,
+                                            RGBA, 16-bit, paletted), JPEGs (baseline, progressive,
+                                            grayscale, with EXIF orientation), names files and dicts
+
 Usage: scripts/make_vision_reference.py [--shared ../shared]
 """
 import argparse
@@ -175,6 +179,46 @@ def fmt(v, decimals):
     return s + "0" if s.endswith(".") else s
 
 
+def fuzz_corpus():
+    import io
+    import zlib
+    from PIL import Image
+    out = ROOT / "tests" / "fuzz" / "vision_corpus"
+    out.mkdir(parents=True, exist_ok=True)
+    img = pattern(16, 12, 3)
+    seeds = {
+        "rgb.png": cv2.imencode(".png", img)[1].tobytes(),
+        "gray.png": cv2.imencode(".png", img[:, :, 0])[1].tobytes(),
+        "rgba.png": cv2.imencode(".png", np.dstack([img, img[:, :, :1]]))[1].tobytes(),
+        "rgb16.png": cv2.imencode(".png", img.astype(np.uint16) * 257)[1].tobytes(),
+        "baseline.jpg": cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes(),
+        "progressive.jpg": cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes(),
+        "gray.jpg": cv2.imencode(".jpg", img[:, :, 0])[1].tobytes(),
+        "names.txt": b"person\nbicycle\ntraffic light\n",
+        "names_dict.txt": b"{0: 'person', 1: \"teddy's bear\", 2: 'caf\\xe9\\u732b'}",
+    }
+    b = io.BytesIO()
+    Image.fromarray(img).convert("P", palette=Image.ADAPTIVE, colors=8).save(b, format="PNG")
+    seeds["palette.png"] = b.getvalue()
+    b = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(img).save(b, format="JPEG", exif=exif.tobytes())
+    seeds["exif6.jpg"] = b.getvalue()
+
+    def chunk(kind, data):
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    sig = b"\x89PNG\r\n\x1a\n"
+    seeds["huge_header.png"] = sig + chunk(b"IHDR", (100000).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    seeds["zlib_bomb.png"] = sig + chunk(b"IHDR", (1).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * (1 << 20), 9)) + chunk(b"IEND", b"")
+    for name, data in seeds.items():
+        (out / name).write_bytes(data)
+    return len(seeds)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
@@ -186,6 +230,7 @@ def main():
         (OUT / "face_input_reference.json").write_text(json.dumps(faces, separators=(",", ":")) + "\n")
     print(f"wrote {OUT}/resize_reference.json and {len(faces['photos'])} face photos' reference")
     print(f"wrote {DETECT}: {detect_fixture()} expected detections")
+    print(f"wrote {fuzz_corpus()} seeds to tests/fuzz/vision_corpus")
 
 
 if __name__ == "__main__":

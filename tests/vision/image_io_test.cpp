@@ -174,6 +174,25 @@ TEST_CASE("hostile or broken headers are errors before any allocation") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.err().code == errc::out_of_range);
   }
+  SUBCASE("a JPEG Huffman table of more than 256 symbols (stb 2.27 would write past its table)") {
+    test::rng g(8);
+    auto jpg = encode_jpeg(random_image(16, 16, 3, g).view());
+    std::size_t dht = 0;
+    for (std::size_t i = 2; i + 6 < jpg.size() && !dht; ++i)
+      if (jpg[i] == 0xff && jpg[i + 1] == 0xc4) dht = i;
+    REQUIRE(dht != 0);
+    jpg[dht + 5] = 0xff;  // counts of code lengths 1 and 2: 510 symbols
+    jpg[dht + 6] = 0xff;
+    const auto r = decode_image(jpg);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err().code == errc::parse_error);
+    CHECK(r.err().message.find("Huffman table") != std::string::npos);
+  }
+  SUBCASE("a PNG whose first IDAT is empty (stb 2.27 would memcpy into a null buffer)") {
+    const auto r = decode_image(make_png(1, 1, 0, {}));
+    CHECK(r.err().code == errc::parse_error);
+    CHECK(r.err().message.find("empty first IDAT") != std::string::npos);
+  }
   SUBCASE("caller's limits") {
     test::rng g(4);
     const auto png = test::must(encode_png(random_image(40, 30, 3, g).view()));

@@ -234,6 +234,62 @@ inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
+// Walks every marker segment of a JPEG (skipping the entropy-coded data after each SOS) and
+// refuses what stb_image 2.27 (Debian 12's libstb) would mishandle: a DHT table declaring more
+// than 256 symbols, which its stbi__build_huffman writes past its 257-entry array (fixed
+// upstream in 2.28; found by tests/fuzz/vision_fuzz). A truncated segment counts too: stb reads
+// the bytes past the end as zeros.
+inline status check_jpeg_segments(std::span<const std::uint8_t> jpg) {
+  std::size_t pos = 2;
+  while (pos + 4 <= jpg.size()) {
+    if (jpg[pos] != 0xff) {  // entropy-coded data: up to the next marker that is not a stuffed 0 or RSTn
+      ++pos;
+      continue;
+    }
+    const std::uint8_t m = jpg[pos + 1];
+    if (m == 0xff || m == 0x00 || (m >= 0xd0 && m <= 0xd7) || m == 0x01 || m == 0xd8) {
+      pos += m == 0xff ? 1 : 2;
+      continue;
+    }
+    if (m == 0xd9) return {};
+    const std::size_t len = (std::size_t{jpg[pos + 2]} << 8) | jpg[pos + 3];
+    if (len < 2) return {};
+    if (m == 0xc4) {
+      // DHT: tables of (class/id, 16 counts, symbols), read as stb reads them: a table header
+      // is taken whole even where the segment's length says it ends earlier.
+      std::size_t t = pos + 4;
+      std::int64_t left = static_cast<std::int64_t>(len) - 2;
+      while (left > 0 && t < jpg.size()) {
+        std::size_t symbols = 0;
+        for (std::size_t i = 1; i <= 16 && t + i < jpg.size(); ++i) symbols += jpg[t + i];
+        if (symbols > 256)
+          return make_error(errc::parse_error, "decode_image: JPEG: Huffman table at byte " + std::to_string(t) +
+                                                   " declares " + std::to_string(symbols) + " symbols (at most 256)");
+        t += 17 + symbols;
+        left -= static_cast<std::int64_t>(17 + symbols);
+      }
+    }
+    pos += 2 + len;
+  }
+  return {};
+}
+
+// Refuses a PNG whose first IDAT chunk is empty: stb_image 2.27 then copies 0 bytes into its
+// not yet allocated buffer, memcpy(NULL, p, 0), undefined behaviour that UBSan reports (found by
+// tests/fuzz/vision_fuzz). Encoders never write such a chunk.
+inline status check_png_chunks(std::span<const std::uint8_t> png) {
+  for (std::size_t pos = 8; pos + 8 <= png.size();) {
+    const std::uint32_t len = load_be32(png.data() + pos);
+    if (std::memcmp(png.data() + pos + 4, "IDAT", 4) == 0) {
+      if (len == 0) return make_error(errc::parse_error, "decode_image: PNG: empty first IDAT chunk at byte " + std::to_string(pos));
+      return {};
+    }
+    if (len > png.size() - pos - 8) return {};  // truncated: stb reports it
+    pos += 12 + static_cast<std::size_t>(len);
+  }
+  return {};
+}
+
 inline status check_stb_input(std::span<const std::uint8_t> bytes, image_format& format) {
   format = sniff_format(bytes);
   if (format == image_format::unknown)
@@ -298,6 +354,7 @@ inline expected<image_u8> decode_image(std::span<const std::uint8_t> bytes, int 
   if (channels != 1 && channels != 3 && channels != 4)
     return make_error(errc::invalid_argument, "decode_image: " + std::to_string(channels) + " channels requested (1, 3 or 4)");
   TESSERA_ASSIGN_OR_RETURN(const image_info info, read_image_info(bytes));
+  TESSERA_TRY(info.format == image_format::jpeg ? detail::check_jpeg_segments(bytes) : detail::check_png_chunks(bytes));
   const char* fmt = format_name(info.format);
   const std::int64_t pixels = static_cast<std::int64_t>(info.width) * info.height;
   if (info.width <= 0 || info.height <= 0 || info.width > limits.max_width || info.height > limits.max_height ||

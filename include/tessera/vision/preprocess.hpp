@@ -109,6 +109,14 @@ inline void resize_row_vertical(std::uint8_t* out, const std::int32_t* r0, const
   }
 }
 
+inline void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
 template <int C>
 inline status resize_bilinear_c(const image_span& dst, const image_view& src, arena& scratch) {
   arena_scope scope(scratch);
@@ -128,8 +136,20 @@ inline status resize_bilinear_c(const image_span& dst, const image_view& src, ar
     held[k] = sy;
     return buf[k];
   };
+  // The source bytes a row's horizontal pass reads (the taps are monotonic).
+  const std::ptrdiff_t read_begin = static_cast<std::ptrdiff_t>(xt[0].index0) * C;
+  const std::ptrdiff_t read_end = static_cast<std::ptrdiff_t>(xt[dst.width - 1].index1 + 1) * C;
   for (int y = 0; y < dst.height; ++y) {
     const linear_tap t = yt[y];
+    // Downscaling jumps over source rows, which the hardware prefetcher does not foresee:
+    // ask for the next output row's source rows while this one is computed.
+    if (y + 1 < dst.height && yt[y + 1].index1 != t.index1) {
+      for (int k : {yt[y + 1].index0, yt[y + 1].index1}) {
+        if (k == t.index0 || k == t.index1) continue;
+        const std::uint8_t* r = src.row(k);
+        for (std::ptrdiff_t b = read_begin; b < read_end; b += 64) prefetch(r + b);
+      }
+    }
     const std::int32_t* r0 = row_for(t.index0);
     const std::int32_t* r1 = row_for(t.index1);
     resize_row_vertical(dst.row(y), r0, r1, t.weight0, t.weight1, static_cast<int>(row_len));
@@ -234,8 +254,9 @@ struct normalization {
 
 // HWC 8-bit pixels (1, 3 or 4 channels; alpha is dropped, gray fills every plane) into a
 // contiguous float tensor [1, C, H, W] or [C, H, W] with C = 3, or C = 1 for a gray source
-// (a 1-channel model input). H and W must equal the image's size. A 256-entry table per
-// channel does the arithmetic once per value, so each output is one load and one store.
+// (a 1-channel model input). H and W must equal the image's size. One pass per output plane
+// and row, (float(pixel) - mean) * inv_std, which the compiler vectorizes (a 256-entry table
+// per channel measured 3x slower: its loads do not vectorize).
 inline status to_planar(TensorView<float> out, const image_view& src, const normalization& norm) {
   TESSERA_TRY(validate(src, "to_planar: source"));
   const int r = out.rank();
@@ -248,29 +269,19 @@ inline status to_planar(TensorView<float> out, const image_view& src, const norm
   if (planes != 3 && !(planes == 1 && src.channels == 1))
     return make_error(errc::shape_mismatch, "to_planar: " + std::to_string(planes) + " output planes from " +
                                                 std::to_string(src.channels) + " channels (3 planes, or 1 from a gray image)");
-  float lut[3][256];
-  for (int c = 0; c < 3; ++c)
-    for (int v = 0; v < 256; ++v) lut[c][v] = (static_cast<float>(v) - norm.mean[c]) * norm.inv_std[c];
   const std::size_t plane_size = static_cast<std::size_t>(h) * static_cast<std::size_t>(w);
-  float* base = out.data();
-  for (int y = 0; y < src.height; ++y) {
-    const std::uint8_t* p = src.row(y);
-    float* o0 = base + static_cast<std::size_t>(y) * static_cast<std::size_t>(w);
-    if (planes == 1) {
-      for (int x = 0; x < src.width; ++x) o0[x] = lut[0][p[x]];
-      continue;
-    }
-    float* o1 = o0 + plane_size;
-    float* o2 = o1 + plane_size;
-    const int c = src.channels;
-    if (c == 1) {
-      for (int x = 0; x < src.width; ++x) o0[x] = lut[0][p[x]], o1[x] = lut[1][p[x]], o2[x] = lut[2][p[x]];
-    } else {
-      const int s0 = norm.bgr ? 2 : 0, s2 = norm.bgr ? 0 : 2;  // which source channel feeds planes 0 and 2
-      for (int x = 0; x < src.width; ++x, p += c) {
-        o0[x] = lut[0][p[s0]];
-        o1[x] = lut[1][p[1]];
-        o2[x] = lut[2][p[s2]];
+  for (int c = 0; c < planes; ++c) {
+    // Output plane c reads source channel `from` (BGR models: plane 0 is blue).
+    const int from = src.channels == 1 ? 0 : (norm.bgr ? 2 - c : c);
+    const float mean = norm.mean[c], inv_std = norm.inv_std[c];
+    float* plane = out.data() + static_cast<std::size_t>(c) * plane_size;
+    for (int y = 0; y < src.height; ++y) {
+      const std::uint8_t* p = src.row(y) + from;
+      float* o = plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(w);
+      switch (src.channels) {  // a constant stride per loop, so each one vectorizes
+        case 1: for (int x = 0; x < src.width; ++x) o[x] = (static_cast<float>(p[x]) - mean) * inv_std; break;
+        case 3: for (int x = 0; x < src.width; ++x) o[x] = (static_cast<float>(p[3 * x]) - mean) * inv_std; break;
+        default: for (int x = 0; x < src.width; ++x) o[x] = (static_cast<float>(p[4 * x]) - mean) * inv_std; break;
       }
     }
   }
