@@ -55,3 +55,14 @@ if(NOT TARGET tessera::eigen)
     endif()
   endif()
 endif()
+
+# stb_image / stb_image_write (Debian: libstb-dev) are optional: only tessera/vision/image_io.hpp
+# and its implementation header need them. Staged like xsimd, so em++ sees the stb folder and
+# nothing else of /usr/include.
+if(NOT TARGET tessera::stb)
+  tessera_stage_header_dir(_tessera_stb_dir stb stb_image.h)
+  if(_tessera_stb_dir)
+    add_library(tessera::stb INTERFACE IMPORTED)
+    set_target_properties(tessera::stb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_tessera_stb_dir}")
+  endif()
+endif()

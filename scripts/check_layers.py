@@ -5,6 +5,8 @@
     trees/load (model-format loaders) -> io, trees, core
     io (container readers: file, JSON, UBJSON, GGUF, protobuf wire format) -> core only
     onnx (ONNX model structure, later the graph importer) -> io, nn, kernels, core
+    vision (images, pre/post-processing of detectors) -> kernels, simd, runtime, core, and of io
+        only the plain file reader (io/file.hpp, io/excerpt.hpp): it reads images, never models
 
 and the rules the tree relies on besides:
   - xsimd is included only by simd/ (everything else goes through tessera/simd/simd.hpp);
@@ -40,7 +42,8 @@ ALLOWED = {
     "io": {"core"},
     "onnx": {"core", "simd", "runtime", "kernels", "nn", "io"},
     "llm": {"core", "simd", "runtime", "kernels", "nn", "io"},
-    "wasm": {"core", "simd", "runtime", "kernels", "nn", "trees", "trees/load", "io", "onnx", "llm"},
+    "vision": {"core", "simd", "runtime", "kernels", "io"},  # io: see VISION_IO_OK
+    "wasm": {"core", "simd", "runtime", "kernels", "nn", "trees", "trees/load", "io", "onnx", "llm", "vision"},
     "detail": {"core", "simd", "runtime"},
 }
 SUBLAYERS = ("trees/load", "kernels/ref")
@@ -59,6 +62,8 @@ REFERENCE_HEADERS = lambda rel: layer_of(rel) == "kernels/ref" or rel == "trees/
 REFERENCE_MUST_NOT_REACH = {"simd", "runtime"}
 # Headers of the flat tree layout, kept free of the predictor's kernels (same bound).
 KERNEL_FREE_HEADERS = {"trees/forest_view.hpp", "trees/compile.hpp", "trees/compiled.hpp"}
+# vision/ reads image files but no model container: of io/ only these.
+VISION_IO_OK = {"io/file.hpp", "io/excerpt.hpp"}
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 
 
@@ -127,6 +132,9 @@ def check(inc: pathlib.Path):
             if dep_layer != layer and dep_layer not in ALLOWED[layer]:
                 allowed = ", ".join(sorted(ALLOWED[layer])) or "nothing"
                 problems.append(f"{where(line)}: <{target}>: {layer}/ may include only {allowed}")
+            elif layer == "vision" and dep_layer == "io" and dep not in VISION_IO_OK:
+                problems.append(f"{where(line)}: <{target}>: vision/ reads images, not model containers "
+                                f"(of io/ only {', '.join(sorted(VISION_IO_OK))})")
         if REFERENCE_HEADERS(rel):
             chain = first_path_to(headers, rel, REFERENCE_MUST_NOT_REACH)
             if chain:
@@ -164,6 +172,9 @@ def self_test() -> int:
         "trees/compiled.hpp": '#include "tessera/trees/forest.hpp"\n',
         "trees/load/xgboost_json.hpp": '#include "tessera/io/json.hpp"\n#include "tessera/trees/forest.hpp"\n',
         "eigen.hpp": "#include <Eigen/Core>\n",
+        "io/file.hpp": '#include "tessera/core/error.hpp"\n',
+        "io/gguf.hpp": '#include "tessera/core/error.hpp"\n',
+        "vision/image.hpp": '#include "tessera/io/file.hpp"\n#include "tessera/kernels/gemm.hpp"\n',
     }
     planted = {  # file -> (extra line, text the report must contain)
         "io/json.hpp": ('#include "tessera/trees/forest.hpp"\n', "io/ may include only core"),
@@ -175,6 +186,7 @@ def self_test() -> int:
         "kernels/gemm.hpp": ("#include <xsimd/xsimd.hpp>\n#include <iostream>\n", "xsimd is included only by simd/"),
         "runtime/pool.hpp": ("#include <Eigen/Core>\n", "Eigen is included only by tessera/eigen.hpp"),
         "core/error.hpp": ("#include <tessera/tessera.hpp>\n", "not umbrellas"),
+        "vision/image.hpp": ('#include "tessera/io/gguf.hpp"\n', "vision/ reads images, not model containers"),
     }
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
