@@ -3,12 +3,16 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <optional>
+#include <span>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tessera/io/gguf.hpp"
+#include "tessera/io/gguf_writer.hpp"
 #include "tessera/llm/tokenizer.hpp"
 
 namespace tessera::test {
@@ -76,6 +80,54 @@ inline std::string ids_to_string(const std::vector<std::int32_t>& ids) {
     s += std::to_string(id);
   }
   return s;
+}
+
+// A vocabulary written as GGUF metadata with tessera's writer (the fields that are empty are
+// left out), for tests that build small or broken vocabularies.
+struct vocab_spec {
+  std::string model = "gpt2";
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<std::int32_t> types;
+  std::vector<std::string> merges;
+  std::string pre;
+  std::vector<std::pair<std::string, std::uint32_t>> ids;  // "bos" -> tokenizer.ggml.bos_token_id
+  std::vector<std::pair<std::string, bool>> flags;         // "add_bos_token" -> tokenizer.ggml.add_bos_token
+};
+
+inline std::vector<std::uint8_t> write_vocab(const vocab_spec& v) {
+  io::gguf_writer w;
+  const auto ok = [](const status& s) {
+    if (!s.ok()) std::fprintf(stderr, "write_vocab: %s\n", s.what().c_str());
+  };
+  ok(w.set("tokenizer.ggml.model", std::string_view(v.model)));
+  if (!v.tokens.empty()) ok(w.set_array("tokenizer.ggml.tokens", std::span<const std::string>(v.tokens)));
+  if (!v.scores.empty()) ok(w.set_array("tokenizer.ggml.scores", std::span<const float>(v.scores)));
+  if (!v.types.empty()) ok(w.set_array("tokenizer.ggml.token_type", std::span<const std::int32_t>(v.types)));
+  if (!v.merges.empty()) ok(w.set_array("tokenizer.ggml.merges", std::span<const std::string>(v.merges)));
+  if (!v.pre.empty()) ok(w.set("tokenizer.ggml.pre", std::string_view(v.pre)));
+  for (const auto& [name, id] : v.ids) ok(w.set("tokenizer.ggml." + name + "_token_id", id));
+  for (const auto& [name, flag] : v.flags) ok(w.set("tokenizer.ggml." + name, flag));
+  return w.serialize();
+}
+
+inline expected<llm::tokenizer> make_tokenizer(const vocab_spec& v) {
+  const std::vector<std::uint8_t> bytes = write_vocab(v);
+  TESSERA_ASSIGN_OR_RETURN(io::gguf_file f, io::gguf_file::parse(bytes));
+  return llm::tokenizer::from_gguf(f);
+}
+
+// The 256 byte-level tokens (GPT-2's spelling of each byte, in byte order), then `extra`.
+inline std::vector<std::string> byte_level_tokens(std::initializer_list<const char*> extra = {}) {
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) {
+    std::string s;
+    const char c = static_cast<char>(b);
+    llm::detail::tok::append_byte_level(s, std::string_view(&c, 1));
+    tokens.push_back(s);
+  }
+  for (const char* e : extra) tokens.emplace_back(e);
+  return tokens;
 }
 
 }  // namespace tessera::test

@@ -19,7 +19,11 @@
 // Decisions where implementations differ (llama.cpp's conformance data is the reference for
 // encoding; SentencePiece for SentencePiece vocabularies):
 //   - invalid UTF-8 is kept byte for byte: a byte-level BPE encodes the bytes themselves,
-//     SentencePiece falls back to <0xXX> tokens, WordPiece drops them (like U+FFFD);
+//     SentencePiece falls back to <0xXX> tokens, WordPiece drops them (like U+FFFD); a
+//     byte-level vocabulary without a token for some byte (falcon's and mpt's have none for
+//     0xFF, which valid UTF-8 never holds) drops that byte, as llama.cpp does;
+//   - user-defined tokens decode to their text as written (llama.cpp's rule; DeepSeek's added
+//     single-character tokens such as "ü" then round-trip as text);
 //   - SentencePiece: a space is prepended (add_space_prefix, default true) at the start of the
 //     text and after a parsed control token, not after a user-defined token (as SentencePiece,
 //     where they are ordinary pieces); decoding removes the first such space again;
