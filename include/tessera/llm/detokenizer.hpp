@@ -95,7 +95,7 @@ inline const char* stop_reason_name(stop_reason r) noexcept {
 }
 
 struct stream_options {
-  std::vector<std::string> stop_strings;  // empty strings are ignored
+  std::vector<std::string> stop_strings = {};  // empty strings are ignored
   std::int32_t max_tokens = -1;           // tokens pushed before stopping; negative: no limit
   bool stop_at_eog = true;                // stop at the vocabulary's end-of-generation tokens
   bool render_special = false;            // print control tokens' text
