@@ -15,7 +15,9 @@ and the rules the tree relies on besides:
   - the flat forest layout, its compiler and the compiled-header writer (trees/forest_view.hpp,
     trees/compile.hpp, trees/compiled.hpp) never reach simd/ or runtime/ either: a tool that
     only writes or embeds a model does not compile the predictor's kernels;
-  - core/ and kernels/ never include <iostream>, <regex> or JSON/protobuf code.
+  - core/ and kernels/ never include <iostream>, <regex> or JSON/protobuf code;
+  - the text side of llm/ (tokenizers, Unicode tables, detokenizer, sampling, chat templates)
+    reaches only core/ and io/: a program that only tokenizes compiles no kernels.
 
 Usage: check_layers.py [ROOT]      checks ROOT/include/tessera (ROOT defaults to .)
        check_layers.py --self-test  checks that every rule reports a planted violation
@@ -59,6 +61,10 @@ REFERENCE_HEADERS = lambda rel: layer_of(rel) == "kernels/ref" or rel == "trees/
 REFERENCE_MUST_NOT_REACH = {"simd", "runtime"}
 # Headers of the flat tree layout, kept free of the predictor's kernels (same bound).
 KERNEL_FREE_HEADERS = {"trees/forest_view.hpp", "trees/compile.hpp", "trees/compiled.hpp"}
+# llm/'s text side: tokenizers, Unicode, detokenizer, sampling, chat templates.
+LLM_TEXT_HEADERS = lambda rel: (rel.startswith(("llm/tokenizer", "llm/unicode"))
+                                or rel in {"llm/detokenizer.hpp", "llm/sampling.hpp", "llm/chat_template.hpp"})
+LLM_TEXT_MUST_NOT_REACH = {"simd", "runtime", "kernels", "nn"}
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 
 
@@ -132,6 +138,10 @@ def check(inc: pathlib.Path):
             if chain:
                 problems.append(f"include/tessera/{rel}: references must not reach simd/ or runtime/ "
                                 f"(fast-kernel code): {' -> '.join(chain)}")
+        if LLM_TEXT_HEADERS(rel):
+            chain = first_path_to(headers, rel, LLM_TEXT_MUST_NOT_REACH)
+            if chain:
+                problems.append(f"include/tessera/{rel}: llm/'s text side reaches only core/ and io/: {' -> '.join(chain)}")
         if rel in KERNEL_FREE_HEADERS:
             chain = first_path_to(headers, rel, REFERENCE_MUST_NOT_REACH)
             if chain:
@@ -164,6 +174,7 @@ def self_test() -> int:
         "trees/compiled.hpp": '#include "tessera/trees/forest.hpp"\n',
         "trees/load/xgboost_json.hpp": '#include "tessera/io/json.hpp"\n#include "tessera/trees/forest.hpp"\n',
         "eigen.hpp": "#include <Eigen/Core>\n",
+        "llm/tokenizer.hpp": '#include "tessera/io/json.hpp"\n',
     }
     planted = {  # file -> (extra line, text the report must contain)
         "io/json.hpp": ('#include "tessera/trees/forest.hpp"\n', "io/ may include only core"),
@@ -175,6 +186,7 @@ def self_test() -> int:
         "kernels/gemm.hpp": ("#include <xsimd/xsimd.hpp>\n#include <iostream>\n", "xsimd is included only by simd/"),
         "runtime/pool.hpp": ("#include <Eigen/Core>\n", "Eigen is included only by tessera/eigen.hpp"),
         "core/error.hpp": ("#include <tessera/tessera.hpp>\n", "not umbrellas"),
+        "llm/tokenizer.hpp": ("#include <tessera/kernels/gemm.hpp>\n", "llm/'s text side reaches only core/ and io/"),
     }
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,12 +8,15 @@ set -euo pipefail
 packages=(cmake ninja-build g++ clang python3 nodejs ccache
           libxsimd-dev libeigen3-dev doctest-dev nlohmann-json3-dev emscripten node-acorn
           g++-aarch64-linux-gnu qemu-user  # the aarch64 NEON flavour, run under qemu
-          libclang-rt-14-dev)              # clang's sanitizer and libFuzzer runtimes
+          libclang-rt-14-dev               # clang's sanitizer and libFuzzer runtimes
+          unicode-data)                    # tests/llm checks the generated Unicode tables against it
 want_bench=0
 for arg in "$@"; do
   case "$arg" in
-    --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread) ;;
-    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread)
+    --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread
+                         python3-sentencepiece python3-regex) ;;  # the tokenizer fixtures
+    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread
+                        python3-sentencepiece)
              # Node from another source ships its own npm, and Debian's npm conflicts with it.
              command -v npm >/dev/null || packages+=(npm)
              want_bench=1 ;;

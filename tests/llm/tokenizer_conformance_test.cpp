@@ -44,7 +44,7 @@ TEST_SUITE("llm/tokenizer_conformance") {
       if (!inp || !out) continue;
       auto loaded = test::load_tokenizer(base);
       if (!loaded.ok()) {
-        std::printf("tokenizer conformance: %-16s skipped (%s)\n", name, loaded.err().message.c_str());
+        std::printf("tokenizer conformance: %-16s skipped: no vocabulary here (%s)\n", name, loaded.err().message.c_str());
         continue;
       }
       ++vocabs_run;

@@ -81,9 +81,7 @@ class bpe_encoder {
     heap_.clear();
     for (std::int32_t i = 0; i + 1 < n; ++i) push_pair(v, i, i + 1);
     while (!heap_.empty()) {
-      std::pop_heap(heap_.begin(), heap_.end(), later);
-      const candidate c = heap_.back();
-      heap_.pop_back();
+      const candidate c = pop_top(heap_, later);
       symbol& l = symbols_[std::size_t(c.left)];
       symbol& r = symbols_[std::size_t(c.right)];
       // Stale: a side merged since (ids change on every merge; a merged-away symbol is -2).

@@ -188,13 +188,26 @@ struct matchers {
     }
     if (std::uint32_t n = space_then_run(pos, end, [&](std::uint32_t i) { return other(i); }))
       return n + run(pos + n, end, [&](std::uint32_t i) { return cr_lf(i); });
+    return white_space_alternatives(pos, end);
+  }
+
+  // \s*[\r\n]+|\s+(?!\S)|\s+, the common tail of Llama 3's and DeepSeek V3's regexes.
+  std::uint32_t white_space_alternatives(std::uint32_t pos, std::uint32_t end) const {
     const std::uint32_t spaces = run(pos, end, [&](std::uint32_t i) { return space(i); });
     if (spaces == 0) return 0;
     // \s*[\r\n]+: up to and including the last CR or LF of the white-space run.
     for (std::uint32_t k = spaces; k > 0; --k)
       if (cr_lf(pos + k - 1)) return k;
-    if (pos + spaces == end || spaces > 1) return pos + spaces == end ? spaces : spaces - 1;  // \s+(?!\S)
-    return spaces;  // \s+
+    if (pos + spaces == end) return spaces;  // \s+(?!\S)
+    return spaces > 1 ? spaces - 1 : spaces;  // \s+(?!\S) short of the text, else \s+
+  }
+
+  // Whether the units at pos spell `literal` (ASCII).
+  bool spells(std::uint32_t pos, std::uint32_t end, std::string_view literal) const {
+    if (end - pos < literal.size()) return false;
+    for (std::uint32_t i = 0; i < literal.size(); ++i)
+      if (u[pos + i].cp != std::uint32_t(literal[i])) return false;
+    return true;
   }
 };
 
@@ -336,17 +349,11 @@ class pre_tokenizer_pipeline {
         return;
       }
       case pre_tokenizer::chameleon: {
-        stage([&units](std::uint32_t pos, std::uint32_t end) { return chameleon_sentinel(units, pos, end); });
-        stage([&units](std::uint32_t pos, std::uint32_t end) { return chameleon_image(units, pos, end); });
-        stage([&units](std::uint32_t pos, std::uint32_t end) -> std::uint32_t {  // ([\t\n]|    |  )
-          const auto spaces = [&](std::uint32_t k) {
-            if (pos + k > end) return false;
-            for (std::uint32_t i = 0; i < k; ++i)
-              if (units[pos + i].cp != ' ') return false;
-            return true;
-          };
+        stage([&m](std::uint32_t pos, std::uint32_t end) { return head_run_close(m, pos, end, "<sentinel:", '0', '9', ~0u, '>'); });
+        stage([&m](std::uint32_t pos, std::uint32_t end) { return head_run_close(m, pos, end, "IMGIMG", 'A', 'I', 4, 'Z'); });
+        stage([&m, &units](std::uint32_t pos, std::uint32_t end) -> std::uint32_t {  // ([\t\n]|    |  )
           if (units[pos].cp == '\t' || units[pos].cp == '\n') return 1;
-          return spaces(4) ? 4 : spaces(2) ? 2 : 0;
+          return m.spells(pos, end, "    ") ? 4 : m.spells(pos, end, "  ") ? 2 : 0;
         });
         stage(one(number));
         stage(one([&](std::uint32_t i) {  // [\p{P}!-/:-@\[-`{-~]
@@ -390,36 +397,18 @@ class pre_tokenizer_pipeline {
     if (lead && pos + 1 < end && letter_mark(pos + 1)) return 1 + m.run(pos + 1, end, letter_mark);
     if (letter_mark(pos)) return m.run(pos, end, letter_mark);
     if (std::uint32_t n = m.space_then_run(pos, end, sym)) return n + m.run(pos + n, end, [&](std::uint32_t i) { return m.cr_lf(i); });
-    const std::uint32_t spaces = m.run(pos, end, [&](std::uint32_t i) { return m.space(i); });
-    if (spaces == 0) return 0;
-    for (std::uint32_t k = spaces; k > 0; --k)
-      if (m.cr_lf(pos + k - 1)) return k;
-    if (pos + spaces == end) return spaces;
-    return spaces > 1 ? spaces - 1 : spaces;
+    return m.white_space_alternatives(pos, end);
   }
 
-  // <sentinel:[0-9]+>
-  static std::uint32_t chameleon_sentinel(const std::vector<text_unit>& units, std::uint32_t pos, std::uint32_t end) {
-    constexpr std::string_view head = "<sentinel:";
-    if (end - pos < head.size() + 2) return 0;
-    for (std::uint32_t i = 0; i < head.size(); ++i)
-      if (units[pos + i].cp != std::uint32_t(head[i])) return 0;
-    std::uint32_t i = pos + std::uint32_t(head.size());
-    const std::uint32_t digits = i;
-    while (i < end && units[i].cp >= '0' && units[i].cp <= '9') ++i;
-    return i > digits && i < end && units[i].cp == '>' ? i + 1 - pos : 0;
-  }
-
-  // (IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z
-  static std::uint32_t chameleon_image(const std::vector<text_unit>& units, std::uint32_t pos, std::uint32_t end) {
-    constexpr std::string_view head = "IMGIMG";
-    if (end - pos < head.size() + 2) return 0;
-    for (std::uint32_t i = 0; i < head.size(); ++i)
-      if (units[pos + i].cp != std::uint32_t(head[i])) return 0;
-    std::uint32_t i = pos + std::uint32_t(head.size());
-    const std::uint32_t first = i;
-    while (i < end && i - first < 4 && units[i].cp >= 'A' && units[i].cp <= 'I') ++i;
-    return i > first && i < end && units[i].cp == 'Z' ? i + 1 - pos : 0;
+  // <sentinel:[0-9]+> or (IMGIMG)((A|...|I){1,4})Z: a literal head, a run of 1 to
+  // max characters of [lo, hi], a closing character.
+  static std::uint32_t head_run_close(const matchers& m, std::uint32_t pos, std::uint32_t end, std::string_view head, std::uint32_t lo,
+                                      std::uint32_t hi, std::uint32_t max, std::uint32_t close) {
+    if (!m.spells(pos, end, head)) return 0;
+    const std::uint32_t first = pos + std::uint32_t(head.size());
+    std::uint32_t i = first;
+    while (i < end && i - first < max && m.u[i].cp >= lo && m.u[i].cp <= hi) ++i;
+    return i > first && i < end && m.u[i].cp == close ? i + 1 - pos : 0;
   }
 
   std::vector<unit_range> next_;

@@ -49,9 +49,7 @@ class spm_encoder {
     heap_.clear();
     for (std::size_t i = 0; i + 1 < symbols_.size(); ++i) push_pair(v, text, std::int32_t(i), std::int32_t(i + 1));
     while (!heap_.empty()) {
-      std::pop_heap(heap_.begin(), heap_.end(), later);
-      const candidate c = heap_.back();
-      heap_.pop_back();
+      const candidate c = pop_top(heap_, later);
       symbol& l = symbols_[std::size_t(c.left)];
       symbol& r = symbols_[std::size_t(c.right)];
       if (l.end == l.begin || r.end == r.begin || l.next != c.right || r.end - l.begin != c.bytes) continue;  // stale

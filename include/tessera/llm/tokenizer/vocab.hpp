@@ -53,6 +53,15 @@ inline std::uint64_t hash_bytes(std::string_view s) noexcept {
   return h ^ (h >> 29);
 }
 
+// Removes and returns the top of a heap ordered by `later` (std::pop_heap's order).
+template <class T, class Later>
+T pop_top(std::vector<T>& heap, Later later) {
+  std::pop_heap(heap.begin(), heap.end(), later);
+  T top = heap.back();
+  heap.pop_back();
+  return top;
+}
+
 inline std::size_t table_size_for(std::size_t n) {
   std::size_t size = 16;
   while (size < 2 * n) size *= 2;
