@@ -7,7 +7,8 @@
 // text when the folder is absent). Cases: the committed SentencePiece fixture
 // (tests/llm/tokenizer_data/spm_bytes.gguf), and the conformance vocabularies of
 // ../shared when present (Llama 2's SentencePiece, GPT-2's and DeepSeek's byte-level BPE,
-// BERT's WordPiece), in MB/s and tokens/s; the sampler at 150k logits in samples/s.
+// BERT's WordPiece), in MB/s and tokens/s, the text as one input and line by line; the
+// sampler at 150k logits in samples/s.
 // The peer for the SentencePiece fixture is python3-sentencepiece on the same model and
 // text: `/usr/bin/python3 benchmarks/tokenizer/peer_sentencepiece.py > peers.jsonl` first
 // (it trains the fixture's model again, which gives the same pieces), then --peers.
@@ -111,12 +112,30 @@ int main(int argc, char** argv) {
     });
     const double mb_per_s = double(text.size()) / seconds / 1e6;
     bench::record r = make_record("tokenizer", std::string(name) + " encode", "MB/s", mb_per_s);
-    if (auto p = peers.find(name); p != peers.end()) {
+    if (auto p = peers.find(r.case_name); p != peers.end()) {
       r.peer = "sentencepiece";
       r.peer_value = p->second;
     }
     r.note = std::to_string(n_tokens) + " tokens, " + std::to_string(std::llround(double(n_tokens) / seconds)) + " tokens/s";
     bench::emit(opts, r);
+    // Line by line, as a chat or a data set feeds it (the scratch is per call).
+    std::vector<std::string_view> lines;
+    for (std::size_t b = 0; b <= text.size();) {
+      const std::size_t e = std::min(text.find('\n', b), text.size());
+      lines.push_back(std::string_view(text).substr(b, e - b));
+      b = e + 1;
+    }
+    const double line_seconds = bench::time_median(opts, [&] {
+      std::vector<std::int32_t> ids;
+      for (std::string_view line : lines) (void)tok->encode(line, ids, false, false);
+      bench::do_not_optimize(ids.data());
+    });
+    bench::record lr = make_record("tokenizer", std::string(name) + " encode lines", "MB/s", double(text.size()) / line_seconds / 1e6);
+    if (auto p = peers.find(lr.case_name); p != peers.end()) {
+      lr.peer = "sentencepiece";
+      lr.peer_value = p->second;
+    }
+    bench::emit(opts, lr);
     auto ids = tok->encode(text, false, false);
     const double decode_seconds = bench::time_median(opts, [&] {
       const std::string back = tok->decode(*ids);
@@ -124,19 +143,35 @@ int main(int argc, char** argv) {
     });
     bench::emit(opts, make_record("tokenizer", std::string(name) + " decode", "MB/s", double(text.size()) / decode_seconds / 1e6));
   }
-  // The sampler on a 150k vocabulary: top-k 40 (a selection), and top-p 0.95 without top-k.
-  std::vector<float> logits(150000);
-  for (std::size_t i = 0; i < logits.size(); ++i) logits[i] = float(std::sin(double(i) * 12.9898) * 4.0 - double(i % 1000) * 0.004);
-  for (const auto& [label, params] : {std::pair<const char*, llm::sampler_params>{"150k top-k 40", {.top_k = 40}},
-                                      {"150k top-p 0.95", {.top_k = 0, .top_p = 0.95f, .min_p = 0.0f}},
-                                      {"150k greedy", {.temperature = 0.0f}}}) {
-    auto s = llm::sampler::create(params);
-    std::vector<float> work = logits;
+  // The sampler on a 150k vocabulary. "peaked": logits fall with the log of a token's rank
+  // (ranks scattered over the ids), as an LLM's do; "flat": a wide, flat spread, where top-p
+  // needs most of the vocabulary sorted (the worst case).
+  const std::size_t vocab = 150000;
+  std::vector<float> peaked(vocab), flat(vocab);
+  for (std::size_t i = 0; i < vocab; ++i) {
+    const std::size_t rank = (i * 7919) % vocab;
+    peaked[i] = float(14.0 - 1.6 * std::log1p(double(rank)) + 0.3 * std::sin(double(i)));
+    flat[i] = float(std::sin(double(i) * 12.9898) * 4.0 - double(i % 1000) * 0.004);
+  }
+  const struct {
+    const char* label;
+    const std::vector<float>* logits;
+    llm::sampler_params params;
+  } cases[] = {
+      {"150k peaked top-k 40", &peaked, {}},
+      {"150k peaked top-p 0.95", &peaked, {.top_k = 0, .top_p = 0.95f, .min_p = 0.0f}},
+      {"150k peaked min-p 0.05", &peaked, {.top_k = 0, .top_p = 1.0f, .min_p = 0.05f}},
+      {"150k flat top-p 0.95", &flat, {.top_k = 0, .top_p = 0.95f, .min_p = 0.0f}},
+      {"150k greedy", &peaked, {.temperature = 0.0f}},
+  };
+  for (const auto& c : cases) {
+    auto s = llm::sampler::create(c.params);
+    std::vector<float> work = *c.logits;
     const double seconds = bench::time_median(opts, [&] {
       auto id = s->sample(work);
       bench::do_not_optimize(*id);
     });
-    bench::emit(opts, make_record("sampler", label, "samples/s", 1.0 / seconds));
+    bench::emit(opts, make_record("sampler", c.label, "samples/s", 1.0 / seconds));
   }
   return 0;
 }

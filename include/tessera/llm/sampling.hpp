@@ -10,8 +10,8 @@
 // greedy (argmax after the penalties; the lowest id wins a tie). top-p and min-p see the
 // distribution at temperature 1, as in llama.cpp.
 //
-// Speed at 150k-token vocabularies: top-k selects with nth_element (linear), never a full
-// sort; without top-k, min-p is a linear filter and top-p sorts a growing prefix only until it
+// Speed at 150k-token vocabularies: top-k keeps the k best in a small heap in one pass, never
+// a full sort; without top-k, min-p is a linear filter and top-p sorts a growing prefix only until it
 // holds the requested mass. Determinism: the draws come from tessera's own xoshiro256**
 // seeded with splitmix64 (no std:: distribution, whose output differs between standard
 // libraries), so a seed gives the same tokens on every platform for the same logits.
@@ -166,6 +166,15 @@ class sampler {
     return std::int32_t(best);
   }
 
+  // A candidate token: its logit (NaN read as -inf) next to its id, so selections and sorts
+  // compare contiguous pairs instead of chasing ids into the logits.
+  struct candidate {
+    float logit;
+    std::int32_t id;
+  };
+  // Higher logit first, lower id among equals: the order every step below walks.
+  static bool before(const candidate& a, const candidate& b) noexcept { return a.logit != b.logit ? a.logit > b.logit : a.id < b.id; }
+
   expected<std::int32_t> choose(std::span<const float> logits) {
     const sampler_params& p = params_;
     const std::size_t n = logits.size();
@@ -173,30 +182,38 @@ class sampler {
     TESSERA_ASSIGN_OR_RETURN(const std::int32_t best, argmax(logits));
     const float max_logit = logits[std::size_t(best)];
     if (std::isinf(max_logit)) return best;  // +inf: certain
-    // Higher logit first, lower id among equals: the order every step below walks.
-    const auto before = [&](std::int32_t a, std::int32_t b) {
-      const float va = value(logits[std::size_t(a)]), vb = value(logits[std::size_t(b)]);
-      return va != vb ? va > vb : a < b;
-    };
+    const auto weight = [&](const candidate& c) { return std::exp(double(c.logit) - max_logit); };
     candidates_.clear();
     const bool top_k = p.top_k > 0 && std::size_t(p.top_k) < n;
     // min-p keeps p_i >= min_p * p_max, i.e. logit_i >= max + log(min_p): a linear filter.
     const float min_logit = p.min_p > 0.0f ? max_logit + std::log(p.min_p) : -std::numeric_limits<float>::infinity();
     double mass = 0.0;  // the top-p normalizer: every token top-k kept, before min-p
     if (top_k) {
-      for (std::int32_t i = 0; i < std::int32_t(n); ++i) candidates_.push_back(i);
-      std::nth_element(candidates_.begin(), candidates_.begin() + p.top_k, candidates_.end(), before);
-      candidates_.resize(std::size_t(p.top_k));
-      std::sort(candidates_.begin(), candidates_.end(), before);
-      for (std::int32_t id : candidates_) mass += std::exp(double(value(logits[std::size_t(id)])) - max_logit);
-      while (!candidates_.empty() && value(logits[std::size_t(candidates_.back())]) < min_logit) candidates_.pop_back();
-    } else {
-      for (std::int32_t i = 0; i < std::int32_t(n); ++i) {
-        const float v = value(logits[std::size_t(i)]);
-        if (p.top_p < 1.0f) mass += std::exp(double(v) - max_logit);
-        if (v >= min_logit && v > -std::numeric_limits<float>::infinity()) candidates_.push_back(i);
+      // One pass keeping the k best in a heap whose top is the worst of them: most tokens
+      // lose one comparison against it.
+      const std::size_t k = std::size_t(p.top_k);
+      candidates_.reserve(k);
+      for (std::size_t i = 0; i < n; ++i) {
+        const candidate c{value(logits[i]), std::int32_t(i)};
+        if (candidates_.size() < k) {
+          candidates_.push_back(c);
+          std::push_heap(candidates_.begin(), candidates_.end(), before);
+        } else if (before(c, candidates_.front())) {
+          std::pop_heap(candidates_.begin(), candidates_.end(), before);
+          candidates_.back() = c;
+          std::push_heap(candidates_.begin(), candidates_.end(), before);
+        }
       }
-      if (p.top_p < 1.0f) sort_prefix_for_mass(logits, max_logit, mass * p.top_p, before);
+      std::sort(candidates_.begin(), candidates_.end(), before);
+      for (const candidate& c : candidates_) mass += weight(c);
+      while (!candidates_.empty() && candidates_.back().logit < min_logit) candidates_.pop_back();
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        const candidate c{value(logits[i]), std::int32_t(i)};
+        if (p.top_p < 1.0f) mass += weight(c);
+        if (c.logit >= min_logit && c.logit > -std::numeric_limits<float>::infinity()) candidates_.push_back(c);
+      }
+      if (p.top_p < 1.0f) sort_prefix_for_mass(max_logit, mass * p.top_p);
       else std::sort(candidates_.begin(), candidates_.end(), before);
     }
     if (p.top_p < 1.0f) {
@@ -204,7 +221,7 @@ class sampler {
       const double target = mass * p.top_p;
       double sum = 0.0;
       std::size_t keep = 0;
-      while (keep < candidates_.size() && (keep == 0 || sum < target)) sum += std::exp(double(value(logits[std::size_t(candidates_[keep++])])) - max_logit);
+      while (keep < candidates_.size() && (keep == 0 || sum < target)) sum += weight(candidates_[keep++]);
       candidates_.resize(keep);
     }
     // Temperature, then one draw.
@@ -212,7 +229,7 @@ class sampler {
     double total = 0.0;
     const double inv_t = 1.0 / double(p.temperature);
     for (std::size_t i = 0; i < candidates_.size(); ++i) {
-      weights_[i] = std::exp((double(value(logits[std::size_t(candidates_[i])])) - max_logit) * inv_t);
+      weights_[i] = std::exp((double(candidates_[i].logit) - max_logit) * inv_t);
       total += weights_[i];
     }
     if (!(total > 0.0) || candidates_.empty()) return best;
@@ -220,24 +237,26 @@ class sampler {
     double cumulative = 0.0;
     for (std::size_t i = 0; i < candidates_.size(); ++i) {
       cumulative += weights_[i];
-      if (u < cumulative) return candidates_[i];
+      if (u < cumulative) return candidates_[i].id;
     }
-    return candidates_.back();
+    return candidates_.back().id;
   }
 
   // Sorts a prefix of candidates_ long enough to hold `target` of the mass: selections of
   // 256, 1024, ... tokens until one does (a full sort only for very flat distributions).
-  template <class Before>
-  void sort_prefix_for_mass(std::span<const float> logits, float max_logit, double target, Before before) {
+  void sort_prefix_for_mass(float max_logit, double target) {
+    std::size_t sorted = 0;
+    double sum = 0.0;  // the mass of candidates_[0, sorted)
     for (std::size_t m = 256;; m *= 4) {
       if (m >= candidates_.size()) {
-        std::sort(candidates_.begin(), candidates_.end(), before);
+        std::sort(candidates_.begin() + std::ptrdiff_t(sorted), candidates_.end(), before);
         return;
       }
-      std::nth_element(candidates_.begin(), candidates_.begin() + std::ptrdiff_t(m), candidates_.end(), before);
-      std::sort(candidates_.begin(), candidates_.begin() + std::ptrdiff_t(m), before);
-      double sum = 0.0;
-      for (std::size_t i = 0; i < m; ++i) sum += std::exp(double(value(logits[std::size_t(candidates_[i])])) - max_logit);
+      // [0, sorted) already holds the best `sorted`: select and sort only the next ones.
+      std::nth_element(candidates_.begin() + std::ptrdiff_t(sorted), candidates_.begin() + std::ptrdiff_t(m), candidates_.end(), before);
+      std::sort(candidates_.begin() + std::ptrdiff_t(sorted), candidates_.begin() + std::ptrdiff_t(m), before);
+      for (std::size_t i = sorted; i < m; ++i) sum += std::exp(double(candidates_[i].logit) - max_logit);
+      sorted = m;
       if (sum >= target) {
         candidates_.resize(m);
         return;
@@ -250,7 +269,7 @@ class sampler {
   std::vector<std::int32_t> window_;
   std::size_t window_next_ = 0;
   std::vector<std::int32_t> counted_;
-  std::vector<std::int32_t> candidates_;
+  std::vector<candidate> candidates_;
   std::vector<double> weights_;
 };
 

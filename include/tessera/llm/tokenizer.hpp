@@ -210,6 +210,7 @@ class tokenizer {
     TESSERA_TRY(load_flags(f));
     find_byte_tokens();
     if (model_ == tokenizer_model::wpm) detect_wordpiece_style();
+    if (model_ == tokenizer_model::spm) spm_splits_at_spaces_ = detail::tok::spm_splits_at_spaces(vocab_);
     find_end_of_generation();
     specials_.build(vocab_);
     set_strip_attributes(f);
@@ -421,13 +422,13 @@ class tokenizer {
     for (const detail::tok::fragment& fr : fragments) {
       if (fr.token == no_token) {
         escape_spm(escaped, text.substr(fr.begin, fr.end - fr.begin), add_space_prefix_ && prefix_next);
-        TESSERA_TRY(encoder.encode(vocab_, escaped, out));
+        TESSERA_TRY(encoder.encode(vocab_, escaped, out, spm_splits_at_spaces_));
         prefix_next = false;
         continue;
       }
       if (vocab_.type(fr.token) == token_type::user_defined) {
         // Part of the text: the added space still comes first.
-        if (add_space_prefix_ && prefix_next) TESSERA_TRY(encoder.encode(vocab_, detail::tok::spm_space, out));
+        if (add_space_prefix_ && prefix_next) TESSERA_TRY(encoder.encode(vocab_, detail::tok::spm_space, out, false));
         prefix_next = false;
       } else {
         prefix_next = true;
@@ -491,6 +492,7 @@ class tokenizer {
   bool ignore_merges_ = false;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false, remove_extra_whitespaces_ = false;
   bool uncased_ = false;
+  bool spm_splits_at_spaces_ = false;
   detail::tok::wordpiece_spelling wordpiece_spelling_ = detail::tok::wordpiece_spelling::phantom_space;
   std::int32_t bos_ = no_token, eos_ = no_token, eot_ = no_token, eom_ = no_token, unk_ = no_token;
   std::int32_t pad_ = no_token, sep_ = no_token, cls_ = no_token, mask_ = no_token;

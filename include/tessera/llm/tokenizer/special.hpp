@@ -8,6 +8,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <memory>
 #include <bitset>
 #include <cstdint>
 #include <string_view>
@@ -43,6 +45,8 @@ class special_splitter {
     }
     std::stable_sort(tokens_.begin(), tokens_.end(),
                      [&](const special_token& a, const special_token& b) { return v.text(a.id).size() > v.text(b.id).size(); });
+    for (auto& list : by_first_byte_) list.clear();
+    for (std::uint32_t i = 0; i < tokens_.size(); ++i) by_first_byte_[static_cast<std::uint8_t>(v.text(tokens_[i].id)[0])].push_back(i);
   }
 
   void set_attributes(std::int32_t id, std::uint8_t attributes) {
@@ -54,21 +58,28 @@ class special_splitter {
     out.clear();
     if (text.empty()) return;
     out.push_back({no_token, 0, std::uint32_t(text.size())});
-    // Byte pairs present in the text: a token with an absent pair cannot occur (a cheap
-    // filter before searching the text for each of the hundreds of added tokens).
-    std::bitset<65536> pairs;
+    // Only tokens whose first byte occurs can occur (vocabularies add hundreds of tokens, a
+    // chat line is short); in a long text, also every byte pair of the token must occur.
     std::bitset<256> bytes;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      bytes.set(static_cast<std::uint8_t>(text[i]));
-      if (i + 1 < text.size()) pairs.set(pair_of(text[i], text[i + 1]));
+    for (char c : text) bytes.set(static_cast<std::uint8_t>(c));
+    std::vector<std::uint32_t> candidates;
+    for (std::size_t b = 0; b < 256; ++b)
+      if (bytes.test(b)) candidates.insert(candidates.end(), by_first_byte_[b].begin(), by_first_byte_[b].end());
+    if (candidates.empty()) return;
+    std::sort(candidates.begin(), candidates.end());  // back to longest first
+    std::unique_ptr<std::bitset<65536>> pairs;
+    if (text.size() > 4096) {
+      pairs = std::make_unique<std::bitset<65536>>();
+      for (std::size_t i = 0; i + 1 < text.size(); ++i) pairs->set(pair_of(text[i], text[i + 1]));
     }
-    for (const special_token& st : tokens_) {
+    for (std::uint32_t index : candidates) {
+      const special_token& st = tokens_[index];
       const token_type t = v.type(st.id);
       if (!parse_special && t != token_type::user_defined) continue;
       const std::string_view s = v.text(st.id);
-      if (s.size() > text.size() || !bytes.test(static_cast<std::uint8_t>(s[0]))) continue;
+      if (s.size() > text.size()) continue;
       bool possible = true;
-      for (std::size_t i = 0; possible && i + 1 < s.size(); ++i) possible = pairs.test(pair_of(s[i], s[i + 1]));
+      for (std::size_t i = 0; pairs && possible && i + 1 < s.size(); ++i) possible = pairs->test(pair_of(s[i], s[i + 1]));
       if (!possible) continue;
       scratch.clear();
       for (const fragment& f : out) {
@@ -100,6 +111,7 @@ class special_splitter {
   static std::size_t pair_of(char a, char b) { return (std::size_t(static_cast<std::uint8_t>(a)) << 8) | static_cast<std::uint8_t>(b); }
 
   std::vector<special_token> tokens_;
+  std::array<std::vector<std::uint32_t>, 256> by_first_byte_;  // indexes into tokens_
 };
 
 }  // namespace tessera::llm::detail::tok

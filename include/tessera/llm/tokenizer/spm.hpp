@@ -28,13 +28,43 @@ inline bool spm_mergeable(token_type t) noexcept {
   return t == token_type::normal || t == token_type::user_defined || t == token_type::unused || t == token_type::undefined;
 }
 
+// True when no token that can form by merging has a "▁" after another character: then no
+// merge crosses the start of a word ("▁" after a character other than "▁"). SentencePiece's
+// trainer splits pieces at white space, so its vocabularies have this property (runs of
+// "▁", as Llama's "▁▁▁▁", are allowed: a run of spaces is never cut).
+inline bool spm_splits_at_spaces(const vocab& v) {
+  for (std::int32_t id = 0; id < v.size(); ++id) {
+    if (!spm_mergeable(v.type(id))) continue;
+    const std::string_view s = v.text(id);
+    for (std::size_t at = s.find(spm_space, 1); at != std::string_view::npos; at = s.find(spm_space, at + 1))
+      if (at < 3 || s.substr(at - 3, 3) != spm_space) return false;
+  }
+  return true;
+}
+
 class spm_encoder {
  public:
   // byte_tokens[b]: the <0xXX> token of byte b, or no_token; unk: the unknown token or no_token.
   spm_encoder(const std::array<std::int32_t, 256>& byte_tokens, std::int32_t unk) : byte_tokens_(byte_tokens), unk_(unk) {}
 
-  // Appends the tokens of `text` (already escaped: spaces as U+2581).
-  status encode(const vocab& v, std::string_view text, std::vector<std::int32_t>& out) {
+  // Appends the tokens of `text` (already escaped: spaces as U+2581). With split_at_spaces
+  // (the vocabulary has no token where another character precedes a "▁", see
+  // spm_splits_at_spaces) the text is merged one word at a time: no token can span the cut
+  // before a word's "▁", so the result is the same, and the merge heaps stay small.
+  status encode(const vocab& v, std::string_view text, std::vector<std::int32_t>& out, bool split_at_spaces) {
+    in_unknown_run_ = false;
+    if (!split_at_spaces) return encode_segment(v, text, out);
+    std::size_t begin = 0;
+    for (std::size_t at = text.find(spm_space, 1); at != std::string_view::npos; at = text.find(spm_space, at + 1)) {
+      if (at >= 3 && text.substr(at - 3, 3) == spm_space) continue;  // a run of spaces stays together
+      TESSERA_TRY(encode_segment(v, text.substr(begin, at - begin), out));
+      begin = at;
+    }
+    return encode_segment(v, text.substr(begin), out);
+  }
+
+ private:
+  status encode_segment(const vocab& v, std::string_view text, std::vector<std::int32_t>& out) {
     if (text.empty()) return {};
     symbols_.clear();
     nodes_.clear();
@@ -63,15 +93,13 @@ class spm_encoder {
       if (l.prev >= 0) push_pair(v, text, l.prev, c.left);
       if (l.next >= 0) push_pair(v, text, c.left, l.next);
     }
-    bool in_unknown_run = false;
     for (std::int32_t i = 0; i >= 0; i = symbols_[std::size_t(i)].next) {
       const symbol& s = symbols_[std::size_t(i)];
-      TESSERA_TRY(emit(v, text.substr(s.begin, s.end - s.begin), s.node, out, in_unknown_run));
+      TESSERA_TRY(emit(v, text.substr(s.begin, s.end - s.begin), s.node, out, in_unknown_run_));
     }
     return {};
   }
 
- private:
   struct symbol {
     std::uint32_t begin, end;  // bytes of the text
     std::int32_t prev, next;
@@ -135,6 +163,7 @@ class spm_encoder {
 
   const std::array<std::int32_t, 256>& byte_tokens_;
   std::int32_t unk_;
+  bool in_unknown_run_ = false;  // SentencePiece gives a run of unknown characters one token
   std::vector<symbol> symbols_;
   std::vector<node> nodes_;
   std::vector<candidate> heap_;
