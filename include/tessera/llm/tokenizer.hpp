@@ -84,6 +84,7 @@ class tokenizer {
   // Appends the ids of `text` to out.
   status encode(std::string_view text, std::vector<std::int32_t>& out, bool add_special, bool parse_special) const {
     if (text.size() >= 0xFFFFFFFFu) return make_error(errc::invalid_argument, "tokenizer: text of 4 GiB or more");
+    out.reserve(out.size() + text.size() / 4 + 2);  // about 4 bytes a token in most texts
     if (add_special && add_bos_ && bos_ != no_token) out.push_back(bos_);
     std::vector<detail::tok::fragment> fragments, scratch;
     specials_.split(vocab_, text, parse_special, fragments, scratch);

@@ -87,6 +87,7 @@ struct unit_range {
 // The units of text, plus a sentinel unit at text.size().
 inline void decode_units(std::string_view text, std::vector<text_unit>& units) {
   units.clear();
+  units.reserve(text.size() + 1);  // one growth instead of a doubling series (page faults, copies)
   for (std::size_t pos = 0; pos < text.size();) {
     const unicode::utf8_unit u = unicode::decode_utf8(text, pos);
     units.push_back({u.code_point, std::uint32_t(pos), unicode::classify(u.code_point)});
