@@ -10,7 +10,7 @@ Each model's regexes are applied as llama.cpp applies them: the first splits the
 its matches and the gaps between them, each next one splits every piece again. Where a regex
 holds non-ASCII characters and no \\p class, llama.cpp runs it on text whose non-ASCII white
 space reads as \\v; the oracle does the same. Llama 3's and Qwen2's regexes are the originals
-from their tokenizer.json (with (?i:...)). A case is three lines: the pre-tokenizer's
+from their tokenizer.json (with (?i:...)), Tekken's too. A case is three lines: the pre-tokenizer's
 tokenizer.ggml.pre name, the text as hex UTF-8, the pieces' lengths in code points.
 """
 import pathlib
@@ -50,11 +50,12 @@ PRE_TOKENIZERS = {
                     (r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+", False)],
     "chameleon": [(r"<sentinel:[0-9]+>", False), (r"(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", False), (r"([\t\n]|    |  )", False),
                   (r"\p{N}", False), (r"[\p{P}!-/:-@\[-`{-~]", False), (GPT2, False)],
+    "tekken": [(r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+", False)],
     "bloom": [(BLOOM, True)],
     "viking": [(BLOOM, True), (r"\p{N}", False)],
 }
 
-SNIPPETS = ["'s", "'S", "'re", "'RE", "'ll", "'ve", "'d", "'m", "'t", "'x", "<sentinel:12>", "<sentinel:>", "IMGIMGABZ",
+SNIPPETS = ["HelloWorld", "camelCase", "ABCdef", "XMLHttp", "ǅemal", "日本Go", "'s", "'S", "'re", "'RE", "'ll", "'ve", "'d", "'m", "'t", "'x", "<sentinel:12>", "<sentinel:>", "IMGIMGABZ",
             "IMGIMGABCDEZ", "    ", "  ", "\r\n", "\n\n", " \n ", "\t", "...", "…", "。", "，", "123456", "3.14",
             "$+<=>^`|~", "Hello", " world", "Führer", "нещо", "日本語", "한국어", "カタカナ", "ひらがな", "٣٤٥", "Ⅻ",
             "e\u0301", "\u0301", "😀🦙", "\u00a0", "\u3000", "\u2003", "！？", "（）", "“quoted”", "ΩK", "ᾼ", "ǅ", "ß"]

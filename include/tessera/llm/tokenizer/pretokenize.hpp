@@ -33,6 +33,7 @@ enum class pre_tokenizer : std::uint8_t {
   chameleon,
   bloom,
   viking,
+  tekken,          // Mistral Nemo's: words split at case changes
 };
 
 namespace detail::tok {
@@ -70,6 +71,7 @@ inline constexpr pre_tokenizer_name pre_tokenizer_names[] = {
     {"bloom", pre_tokenizer::bloom, false}, {"poro-chat", pre_tokenizer::bloom, false},
     {"gpt3-finnish", pre_tokenizer::bloom, false},
     {"viking", pre_tokenizer::viking, false},
+    {"tekken", pre_tokenizer::tekken, true},
 };
 
 // One unit of the text being split: a code point (or an invalid byte, as U+FFFD) with its
@@ -203,6 +205,43 @@ struct matchers {
     return spaces > 1 ? spaces - 1 : spaces;  // \s+(?!\S) short of the text, else \s+
   }
 
+  // [^\r\n\p{L}\p{N}]?[Lu Lt Lm Lo M]*[Ll Lm Lo M]+|[^\r\n\p{L}\p{N}]?[Lu Lt Lm Lo M]+[Ll Lm Lo M]*
+  //   |\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+     (Tekken's regex)
+  std::uint32_t tekken(std::uint32_t pos, std::uint32_t end) const {
+    const auto upper = [&](std::uint32_t i) {
+      const unicode::category c = unicode::general_category(u[i].cp);
+      return c == unicode::category::lu || c == unicode::category::lt || c == unicode::category::lm || c == unicode::category::lo || unicode::is_mark(c);
+    };
+    const auto lower = [&](std::uint32_t i) {
+      const unicode::category c = unicode::general_category(u[i].cp);
+      return c == unicode::category::ll || c == unicode::category::lm || c == unicode::category::lo || unicode::is_mark(c);
+    };
+    constexpr std::uint32_t none = ~0u;
+    // U*L+ from s: the longest U run, given back from its end until an L can follow.
+    const auto upper_then_lower = [&](std::uint32_t s) -> std::uint32_t {
+      const std::uint32_t j = s + run(s, end, upper);
+      if (j < end && lower(j)) return j + run(j, end, lower);
+      for (std::uint32_t k = j; k > s; --k)
+        if (lower(k - 1)) return k;
+      return none;
+    };
+    const auto upper_run_lower = [&](std::uint32_t s) -> std::uint32_t {  // U+L*
+      const std::uint32_t j = s + run(s, end, upper);
+      return j == s ? none : j + run(j, end, lower);
+    };
+    const bool lead = !cr_lf(pos) && !letter(pos) && !number(pos) && pos + 1 < end;
+    for (int alternative = 0; alternative < 2; ++alternative) {
+      const auto body = [&](std::uint32_t s) { return alternative == 0 ? upper_then_lower(s) : upper_run_lower(s); };
+      if (lead)
+        if (const std::uint32_t e = body(pos + 1); e != none) return e - pos;
+      if (const std::uint32_t e = body(pos); e != none) return e - pos;
+    }
+    if (number(pos)) return 1;
+    if (std::uint32_t n = space_then_run(pos, end, [&](std::uint32_t i) { return other(i); }))
+      return n + run(pos + n, end, [&](std::uint32_t i) { return cr_lf(i) || u[i].cp == '/'; });
+    return white_space_alternatives(pos, end);
+  }
+
   // Whether the units at pos spell `literal` (ASCII).
   bool spells(std::uint32_t pos, std::uint32_t end, std::string_view literal) const {
     if (end - pos < literal.size()) return false;
@@ -304,6 +343,9 @@ class pre_tokenizer_pipeline {
         return;
       case pre_tokenizer::llama3:
         stage([&m](std::uint32_t pos, std::uint32_t end) { return m.llama3(pos, end, 3); });
+        return;
+      case pre_tokenizer::tekken:
+        stage([&m](std::uint32_t pos, std::uint32_t end) { return m.tekken(pos, end); });
         return;
       case pre_tokenizer::qwen2:
         stage([&m](std::uint32_t pos, std::uint32_t end) { return m.llama3(pos, end, 1); });
