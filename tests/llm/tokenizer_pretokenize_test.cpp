@@ -15,9 +15,8 @@
 TEST_SUITE("llm/tokenizer_pretokenize") {
   TEST_CASE("pieces match the regexes run by Python's regex module") {
     using namespace tessera::llm;
-    const auto cases = tessera::test::read_text_file(tessera::test::source_path("tests/llm/tokenizer_data/pretokenizer.cases"));
-    REQUIRE(cases);
-    const auto lines = tessera::test::split_lines(*cases);
+    const std::string cases = tessera::test::must_read(tessera::test::source_path("tests/llm/tokenizer_data/pretokenizer.cases"));
+    const auto lines = tessera::test::split_lines(cases);
     REQUIRE(lines.size() % 3 == 0);
     std::map<std::string, std::pair<int, int>> results;  // name -> (passed, total)
     detail::tok::pre_tokenizer_pipeline pipeline;
@@ -28,7 +27,10 @@ TEST_SUITE("llm/tokenizer_pretokenize") {
       const detail::tok::pre_tokenizer_name* entry = nullptr;
       for (const auto& e : detail::tok::pre_tokenizer_names)
         if (e.name == name) entry = &e;
-      REQUIRE_MESSAGE(entry, name);
+      if (!entry) {  // (REQUIRE does not stop the test in a build without exceptions)
+        FAIL_CHECK("no pre-tokenizer named " << name);
+        continue;
+      }
       std::string text;
       for (std::size_t k = 0; k + 1 < lines[i + 1].size(); k += 2) text += char(std::stoi(lines[i + 1].substr(k, 2), nullptr, 16));
       detail::tok::decode_units(text, units);

@@ -29,9 +29,7 @@ TEST_SUITE("llm/tokenizer_sentencepiece") {
       const std::string base = test::source_path("tests/llm/tokenizer_data/") + name;
       auto loaded = test::load_tokenizer(base + ".gguf");
       REQUIRE_MESSAGE(loaded.ok(), loaded.what());
-      const auto cases = test::read_text_file(base + ".cases");
-      REQUIRE(cases);
-      const std::vector<std::string> lines = test::split_lines(*cases);
+      const std::vector<std::string> lines = test::split_lines(test::must_read(base + ".cases"));
       REQUIRE(lines.size() % 3 == 0);
       int encoded = 0, decoded = 0;
       const int n = int(lines.size() / 3);

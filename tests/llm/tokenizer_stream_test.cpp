@@ -71,9 +71,7 @@ TEST_SUITE("llm/tokenizer_stream") {
 
   TEST_CASE("the stream equals decode() for valid text (SentencePiece's random cases)") {
     const llm::tokenizer t = spm_bytes();
-    const auto cases = test::read_text_file(test::source_path("tests/llm/tokenizer_data/spm_bytes.cases"));
-    REQUIRE(cases);
-    const auto lines = test::split_lines(*cases);
+    const auto lines = test::split_lines(test::must_read(test::source_path("tests/llm/tokenizer_data/spm_bytes.cases")));
     for (std::size_t i = 1; i < lines.size(); i += 3) {
       const ids tokens = test::parse_ids(lines[i]);
       CHECK(joined(stream_pieces(t, tokens)) == t.decode(tokens));

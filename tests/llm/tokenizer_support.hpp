@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -26,6 +27,17 @@ inline std::optional<std::string> read_text_file(const std::string& path) {
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
   std::fclose(f);
   return s;
+}
+
+// A committed fixture: its absence is a broken checkout, reported before anything uses it
+// (REQUIRE does not stop a test in this build without exceptions).
+inline std::string must_read(const std::string& path) {
+  auto text = read_text_file(path);
+  if (!text) {
+    std::fprintf(stderr, "cannot read the fixture %s\n", path.c_str());
+    std::abort();
+  }
+  return *text;
 }
 
 inline std::string source_path(std::string_view rel) { return std::string(TESSERA_SOURCE_DIR) + "/" + std::string(rel); }
