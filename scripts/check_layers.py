@@ -17,7 +17,9 @@ and the rules the tree relies on besides:
   - the flat forest layout, its compiler and the compiled-header writer (trees/forest_view.hpp,
     trees/compile.hpp, trees/compiled.hpp) never reach simd/ or runtime/ either: a tool that
     only writes or embeds a model does not compile the predictor's kernels;
-  - core/ and kernels/ never include <iostream>, <regex> or JSON/protobuf code.
+  - core/ and kernels/ never include <iostream>, <regex> or JSON/protobuf code;
+  - the text side of llm/ (tokenizers, Unicode tables, detokenizer, sampling, chat templates)
+    reaches only core/ and io/: a program that only tokenizes compiles no kernels.
 
 Usage: check_layers.py [ROOT]      checks ROOT/include/tessera (ROOT defaults to .)
        check_layers.py --self-test  checks that every rule reports a planted violation
@@ -64,6 +66,10 @@ REFERENCE_MUST_NOT_REACH = {"simd", "runtime"}
 KERNEL_FREE_HEADERS = {"trees/forest_view.hpp", "trees/compile.hpp", "trees/compiled.hpp"}
 # vision/ reads image files but no model container: of io/ only these.
 VISION_IO_OK = {"io/file.hpp", "io/excerpt.hpp"}
+# llm/'s text side: tokenizers, Unicode, detokenizer, sampling, chat templates.
+LLM_TEXT_HEADERS = lambda rel: (rel.startswith(("llm/tokenizer", "llm/unicode"))
+                                or rel in {"llm/detokenizer.hpp", "llm/sampling.hpp", "llm/chat_template.hpp"})
+LLM_TEXT_MUST_NOT_REACH = {"simd", "runtime", "kernels", "nn"}
 INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 
 
@@ -140,6 +146,10 @@ def check(inc: pathlib.Path):
             if chain:
                 problems.append(f"include/tessera/{rel}: references must not reach simd/ or runtime/ "
                                 f"(fast-kernel code): {' -> '.join(chain)}")
+        if LLM_TEXT_HEADERS(rel):
+            chain = first_path_to(headers, rel, LLM_TEXT_MUST_NOT_REACH)
+            if chain:
+                problems.append(f"include/tessera/{rel}: llm/'s text side reaches only core/ and io/: {' -> '.join(chain)}")
         if rel in KERNEL_FREE_HEADERS:
             chain = first_path_to(headers, rel, REFERENCE_MUST_NOT_REACH)
             if chain:
@@ -175,6 +185,7 @@ def self_test() -> int:
         "io/file.hpp": '#include "tessera/core/error.hpp"\n',
         "io/gguf.hpp": '#include "tessera/core/error.hpp"\n',
         "vision/image.hpp": '#include "tessera/io/file.hpp"\n#include "tessera/kernels/gemm.hpp"\n',
+        "llm/tokenizer.hpp": '#include "tessera/io/json.hpp"\n',
     }
     planted = {  # file -> (extra line, text the report must contain)
         "io/json.hpp": ('#include "tessera/trees/forest.hpp"\n', "io/ may include only core"),
@@ -187,6 +198,7 @@ def self_test() -> int:
         "runtime/pool.hpp": ("#include <Eigen/Core>\n", "Eigen is included only by tessera/eigen.hpp"),
         "core/error.hpp": ("#include <tessera/tessera.hpp>\n", "not umbrellas"),
         "vision/image.hpp": ('#include "tessera/io/gguf.hpp"\n', "vision/ reads images, not model containers"),
+        "llm/tokenizer.hpp": ("#include <tessera/kernels/gemm.hpp>\n", "llm/'s text side reaches only core/ and io/"),
     }
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:

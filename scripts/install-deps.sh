@@ -11,7 +11,8 @@ packages=(cmake ninja-build g++ clang python3 nodejs ccache
           libclang-rt-14-dev               # clang's sanitizer and libFuzzer runtimes
           chromium                         # the browser test of the npm package (tests/web)
           node-typescript                  # checks the package's hand-written .d.ts
-          libstb-dev)                      # stb_image / stb_image_write (tessera/vision/image_io.hpp)
+          libstb-dev                       # stb_image / stb_image_write (tessera/vision/image_io.hpp)
+          unicode-data)                    # tests/llm checks the generated Unicode tables against it
 # npm packs and installs the JS package in its test, and brings playwright-core for the
 # browser test. Node from another source ships its own npm, and Debian's conflicts with it.
 command -v npm >/dev/null || packages+=(npm)
@@ -20,8 +21,10 @@ for arg in "$@"; do
   case "$arg" in
     --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread
                          python3-torch python3-onnx    # make_detector_models.py, train_digits_cnn.py
-                         python3-opencv) ;;            # make_vision_reference.py (cv2.resize, the face detector's)
-    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread)
+                         python3-opencv                # make_vision_reference.py (cv2.resize, the face detector's)
+                         python3-sentencepiece python3-regex) ;;  # the tokenizer fixtures
+    --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread
+                        python3-sentencepiece)
              want_bench=1 ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
