@@ -5,6 +5,7 @@
     trees/load (model-format loaders) -> io, trees, core
     io (container readers: file, JSON, UBJSON, GGUF, protobuf wire format) -> core only
     onnx (ONNX model structure, later the graph importer) -> io, nn, kernels, core
+    llm (transformer blocks, GGUF/llama2.c models, sessions) -> io, kernels, runtime, simd, core
 
 and the rules the tree relies on besides:
   - xsimd is included only by simd/ (everything else goes through tessera/simd/simd.hpp);
@@ -39,7 +40,7 @@ ALLOWED = {
     "trees/load": {"core", "io", "trees"},
     "io": {"core"},
     "onnx": {"core", "simd", "runtime", "kernels", "nn", "io"},
-    "llm": {"core", "simd", "runtime", "kernels", "nn", "io"},
+    "llm": {"core", "simd", "runtime", "kernels", "io"},  # transformer blocks and GGUF models: no nn/ layers
     "wasm": {"core", "simd", "runtime", "kernels", "nn", "trees", "trees/load", "io", "onnx", "llm"},
     "detail": {"core", "simd", "runtime"},
 }

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
 
 namespace tessera::kernels {
 
@@ -134,6 +135,22 @@ inline status matvec(float* y, const quant_matrix& W, const float* x, runtime::t
 inline status matmul(float* Y, std::size_t ldy, const quant_matrix& W, const float* X, std::size_t ldx, std::size_t M,
                      runtime::thread_pool* pool = nullptr, arena* scratch = nullptr) {
   return detail::quant::run_product(Y, ldy, W, X, ldx, M, pool, scratch);
+}
+
+// Float-family rows (T = float, f16, bf16) against f32 values, for callers that keep their own
+// rows in these types (an LLM's KV cache): dot(w, x) and y += alpha * x.
+template <class T>
+  requires(std::is_same_v<T, float> || std::is_same_v<T, f16> || std::is_same_v<T, bf16>)
+float dot_row(const T* w, const float* x, std::size_t n) {
+  const float* rows[1] = {x};
+  float out = 0.0f;
+  detail::quant::dot_kernel<T, 1>(n, w, rows, &out);
+  return out;
+}
+template <class T>
+  requires(std::is_same_v<T, float> || std::is_same_v<T, f16> || std::is_same_v<T, bf16>)
+void axpy_row(float* y, float alpha, const T* x, std::size_t n) {
+  detail::quant::generic::axpy(y, alpha, x, n);
 }
 
 }  // namespace tessera::kernels

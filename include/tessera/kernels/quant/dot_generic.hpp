@@ -150,4 +150,15 @@ void dot(std::size_t n, const Block* w, const float* const* a, float* out) {
   }
 }
 
+// y[0, n) += alpha * x[0, n) for float-family rows (attention's weighted sum of values).
+template <class T>
+void axpy(float* y, float alpha, const T* x, std::size_t n) {
+  using B = simd::batch<float>;
+  constexpr std::size_t W = B::size;
+  const B av(alpha);
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) simd::fma(av, load_as_f32<B>(x + i), B::load_unaligned(y + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] += alpha * to_f32(x[i]);
+}
+
 }  // namespace tessera::kernels::detail::quant::generic
