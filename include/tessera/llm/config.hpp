@@ -73,7 +73,7 @@ struct model_config {
   float final_softcap = 0.0f;       // same for the logits
   std::uint32_t sliding_window = 0; // 0: every layer attends to the whole past
   std::uint32_t sliding_pattern = 0;  // with a window: layer l is global iff l % pattern == pattern - 1
-  bool qkv_bias = false, qk_norm = false, post_norms = false, fused_qkv = false, fused_gate_up = false;
+  bool qkv_bias = false, qk_norm = false, post_norms = false, fused_gate_up = false;
   rope_config rope;
 
   std::uint32_t q_dim() const { return n_heads * head_dim; }
@@ -222,7 +222,7 @@ inline expected<model_config> config_from_gguf(const io::gguf_file& f) {
   switch (c.arch) {
     case architecture::llama: break;
     case architecture::qwen2: c.qkv_bias = true; break;
-    case architecture::phi3: c.fused_gate_up = true; break;  // fused QKV is optional: seen in the tensors
+    case architecture::phi3: c.fused_gate_up = true; break;  // fused QKV is optional: seen per layer in the tensors
     case architecture::gemma3:
       c.activation = ffn_activation::gelu_tanh;
       c.embedding_scale = std::sqrt(static_cast<float>(c.dim));

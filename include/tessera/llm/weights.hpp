@@ -143,15 +143,17 @@ inline expected<model_weights> weights_from_gguf(const io::gguf_file& f, model_c
 
   const std::uint64_t dim = c.dim, q = c.q_dim(), kv = c.kv_dim(), v = c.v_dim(), hidden = c.hidden_dim;
   w.layers.resize(c.n_layers);
-  c.fused_qkv = f.find_tensor("blk.0.attn_qkv.weight") != nullptr;
   for (std::uint32_t l = 0; l < c.n_layers; ++l) {
     layer_weights& L = w.layers[l];
     const std::string p = "blk." + std::to_string(l) + ".";
     TESSERA_ASSIGN_OR_RETURN(L.attn_norm, r.vector(p + "attn_norm.weight", dim));
     TESSERA_ASSIGN_OR_RETURN(L.ffn_norm, r.vector(p + "ffn_norm.weight", dim));
-    if (c.fused_qkv) {
+    // Q, K and V as one matrix (Phi-3 converts so) or three.
+    if (f.find_tensor(p + "attn_qkv.weight")) {
       TESSERA_ASSIGN_OR_RETURN(L.wqkv, r.matrix(p + "attn_qkv.weight", q + kv + v, dim));
     } else {
+      if (!f.find_tensor(p + "attn_q.weight"))
+        return make_error(errc::parse_error, "llm: missing tensor '" + p + "attn_q.weight' (or '" + p + "attn_qkv.weight')");
       TESSERA_ASSIGN_OR_RETURN(L.wq, r.matrix(p + "attn_q.weight", q, dim));
       TESSERA_ASSIGN_OR_RETURN(L.wk, r.matrix(p + "attn_k.weight", kv, dim));
       TESSERA_ASSIGN_OR_RETURN(L.wv, r.matrix(p + "attn_v.weight", v, dim));

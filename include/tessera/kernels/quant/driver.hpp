@@ -73,29 +73,31 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
 template <class Matrix>
 status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
                    runtime::thread_pool* pool, arena* scratch) {
-  const std::string who = std::string("quant matmul (") + dtype_name(W.type) + " " + std::to_string(W.rows) + " x " +
-                          std::to_string(W.cols) + "): ";
+  // Built only for an error message: a decode step must not allocate.
+  const auto who = [&] {
+    return std::string("quant matmul (") + dtype_name(W.type) + " " + std::to_string(W.rows) + " x " + std::to_string(W.cols) + "): ";
+  };
   if (M == 0 || W.rows == 0) return {};
-  if (!Y || !X || (!W.data && W.cols != 0)) return make_error(errc::invalid_argument, who + "null pointer");
-  if (ldx < W.cols) return make_error(errc::invalid_argument, who + "ldx " + std::to_string(ldx) + " < " + std::to_string(W.cols) + " columns");
-  if (M > 1 && ldy < W.rows) return make_error(errc::invalid_argument, who + "ldy " + std::to_string(ldy) + " < " + std::to_string(W.rows) + " rows");
+  if (!Y || !X || (!W.data && W.cols != 0)) return make_error(errc::invalid_argument, who() + "null pointer");
+  if (ldx < W.cols) return make_error(errc::invalid_argument, who() + "ldx " + std::to_string(ldx) + " < " + std::to_string(W.cols) + " columns");
+  if (M > 1 && ldy < W.rows) return make_error(errc::invalid_argument, who() + "ldy " + std::to_string(ldy) + " < " + std::to_string(W.rows) + " rows");
   status result;
   const bool known = visit_weight_type(W.type, [&](auto block) {
     using B = decltype(block);
     if (W.cols % elements_of<B> != 0 || W.row_bytes != W.cols / elements_of<B> * sizeof(B)) {
-      result = make_error(errc::invalid_argument, who + "rows of " + std::to_string(W.row_bytes) + " bytes do not hold " +
+      result = make_error(errc::invalid_argument, who() + "rows of " + std::to_string(W.row_bytes) + " bytes do not hold " +
                                                       std::to_string(W.cols) + " values");
       return;
     }
     if constexpr (!std::is_same_v<typename format<B>::act, float>) {
       if (W.cols % format<B>::act::elements != 0) {
-        result = make_error(errc::invalid_argument, who + std::to_string(W.cols) + " columns are not whole activation blocks");
+        result = make_error(errc::invalid_argument, who() + std::to_string(W.cols) + " columns are not whole activation blocks");
         return;
       }
     }
     result = product<B>(Y, ldy, W, X, ldx, M, runtime::pool_or_default(pool), scratch ? *scratch : thread_arena());
   });
-  if (!known) return make_error(errc::unsupported, who + "not a weight type");
+  if (!known) return make_error(errc::unsupported, who() + "not a weight type");
   return result;
 }
 
