@@ -76,6 +76,24 @@ class model {
   const io::gguf_file* gguf() const { return gguf_ ? &*gguf_ : nullptr; }
   std::span<const std::uint8_t> bytes() const { return bytes_; }
 
+  // Bytes of the matrices one decode step multiplies (every layer's and the output's): the
+  // weights generation streams from memory per token.
+  std::uint64_t matrix_bytes_per_token() const {
+    const auto size = [](const kernels::quant_matrix& m) { return std::uint64_t{m.rows} * m.row_bytes; };
+    std::uint64_t total = size(weights_.output);
+    for (const layer_weights& L : weights_.layers)
+      total += size(L.wq) + size(L.wk) + size(L.wv) + size(L.wqkv) + size(L.wo) + size(L.w_gate) + size(L.w_up) + size(L.w_down);
+    return total;
+  }
+  // Parameters of those matrices (2 flops each per token).
+  std::uint64_t matrix_params_per_token() const {
+    const auto count = [](const kernels::quant_matrix& m) { return std::uint64_t{m.rows} * m.cols; };
+    std::uint64_t total = count(weights_.output);
+    for (const layer_weights& L : weights_.layers)
+      total += count(L.wq) + count(L.wk) + count(L.wv) + count(L.wqkv) + count(L.wo) + count(L.w_gate) + count(L.w_up) + count(L.w_down);
+    return total;
+  }
+
  private:
   status init_gguf(std::span<const std::uint8_t> bytes) {
     bytes_ = bytes;
