@@ -143,8 +143,9 @@ template <class T>
   requires(std::is_same_v<T, float> || std::is_same_v<T, f16> || std::is_same_v<T, bf16>)
 float dot_row(const T* w, const float* x, std::size_t n) {
   const float* rows[1] = {x};
+  const T* weights[1] = {w};
   float out = 0.0f;
-  detail::quant::dot_kernel<T, 1>(n, w, rows, &out);
+  detail::quant::dot_kernel<T, 1, 1>(n, weights, rows, &out);
   return out;
 }
 template <class T>

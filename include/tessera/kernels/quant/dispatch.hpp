@@ -18,13 +18,14 @@ inline constexpr const char* dot_isa = "avx2";
 inline constexpr const char* dot_isa = "generic";
 #endif
 
-// out[t] = dot(w, a[t]) for t < NT; nb counts w's blocks (its elements for float types).
-template <class Block, std::size_t NT>
-TESSERA_ALWAYS_INLINE void dot_kernel(std::size_t nb, const Block* w, const typename format<Block>::act* const* a, float* out) {
+// out[r * NT + t] = dot(w[r], a[t]) for an R x NT tile; nb counts the weight rows' blocks
+// (their elements for float types).
+template <class Block, std::size_t R, std::size_t NT>
+TESSERA_ALWAYS_INLINE void dot_kernel(std::size_t nb, const Block* const* w, const typename format<Block>::act* const* a, float* out) {
 #if TESSERA_QUANT_AVX2
-  avx2::dot<Block, NT>(nb, w, a, out);
+  avx2::dot<Block, R, NT>(nb, w, a, out);
 #else
-  generic::dot<Block, NT>(nb, w, a, out);
+  generic::dot_tile<Block, R, NT>(nb, w, a, out);
 #endif
 }
 

@@ -2,8 +2,9 @@
 // (the fallback where no ISA-specific kernel is selected, and the shape every kernel has).
 //
 // A kernel multiplies one weight row of `nb` blocks with NT activation rows at once:
-// out[t] = dot(w, a[t]) for t < NT. Decoding a weight block (nibbles, high bits, scales) is
-// done once for all NT rows, so the prompt path (NT > 1) pays it once per block of tokens.
+// out[t] = dot(w, a[t]) for t < NT (dot_tile: R weight rows). Decoding a weight block
+// (nibbles, high bits, scales) is done once for all NT rows, so the prompt path (NT > 1)
+// pays it once per group of tokens.
 // Integer codes are multiplied in int32; each block's sum is scaled in float, as ggml does.
 #include <tessera/detail/internal_check.hpp>
 #pragma once
@@ -148,6 +149,12 @@ void dot(std::size_t n, const Block* w, const float* const* a, float* out) {
     for (std::size_t k = i; k < n; ++k) s += to_f32(w[k]) * a[t][k];
     out[t] = s;
   }
+}
+
+// An R x NT tile: out[r * NT + t] = dot(w[r], a[t]).
+template <class Block, std::size_t R, std::size_t NT>
+void dot_tile(std::size_t nb, const Block* const* w, const typename format<Block>::act* const* a, float* out) {
+  for (std::size_t r = 0; r < R; ++r) dot<Block, NT>(nb, w[r], a, out + r * NT);
 }
 
 // y[0, n) += alpha * x[0, n) for float-family rows (attention's weighted sum of values).

@@ -47,23 +47,33 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
   const std::size_t row_bytes = std::max<std::size_t>(1, W.row_bytes);
   const std::size_t chunk_rows = std::max<std::size_t>(1, kChunkBytes / row_bytes);
   const std::size_t grain = std::max<std::size_t>(1, kGrainBytes / (row_bytes * std::max<std::size_t>(1, M)));
+  const auto row = [&](std::size_t n) { return reinterpret_cast<const Block*>(W.row(n)); };
+  // Y[m + t, n + r] for an R x NT tile of weight rows n.. and activation rows m..
+  const auto tile = [&]<std::size_t R, std::size_t NT>(std::size_t n, std::size_t m) {
+    const Block* w[R];
+    const Act* x[NT];
+    for (std::size_t r = 0; r < R; ++r) w[r] = row(n + r);
+    for (std::size_t t = 0; t < NT; ++t) x[t] = act + (m + t) * act_stride;
+    float out[R * NT];
+    dot_kernel<Block, R, NT>(nb, w, x, out);
+    for (std::size_t t = 0; t < NT; ++t)
+      for (std::size_t r = 0; r < R; ++r) Y[(m + t) * ldy + n + r] = out[r * NT + t];
+  };
   runtime::parallel_for(pool, 0, N, grain, [&](std::size_t n0, std::size_t n1) {
     for (std::size_t c0 = n0; c0 < n1; c0 += chunk_rows) {
       const std::size_t c1 = std::min(n1, c0 + chunk_rows);
       std::size_t m = 0;
+      // Groups of tokens: 2 weight rows x kTileTokens tokens per kernel call.
       for (; m + kTileTokens <= M; m += kTileTokens) {
-        const Act* rows[kTileTokens];
-        for (std::size_t t = 0; t < kTileTokens; ++t) rows[t] = act + (m + t) * act_stride;
-        for (std::size_t n = c0; n < c1; ++n) {
-          float out[kTileTokens];
-          dot_kernel<Block, kTileTokens>(nb, reinterpret_cast<const Block*>(W.row(n)), rows, out);
-          for (std::size_t t = 0; t < kTileTokens; ++t) Y[(m + t) * ldy + n] = out[t];
-        }
+        std::size_t n = c0;
+        for (; n + 2 <= c1; n += 2) tile.template operator()<2, kTileTokens>(n, m);
+        for (; n < c1; ++n) tile.template operator()<1, kTileTokens>(n, m);
       }
+      // Single tokens (generation): 4 weight rows per call share the activations' loads.
       for (; m < M; ++m) {
-        const Act* rows[1] = {act + m * act_stride};
-        for (std::size_t n = c0; n < c1; ++n)
-          dot_kernel<Block, 1>(nb, reinterpret_cast<const Block*>(W.row(n)), rows, Y + m * ldy + n);
+        std::size_t n = c0;
+        for (; n + 4 <= c1; n += 4) tile.template operator()<4, 1>(n, m);
+        for (; n < c1; ++n) tile.template operator()<1, 1>(n, m);
       }
     }
   });
