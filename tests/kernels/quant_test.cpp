@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,30 @@ TEST_CASE("products give the same bits on one thread and on a pool") {
     REQUIRE(kernels::matmul(a.data(), N, W, x.data(), K, M, &one).ok());
     REQUIRE(kernels::matmul(b.data(), N, W, x.data(), K, M, &two).ok());
     CHECK(a == b);
+  }
+}
+
+TEST_CASE("non-finite values poison their block: products with it are NaN, other blocks unchanged") {
+  for (dtype t : kWeightTypes) {
+    if (traits_of(t).is_float) continue;
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    const std::size_t block = traits_of(t).block_elements;
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      std::vector<float> x(2 * block, 0.5f);
+      x[block + 3] = bad;
+      std::vector<float> y(2 * block);
+      REQUIRE(kernels::dequantize_row(t, quantized(t, x).data(), y.data(), y.size()).ok());
+      CHECK(y[0] == doctest::Approx(0.5).epsilon(0.1));
+      CHECK(std::isnan(y[block]));
+    }
+    // An activation NaN makes the product NaN.
+    std::vector<float> w(block, 0.25f), x(block, 1.0f);
+    x[1] = std::numeric_limits<float>::quiet_NaN();
+    const auto wq = quantized(t, w);
+    float out = 0;
+    REQUIRE(kernels::matvec(&out, test::must(kernels::make_quant_matrix(t, 1, block, wq)), x.data()).ok());
+    CHECK(std::isnan(out));
   }
 }
 

@@ -112,7 +112,7 @@ class model {
     std::memcpy(h, bytes.data(), sizeof h);
     const char* names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
     const bool shared = h[5] > 0;
-    if (h[5] < 0) h[5] = -h[5];
+    if (h[5] < 0 && h[5] >= -(1 << 24)) h[5] = -h[5];  // in range first: -INT_MIN overflows
     for (int i = 0; i < 7; ++i)
       if (h[i] <= 0 || h[i] > (1 << 24)) return fail(std::string(names[i]) + " is " + std::to_string(h[i]));
     model_config& c = config_;

@@ -29,6 +29,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #if defined(__clang__)
 #define TESSERA_QUANT_EXACT_FP _Pragma("clang fp contract(off)")
@@ -46,6 +48,16 @@ namespace tessera::kernels::detail::quant {
 inline int nearest_int(float v) {
   const float shifted = v + 12582912.0f;  // 1.5 * 2^23: the low mantissa bits hold the result
   return static_cast<int>(bit_cast<std::uint32_t>(shifted) & 0x007fffffu) - 0x00400000;
+}
+
+// Float to a small integer type with C's truncation for values in range (what ggml's casts
+// do), saturating beyond it and 0 for NaN: a block whose scale underflows makes 1/d infinite,
+// and ggml's plain casts of such products are undefined behaviour.
+template <class Int>
+inline Int truncate_to(float v) {
+  if (!(v == v)) return Int{0};
+  const float lo = static_cast<float>(std::numeric_limits<Int>::min()), hi = static_cast<float>(std::numeric_limits<Int>::max());
+  return static_cast<Int>(std::clamp(v, lo, hi));
 }
 
 // The value of largest magnitude in x[0, n) (the first of equal magnitudes), and that magnitude.
@@ -76,7 +88,7 @@ inline void quantize_block(const float* x, block_q8_0& b) {
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   b.d = f16(d);
-  for (int i = 0; i < 32; ++i) b.qs[i] = static_cast<std::int8_t>(std::round(x[i] * id));
+  for (int i = 0; i < 32; ++i) b.qs[i] = truncate_to<std::int8_t>(std::round(x[i] * id));
 }
 
 inline void quantize_block(const float* x, block_q8_1& b) {
@@ -88,7 +100,7 @@ inline void quantize_block(const float* x, block_q8_1& b) {
   b.d = f16(d);
   int sum = 0;
   for (int i = 0; i < 32; ++i) {
-    b.qs[i] = static_cast<std::int8_t>(std::round(x[i] * id));
+    b.qs[i] = truncate_to<std::int8_t>(std::round(x[i] * id));
     sum += b.qs[i];
   }
   b.s = f16(static_cast<float>(sum) * d);
@@ -105,7 +117,7 @@ inline void symmetric_codes(const float* x, float& d_out, std::uint8_t* q) {
   d_out = d;
   const float offset = static_cast<float>(Levels / 2) + 0.5f;
   for (int i = 0; i < 32; ++i)
-    q[i] = static_cast<std::uint8_t>(std::min(Levels - 1, static_cast<int>(static_cast<std::int8_t>(x[i] * id + offset))));
+    q[i] = static_cast<std::uint8_t>(std::min(Levels - 1, static_cast<int>(truncate_to<std::int8_t>(x[i] * id + offset))));
 }
 
 // Asymmetric codes: d spans [min, max] in Levels - 1 steps, codes are floor((x - min)/d + 0.5).
@@ -119,7 +131,7 @@ inline void asymmetric_codes(const float* x, float& d_out, float& m_out, std::ui
   d_out = d;
   m_out = lo;
   for (int i = 0; i < 32; ++i) {
-    const int v = static_cast<int>(static_cast<std::uint8_t>((x[i] - lo) * id + 0.5f));
+    const int v = static_cast<int>(truncate_to<std::uint8_t>((x[i] - lo) * id + 0.5f));
     q[i] = static_cast<std::uint8_t>(std::min(Levels - 1, v));
   }
 }
@@ -414,9 +426,29 @@ inline void quantize_block(const float* x, block_q8_k& b) {
   b.d = 1 / iscale;
 }
 
+// A block holding NaN or an infinity has no scale that represents it (ggml's conversions of
+// such values to integers are undefined behaviour): it becomes all-zero codes with a NaN
+// scale, so every product with it is NaN, as the float computation would be.
+template <class Block>
+inline void poison_block(Block& b) {
+  b = Block{};
+  if constexpr (std::is_same_v<decltype(b.d), float>) b.d = std::numeric_limits<float>::quiet_NaN();
+  else b.d = f16(std::numeric_limits<float>::quiet_NaN());
+}
+
+inline bool all_finite(const float* x, std::size_t n) {
+  float acc = 0.0f;
+  for (std::size_t i = 0; i < n; ++i) acc += x[i] * 0.0f;  // NaN iff some x[i] is NaN or infinite
+  return acc == 0.0f;
+}
+
 template <class Block>
 inline void quantize_blocks(const float* x, Block* out, std::size_t blocks) {
-  for (std::size_t i = 0; i < blocks; ++i) quantize_block(x + i * Block::elements, out[i]);
+  for (std::size_t i = 0; i < blocks; ++i) {
+    const float* xb = x + i * Block::elements;
+    if (all_finite(xb, Block::elements)) quantize_block(xb, out[i]);
+    else poison_block(out[i]);
+  }
 }
 
 }  // namespace tessera::kernels::detail::quant
