@@ -22,6 +22,16 @@ namespace tessera::kernels::detail::quant {
 inline constexpr std::size_t kTileTokens = 4;          // activation rows per dot-kernel call
 inline constexpr std::size_t kChunkBytes = 32 * 1024;  // weight rows revisited by every token group
 inline constexpr std::size_t kGrainBytes = 16 * 1024;  // least weight bytes a thread takes
+inline constexpr std::size_t kPrefetchBytes = 4096;  // how far ahead generation requests weight bytes
+
+// Asks for the bytes of rows [n, n + rows) moved kPrefetchBytes ahead (clipped to row `end`)
+// to be brought into cache, one request per line (rows are contiguous).
+template <class Matrix>
+TESSERA_ALWAYS_INLINE void prefetch_ahead(const Matrix& W, std::size_t n, std::size_t rows, std::size_t end) {
+  const std::size_t first = n * W.row_bytes + kPrefetchBytes;  // offsets: never a pointer past the end
+  const std::size_t last = std::min((n + rows) * W.row_bytes + kPrefetchBytes, end * W.row_bytes);
+  for (std::size_t off = first; off < last; off += 64) __builtin_prefetch(W.data + off);
+}
 
 template <class Block, class Matrix>
 status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
@@ -70,9 +80,14 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
         for (; n < c1; ++n) tile.template operator()<1, kTileTokens>(n, m);
       }
       // Single tokens (generation): 4 weight rows per call share the activations' loads.
+      // The rows are short (a few hundred bytes each) and read as 4 interleaved streams, which
+      // hardware prefetchers follow poorly: the next tiles' bytes are requested ahead.
       for (; m < M; ++m) {
         std::size_t n = c0;
-        for (; n + 4 <= c1; n += 4) tile.template operator()<4, 1>(n, m);
+        for (; n + 4 <= c1; n += 4) {
+          prefetch_ahead(W, n, 4, n1);
+          tile.template operator()<4, 1>(n, m);
+        }
         for (; n < c1; ++n) tile.template operator()<1, 1>(n, m);
       }
     }
