@@ -102,28 +102,22 @@ void dot(std::size_t nb, const Block* w, const block_q8_k* const* a, float* out)
   for (std::size_t t = 0; t < NT; ++t) out[t] = acc[t];
 }
 
-// Float weights: widened to f32 lanes (f16 and bf16 by integer bit moves, exact) and FMA'd.
+// Float weights: widened to f32 lanes (exactly) and FMA'd.
 template <class B>
 TESSERA_ALWAYS_INLINE B load_as_f32(const float* p) { return B::load_unaligned(p); }
 template <class B>
 TESSERA_ALWAYS_INLINE B load_as_f32(const bf16* p) {
-  using U = simd::batch<std::uint32_t>;
   alignas(64) std::uint32_t bits[B::size];
   for (std::size_t i = 0; i < B::size; ++i) bits[i] = static_cast<std::uint32_t>(p[i].bits) << 16;
-  return xsimd::bitwise_cast<B>(U::load_aligned(bits));
+  return B::load_aligned(reinterpret_cast<const float*>(bits));
 }
+// f16 lanes converted one by one (exact; xsimd 8.1 has no half conversion, and its
+// AVX-512BW integer shifts do not compile, which rules out the bit-moving version).
 template <class B>
 TESSERA_ALWAYS_INLINE B load_as_f32(const f16* p) {
-  using U = simd::batch<std::uint32_t>;
-  alignas(64) std::uint32_t bits[B::size];
-  for (std::size_t i = 0; i < B::size; ++i) bits[i] = p[i].bits;
-  const U h = U::load_aligned(bits);
-  // Exponent and mantissa moved into a float's place, then scaled by 2^112 (rebias 15 -> 127):
-  // exact for normal and subnormal halves; inf/NaN keep an all-ones exponent.
-  const U em = (h & U(0x7fffu)) << 13;
-  const U scaled = xsimd::bitwise_cast<U>(xsimd::bitwise_cast<B>(em) * B(0x1.0p112f));
-  const U magnitude = xsimd::select(em >= U(0x0f800000u), em | U(0x7f800000u), scaled);
-  return xsimd::bitwise_cast<B>(magnitude | ((h & U(0x8000u)) << 16));
+  alignas(64) float v[B::size];
+  for (std::size_t i = 0; i < B::size; ++i) v[i] = half_to_float(p[i]);
+  return B::load_aligned(v);
 }
 template <class T>
 TESSERA_ALWAYS_INLINE float to_f32(const T& v) {
