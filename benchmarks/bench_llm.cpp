@@ -2,7 +2,7 @@
 // threads, for the benchmark's random-weight llama (110M parameters: dim 768, 12 layers, 12
 // heads, FFN 2048, vocabulary 32000; written by `tessera-llm make-bench-models`).
 //
-//   bench_llm [--json] [--models DIR] [--llama-bench FILE.jsonl] [-p 128] [-n 64] [--quick]
+//   bench_llm [--json] [--models DIR] [--llama-bench FILE.jsonl] [-p 128] [-n 64] [--max-threads 2] [--quick]
 //
 // Records, per model and thread count:
 //   llm/<type>/tg<n>  generation tokens/s; peer "bandwidth-bound": the machine's read
@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   const std::vector<peer_figure> peers = read_llama_bench(arg_after(opts, "--llama-bench", ""));
   const std::size_t P = static_cast<std::size_t>(std::stoul(arg_after(opts, "-p", opts.quick ? "16" : "128")));
   const std::size_t G = static_cast<std::size_t>(std::stoul(arg_after(opts, "-n", opts.quick ? "8" : "64")));
+  const int max_threads = std::stoi(arg_after(opts, "--max-threads", "2"));  // 1: skip the 2-thread rows
   opts.min_seconds = 0;  // each call is long enough on its own
 
   struct bench_model {
@@ -140,7 +141,7 @@ int main(int argc, char** argv) {
     const llm::model_config& c = bm.m.config();
     std::vector<std::int32_t> prompt(P);
     for (std::size_t i = 0; i < P; ++i) prompt[i] = static_cast<std::int32_t>((i * 7919 + 13) % c.vocab_size);
-    for (int t = 0; t < 2; ++t) {
+    for (int t = 0; t < max_threads; ++t) {
       llm::session_options so;
       so.pool = &pools[t];
       so.context = static_cast<std::uint32_t>(P + G + 1);

@@ -69,6 +69,16 @@ inline expected<std::size_t> quant_row_bytes(dtype t, std::size_t n) {
   return n / tr.block_elements * tr.block_bytes;
 }
 
+namespace detail::quant {
+// Calls fn(Block{}) for any type quant_row_bytes accepts (weights and the activation formats).
+template <class Fn>
+void visit_row_type(dtype t, Fn&& fn) {
+  if (t == dtype::q8_1) fn(block_q8_1{});
+  else if (t == dtype::q8_k) fn(block_q8_k{});
+  else visit_weight_type(t, fn);
+}
+}  // namespace detail::quant
+
 // y[0, n) = the values of n elements of type t at src.
 inline status dequantize_row(dtype t, const void* src, float* y, std::size_t n) {
   TESSERA_ASSIGN_OR_RETURN(const std::size_t bytes, quant_row_bytes(t, n));
@@ -78,9 +88,7 @@ inline status dequantize_row(dtype t, const void* src, float* y, std::size_t n) 
     using B = decltype(block);
     q::dequantize_blocks(static_cast<const B*>(src), y, n / q::elements_of<B>);
   };
-  if (t == dtype::q8_1) run(block_q8_1{});
-  else if (t == dtype::q8_k) run(block_q8_k{});
-  else q::visit_weight_type(t, run);
+  q::visit_row_type(t, run);
   return {};
 }
 
@@ -96,9 +104,7 @@ inline status quantize_row(dtype t, const float* x, void* dst, std::size_t n) {
     else if constexpr (std::is_same_v<B, f16> || std::is_same_v<B, bf16>) for (std::size_t i = 0; i < n; ++i) out[i] = B(x[i]);
     else q::quantize_blocks(x, out, n / B::elements);
   };
-  if (t == dtype::q8_1) run(block_q8_1{});
-  else if (t == dtype::q8_k) run(block_q8_k{});
-  else q::visit_weight_type(t, run);
+  q::visit_row_type(t, run);
   return {};
 }
 

@@ -81,17 +81,9 @@ inline void min_max(const float* x, std::size_t n, float& lo, float& hi) {
 }
 
 // ---- 32-element blocks -----------------------------------------------------------------------
-inline void quantize_block(const float* x, block_q8_0& b) {
-  TESSERA_QUANT_EXACT_FP
-  float amax = 0.0f;
-  for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  b.d = f16(d);
-  for (int i = 0; i < 32; ++i) b.qs[i] = truncate_to<std::int8_t>(std::round(x[i] * id));
-}
-
-inline void quantize_block(const float* x, block_q8_1& b) {
+// Q8_0 and Q8_1: d = amax / 127, q = round(x / d); Q8_1 also keeps d * sum(q).
+template <class Block>
+inline void quantize_q8(const float* x, Block& b) {
   TESSERA_QUANT_EXACT_FP
   float amax = 0.0f;
   for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
@@ -103,8 +95,10 @@ inline void quantize_block(const float* x, block_q8_1& b) {
     b.qs[i] = truncate_to<std::int8_t>(std::round(x[i] * id));
     sum += b.qs[i];
   }
-  b.s = f16(static_cast<float>(sum) * d);
+  if constexpr (std::is_same_v<Block, block_q8_1>) b.s = f16(static_cast<float>(sum) * d);
 }
+inline void quantize_block(const float* x, block_q8_0& b) { quantize_q8(x, b); }
+inline void quantize_block(const float* x, block_q8_1& b) { quantize_q8(x, b); }
 
 // Symmetric 4/5-bit codes: d maps the extreme value to -2^(bits-1); codes are floor(x/d + half).
 template <int Levels>
