@@ -111,8 +111,10 @@ TEST_CASE("absurd or inconsistent hyper-parameters are errors") {
       {"llama.rope.scaling.type", io::gguf_encode(std::string_view("dynamic"))},
       {"llama.expert_count", io::gguf_encode(std::uint32_t{8})},
   };
-  for (const auto& [key, value] : bad) {
-    CAPTURE(std::string(key));
+  for (const auto& entry : bad) {
+    const std::string key = entry.first;
+    const io::gguf_encoded_value& value = entry.second;
+    CAPTURE(key);
     edits e;
     const bool present = test::must(io::gguf_file::parse(bytes)).contains(key);
     if (present) e.metadata = set_key(key, value);

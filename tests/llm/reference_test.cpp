@@ -207,7 +207,6 @@ void compare_with_reference(const llm::model& m, const std::vector<std::int32_t>
 TEST_SUITE("llm/reference") {
 
 TEST_CASE("random models of every architecture and weight format match the numpy reference") {
-  const bool regen = std::getenv("TESSERA_LLM_REGEN_REFERENCE") != nullptr;
   for (const reference_case& rc : cases()) {
     CAPTURE(std::string(rc.name));
     const std::vector<std::uint8_t> bytes = test::must(llm::random_model_gguf(rc.spec));
@@ -223,7 +222,7 @@ TEST_CASE("random models of every architecture and weight format match the numpy
       const std::string fresh = run_reference(path, rc.prompt, rc.act_quant, true);
       REQUIRE_MESSAGE(!fresh.empty(), "scripts/llm_reference.py failed on " << path);
       compare_with_reference(m, rc.prompt, fresh, rc.tolerance, "fresh reference");
-      if (regen) {
+      if (std::getenv("TESSERA_LLM_REGEN_REFERENCE")) {
         std::FILE* out = std::fopen(committed.c_str(), "wb");
         REQUIRE(out);
         std::fwrite(fresh.data(), 1, fresh.size(), out);

@@ -76,9 +76,50 @@ TESSERA_ALWAYS_INLINE __m256i codes(const block_q5_1& b) { return _mm256_or_si25
 // Tiles: R weight rows x NT activation rows, out[r * NT + t] = dot(w[r], a[t]). Each weight
 // block is decoded once for the NT activation rows, each activation block loaded once for
 // the R weight rows, and the R * NT accumulators are independent FMA chains.
+// Q4_0 as unsigned nibbles: maddubs(nibble, x) - maddubs(8, x), the second term computed once
+// per activation block for all R rows (cheaper than re-signing every product).
+template <std::size_t R, std::size_t NT>
+void dot_q4_0(std::size_t nb, const block_q4_0* const* w, const block_q8_0* const* a, float* out) {
+  __m256 acc[R][NT];
+  TESSERA_QUANT_UNROLL
+  for (std::size_t r = 0; r < R; ++r)
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  const __m256i eight = _mm256_set1_epi8(8);
+  for (std::size_t b = 0; b < nb; ++b) {
+    __m256i q[R];
+    __m256 dw[R];
+    TESSERA_QUANT_UNROLL
+    for (std::size_t r = 0; r < R; ++r) {
+      q[r] = nibbles_32(w[r][b].qs);
+      dw[r] = _mm256_set1_ps(half_to_float(w[r][b].d));
+    }
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      const block_q8_0& x = a[t][b];
+      const __m256i xq = load32(x.qs);
+      const __m256i offset = dot_u8s8(eight, xq);
+      const __m256 dx = _mm256_set1_ps(half_to_float(x.d));
+      TESSERA_QUANT_UNROLL
+      for (std::size_t r = 0; r < R; ++r) {
+        const __m256 p = _mm256_cvtepi32_ps(_mm256_sub_epi32(dot_u8s8(q[r], xq), offset));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), p, acc[r][t]);
+      }
+    }
+  }
+  TESSERA_QUANT_UNROLL
+  for (std::size_t r = 0; r < R; ++r)
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = hsum(acc[r][t]);
+}
+
 template <class Block, std::size_t R, std::size_t NT>
   requires std::is_same_v<typename format<Block>::act, block_q8_0>
 void dot(std::size_t nb, const Block* const* w, const block_q8_0* const* a, float* out) {
+  if constexpr (std::is_same_v<Block, block_q4_0>) {
+    dot_q4_0<R, NT>(nb, w, a, out);
+    return;
+  }
   __m256 acc[R][NT];
   TESSERA_QUANT_UNROLL
   for (std::size_t r = 0; r < R; ++r)
