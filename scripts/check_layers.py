@@ -7,6 +7,7 @@
     onnx (ONNX model structure, later the graph importer) -> io, nn, kernels, core
     vision (images, pre/post-processing of detectors) -> kernels, simd, runtime, core, and of io
         only the plain file reader (io/file.hpp, io/excerpt.hpp): it reads images, never models
+    llm (transformer blocks, GGUF/llama2.c models, sessions) -> io, kernels, runtime, simd, core
 
 and the rules the tree relies on besides:
   - xsimd is included only by simd/ (everything else goes through tessera/simd/simd.hpp);
@@ -43,7 +44,7 @@ ALLOWED = {
     "trees/load": {"core", "io", "trees"},
     "io": {"core"},
     "onnx": {"core", "simd", "runtime", "kernels", "nn", "io"},
-    "llm": {"core", "simd", "runtime", "kernels", "nn", "io"},
+    "llm": {"core", "simd", "runtime", "kernels", "io"},  # transformer blocks and GGUF models: no nn/ layers
     "vision": {"core", "simd", "runtime", "kernels", "io"},  # io: see VISION_IO_OK
     "wasm": {"core", "simd", "runtime", "kernels", "nn", "trees", "trees/load", "io", "onnx", "llm", "vision"},
     "detail": {"core", "simd", "runtime"},

@@ -1,0 +1,32 @@
+// Quantization part: which dot kernel this build runs for each weight format, and its name.
+// An ISA's kernels are selected when the build targets it (AVX2 also serves AVX-512 builds);
+// everything else runs the generic bodies.
+#include <tessera/detail/internal_check.hpp>
+#pragma once
+
+#include <tessera/kernels/quant/dot_avx2.hpp>
+#include <tessera/kernels/quant/dot_generic.hpp>
+#include <tessera/kernels/quant/formats.hpp>
+
+#include <cstddef>
+
+namespace tessera::kernels::detail::quant {
+
+#if TESSERA_QUANT_AVX2
+inline constexpr const char* dot_isa = "avx2";
+#else
+inline constexpr const char* dot_isa = "generic";
+#endif
+
+// out[r * NT + t] = dot(w[r], a[t]) for an R x NT tile; nb counts the weight rows' blocks
+// (their elements for float types).
+template <class Block, std::size_t R, std::size_t NT>
+TESSERA_ALWAYS_INLINE void dot_kernel(std::size_t nb, const Block* const* w, const typename format<Block>::act* const* a, float* out) {
+#if TESSERA_QUANT_AVX2
+  avx2::dot<Block, R, NT>(nb, w, a, out);
+#else
+  generic::dot_tile<Block, R, NT>(nb, w, a, out);
+#endif
+}
+
+}  // namespace tessera::kernels::detail::quant

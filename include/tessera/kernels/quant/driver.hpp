@@ -1,0 +1,129 @@
+// Quantization part: the matrix-vector / matrix-matrix driver. Quantizes the activations once
+// into scratch, then walks the weight rows in chunks that stay in cache (kChunkBytes) while
+// every group of kTileTokens tokens passes over them, so the weights stream from memory once
+// per call; output rows are split over the pool's threads.
+#include <tessera/detail/internal_check.hpp>
+#pragma once
+
+#include <tessera/core/arena.hpp>
+#include <tessera/core/error.hpp>
+#include <tessera/kernels/quant/dispatch.hpp>
+#include <tessera/kernels/quant/formats.hpp>
+#include <tessera/kernels/quant/quantize.hpp>
+#include <tessera/runtime/thread_pool.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+namespace tessera::kernels::detail::quant {
+
+inline constexpr std::size_t kTileTokens = 4;          // activation rows per dot-kernel call
+inline constexpr std::size_t kChunkBytes = 32 * 1024;  // weight rows revisited by every token group
+inline constexpr std::size_t kGrainBytes = 16 * 1024;  // least weight bytes a thread takes
+inline constexpr std::size_t kPrefetchBytes = 4096;  // how far ahead generation requests weight bytes
+
+// Asks for the bytes of rows [n, n + rows) moved kPrefetchBytes ahead (clipped to row `end`)
+// to be brought into cache, one request per line (rows are contiguous).
+template <class Matrix>
+TESSERA_ALWAYS_INLINE void prefetch_ahead(const Matrix& W, std::size_t n, std::size_t rows, std::size_t end) {
+  const std::size_t first = n * W.row_bytes + kPrefetchBytes;  // offsets: never a pointer past the end
+  const std::size_t last = std::min((n + rows) * W.row_bytes + kPrefetchBytes, end * W.row_bytes);
+  for (std::size_t off = first; off < last; off += 64) __builtin_prefetch(W.data + off);
+}
+
+template <class Block, class Matrix>
+status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
+               runtime::thread_pool& pool, arena& scratch) {
+  using Act = typename format<Block>::act;
+  const std::size_t N = W.rows, K = W.cols;
+  const std::size_t nb = K / elements_of<Block>;
+  arena_scope scope(scratch);
+  const Act* act = nullptr;
+  std::size_t act_stride = 0;  // in Act units
+  if constexpr (std::is_same_v<Act, float>) {
+    act = X;
+    act_stride = ldx;
+  } else {
+    const std::size_t act_blocks = K / Act::elements;
+    TESSERA_ASSIGN_OR_RETURN(Act * buf, scratch.allocate<Act>(M * act_blocks));
+    runtime::parallel_for(pool, 0, M, 8, [&](std::size_t m0, std::size_t m1) {
+      for (std::size_t m = m0; m < m1; ++m) quantize_blocks(X + m * ldx, buf + m * act_blocks, act_blocks);
+    });
+    act = buf;
+    act_stride = act_blocks;
+  }
+  const std::size_t row_bytes = std::max<std::size_t>(1, W.row_bytes);
+  const std::size_t chunk_rows = std::max<std::size_t>(1, kChunkBytes / row_bytes);
+  const std::size_t grain = std::max<std::size_t>(1, kGrainBytes / (row_bytes * std::max<std::size_t>(1, M)));
+  const auto row = [&](std::size_t n) { return reinterpret_cast<const Block*>(W.row(n)); };
+  // Y[m + t, n + r] for an R x NT tile of weight rows n.. and activation rows m..
+  const auto tile = [&]<std::size_t R, std::size_t NT>(std::size_t n, std::size_t m) {
+    const Block* w[R];
+    const Act* x[NT];
+    for (std::size_t r = 0; r < R; ++r) w[r] = row(n + r);
+    for (std::size_t t = 0; t < NT; ++t) x[t] = act + (m + t) * act_stride;
+    float out[R * NT];
+    dot_kernel<Block, R, NT>(nb, w, x, out);
+    for (std::size_t t = 0; t < NT; ++t)
+      for (std::size_t r = 0; r < R; ++r) Y[(m + t) * ldy + n + r] = out[r * NT + t];
+  };
+  runtime::parallel_for(pool, 0, N, grain, [&](std::size_t n0, std::size_t n1) {
+    for (std::size_t c0 = n0; c0 < n1; c0 += chunk_rows) {
+      const std::size_t c1 = std::min(n1, c0 + chunk_rows);
+      std::size_t m = 0;
+      // Groups of tokens: 2 weight rows x kTileTokens tokens per kernel call.
+      for (; m + kTileTokens <= M; m += kTileTokens) {
+        std::size_t n = c0;
+        for (; n + 2 <= c1; n += 2) tile.template operator()<2, kTileTokens>(n, m);
+        for (; n < c1; ++n) tile.template operator()<1, kTileTokens>(n, m);
+      }
+      // Single tokens (generation): 4 weight rows per call share the activations' loads.
+      // The rows are short (a few hundred bytes each) and read as 4 interleaved streams, which
+      // hardware prefetchers follow poorly: the next tiles' bytes are requested ahead.
+      for (; m < M; ++m) {
+        std::size_t n = c0;
+        for (; n + 4 <= c1; n += 4) {
+          prefetch_ahead(W, n, 4, n1);
+          tile.template operator()<4, 1>(n, m);
+        }
+        for (; n < c1; ++n) tile.template operator()<1, 1>(n, m);
+      }
+    }
+  });
+  return {};
+}
+
+template <class Matrix>
+status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
+                   runtime::thread_pool* pool, arena* scratch) {
+  // Built only for an error message: a decode step must not allocate.
+  const auto who = [&] {
+    return std::string("quant matmul (") + dtype_name(W.type) + " " + std::to_string(W.rows) + " x " + std::to_string(W.cols) + "): ";
+  };
+  if (M == 0 || W.rows == 0) return {};
+  if (!Y || !X || (!W.data && W.cols != 0)) return make_error(errc::invalid_argument, who() + "null pointer");
+  if (ldx < W.cols) return make_error(errc::invalid_argument, who() + "ldx " + std::to_string(ldx) + " < " + std::to_string(W.cols) + " columns");
+  if (M > 1 && ldy < W.rows) return make_error(errc::invalid_argument, who() + "ldy " + std::to_string(ldy) + " < " + std::to_string(W.rows) + " rows");
+  status result;
+  const bool known = visit_weight_type(W.type, [&](auto block) {
+    using B = decltype(block);
+    if (W.cols % elements_of<B> != 0 || W.row_bytes != W.cols / elements_of<B> * sizeof(B)) {
+      result = make_error(errc::invalid_argument, who() + "rows of " + std::to_string(W.row_bytes) + " bytes do not hold " +
+                                                      std::to_string(W.cols) + " values");
+      return;
+    }
+    if constexpr (!std::is_same_v<typename format<B>::act, float>) {
+      if (W.cols % format<B>::act::elements != 0) {
+        result = make_error(errc::invalid_argument, who() + std::to_string(W.cols) + " columns are not whole activation blocks");
+        return;
+      }
+    }
+    result = product<B>(Y, ldy, W, X, ldx, M, runtime::pool_or_default(pool), scratch ? *scratch : thread_arena());
+  });
+  if (!known) return make_error(errc::unsupported, who() + "not a weight type");
+  return result;
+}
+
+}  // namespace tessera::kernels::detail::quant

@@ -1,0 +1,204 @@
+// Quantization part: the weight formats a quantized matrix can hold, the activation format
+// each is multiplied with (as ggml pairs them), and the block decoders (dequantization).
+#include <tessera/detail/internal_check.hpp>
+#pragma once
+
+#include <tessera/config.hpp>
+#include <tessera/core/dtype.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+namespace tessera::kernels::detail::quant {
+
+// f16 bits to float: one instruction with F16C, else tessera's exact conversion.
+TESSERA_ALWAYS_INLINE float half_to_float(f16 h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h.bits);
+#else
+  return f16::to_float(h.bits);
+#endif
+}
+
+// What a weight of type W is stored as and multiplied with: Block is its storage unit
+// (a block of Block::elements values, or one plain element), Act the activations' storage
+// (Q8_0 for the symmetric 32-blocks and Q8_0 itself, Q8_1 for those with a min, Q8_K for the
+// K-quants, float for the float types).
+template <class Block> struct format;
+template <> struct format<float> { using act = float; };
+template <> struct format<f16> { using act = float; };
+template <> struct format<bf16> { using act = float; };
+template <> struct format<block_q8_0> { using act = block_q8_0; };
+template <> struct format<block_q4_0> { using act = block_q8_0; };
+template <> struct format<block_q5_0> { using act = block_q8_0; };
+template <> struct format<block_q4_1> { using act = block_q8_1; };
+template <> struct format<block_q5_1> { using act = block_q8_1; };
+template <> struct format<block_q4_k> { using act = block_q8_k; };
+template <> struct format<block_q5_k> { using act = block_q8_k; };
+template <> struct format<block_q6_k> { using act = block_q8_k; };
+
+template <class T>
+inline constexpr std::size_t elements_of = [] {
+  if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, f16> || std::is_same_v<T, bf16>) return std::size_t{1};
+  else return T::elements;
+}();
+
+// Calls fn(Block{}) with the storage type of dtype t; returns false for a dtype that is not a
+// weight format (i8, i32, the activation-only Q8_1 and Q8_K).
+template <class Fn>
+bool visit_weight_type(dtype t, Fn&& fn) {
+  switch (t) {
+    case dtype::f32: fn(float{}); return true;
+    case dtype::f16: fn(f16{}); return true;
+    case dtype::bf16: fn(bf16{}); return true;
+    case dtype::q8_0: fn(block_q8_0{}); return true;
+    case dtype::q4_0: fn(block_q4_0{}); return true;
+    case dtype::q4_1: fn(block_q4_1{}); return true;
+    case dtype::q5_0: fn(block_q5_0{}); return true;
+    case dtype::q5_1: fn(block_q5_1{}); return true;
+    case dtype::q4_k: fn(block_q4_k{}); return true;
+    case dtype::q5_k: fn(block_q5_k{}); return true;
+    case dtype::q6_k: fn(block_q6_k{}); return true;
+    default: return false;
+  }
+}
+
+// ---- block decoders -------------------------------------------------------------------------
+// 32-element blocks to their integer codes: symmetric ones as signed values (q - offset),
+// those with a min as unsigned codes.
+inline void codes_of(const block_q8_0& b, std::int8_t* q) { std::memcpy(q, b.qs, 32); }
+inline void codes_of(const block_q4_0& b, std::int8_t* q) {
+  for (int i = 0; i < 16; ++i) {
+    q[i] = static_cast<std::int8_t>((b.qs[i] & 0x0f) - 8);
+    q[i + 16] = static_cast<std::int8_t>((b.qs[i] >> 4) - 8);
+  }
+}
+inline std::uint32_t fifth_bits_of(const std::uint8_t* qh) {
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, qh, 4);
+  return bits;
+}
+inline void codes_of(const block_q5_0& b, std::int8_t* q) {
+  const std::uint32_t h = fifth_bits_of(b.qh);
+  for (int i = 0; i < 16; ++i) {
+    q[i] = static_cast<std::int8_t>(((b.qs[i] & 0x0f) | (((h >> i) & 1u) << 4)) - 16);
+    q[i + 16] = static_cast<std::int8_t>(((b.qs[i] >> 4) | (((h >> (i + 16)) & 1u) << 4)) - 16);
+  }
+}
+inline void codes_of(const block_q4_1& b, std::uint8_t* q) {
+  for (int i = 0; i < 16; ++i) {
+    q[i] = static_cast<std::uint8_t>(b.qs[i] & 0x0f);
+    q[i + 16] = static_cast<std::uint8_t>(b.qs[i] >> 4);
+  }
+}
+inline void codes_of(const block_q5_1& b, std::uint8_t* q) {
+  const std::uint32_t h = fifth_bits_of(b.qh);
+  for (int i = 0; i < 16; ++i) {
+    q[i] = static_cast<std::uint8_t>((b.qs[i] & 0x0f) | (((h >> i) & 1u) << 4));
+    q[i + 16] = static_cast<std::uint8_t>((b.qs[i] >> 4) | (((h >> (i + 16)) & 1u) << 4));
+  }
+}
+
+// Q4_K/Q5_K: the 6-bit scale and min of sub-block j (see quantize.hpp's pack_scales_k4).
+inline void scale_min_k4(int j, const std::uint8_t* s, int& scale, int& min) {
+  if (j < 4) {
+    scale = s[j] & 63;
+    min = s[j + 4] & 63;
+  } else {
+    scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+    min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+// Codes 0..15 (Q4_K) / 0..31 (Q5_K) of all 256 values, in element order.
+inline void codes_of(const block_q4_k& b, std::uint8_t* q) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      q[64 * c + l] = static_cast<std::uint8_t>(b.qs[32 * c + l] & 0x0f);
+      q[64 * c + 32 + l] = static_cast<std::uint8_t>(b.qs[32 * c + l] >> 4);
+    }
+}
+inline void codes_of(const block_q5_k& b, std::uint8_t* q) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      q[64 * c + l] = static_cast<std::uint8_t>((b.qs[32 * c + l] & 0x0f) | (((b.qh[l] >> (2 * c)) & 1) << 4));
+      q[64 * c + 32 + l] = static_cast<std::uint8_t>((b.qs[32 * c + l] >> 4) | (((b.qh[l] >> (2 * c + 1)) & 1) << 4));
+    }
+}
+// Signed codes -32..31 of all 256 values of a Q6_K block, in element order.
+inline void codes_of(const block_q6_k& b, std::int8_t* q) {
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 32; ++l) {
+      const std::uint8_t lo = b.ql[64 * h + l], hi = b.ql[64 * h + 32 + l], top = b.qh[32 * h + l];
+      std::int8_t* o = q + 128 * h + l;
+      o[0] = static_cast<std::int8_t>(((lo & 0x0f) | ((top & 3) << 4)) - 32);
+      o[32] = static_cast<std::int8_t>(((hi & 0x0f) | (((top >> 2) & 3) << 4)) - 32);
+      o[64] = static_cast<std::int8_t>(((lo >> 4) | (((top >> 4) & 3) << 4)) - 32);
+      o[96] = static_cast<std::int8_t>(((hi >> 4) | (((top >> 6) & 3) << 4)) - 32);
+    }
+}
+
+inline void dequantize_block(const block_q8_0& b, float* y) {
+  const float d = half_to_float(b.d);
+  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(b.qs[i]);
+}
+template <class B>
+  requires(std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0>)
+inline void dequantize_block(const B& b, float* y) {
+  std::int8_t q[32];
+  codes_of(b, q);
+  const float d = half_to_float(b.d);
+  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(q[i]);
+}
+template <class B>
+  requires(std::is_same_v<B, block_q4_1> || std::is_same_v<B, block_q5_1>)
+inline void dequantize_block(const B& b, float* y) {
+  std::uint8_t q[32];
+  codes_of(b, q);
+  const float d = half_to_float(b.d), m = half_to_float(b.m);
+  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(q[i]) + m;
+}
+template <class B>
+  requires(std::is_same_v<B, block_q4_k> || std::is_same_v<B, block_q5_k>)
+inline void dequantize_block(const B& b, float* y) {
+  std::uint8_t q[256];
+  codes_of(b, q);
+  const float d = half_to_float(b.d), dmin = half_to_float(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    int sc = 0, m = 0;
+    scale_min_k4(j, b.scales, sc, m);
+    const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
+    for (int i = 0; i < 32; ++i) y[32 * j + i] = ds * static_cast<float>(q[32 * j + i]) - dm;
+  }
+}
+inline void dequantize_block(const block_q6_k& b, float* y) {
+  std::int8_t q[256];
+  codes_of(b, q);
+  const float d = half_to_float(b.d);
+  for (int j = 0; j < 16; ++j) {
+    const float ds = d * static_cast<float>(b.scales[j]);
+    for (int i = 0; i < 16; ++i) y[16 * j + i] = ds * static_cast<float>(q[16 * j + i]);
+  }
+}
+inline void dequantize_block(const block_q8_1& b, float* y) {
+  const float d = half_to_float(b.d);
+  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(b.qs[i]);
+}
+inline void dequantize_block(const block_q8_k& b, float* y) {
+  for (int i = 0; i < 256; ++i) y[i] = b.d * static_cast<float>(b.qs[i]);
+}
+inline void dequantize_block(const float& v, float* y) { *y = v; }
+inline void dequantize_block(const f16& v, float* y) { *y = half_to_float(v); }
+inline void dequantize_block(const bf16& v, float* y) { *y = bf16::to_float(v.bits); }
+
+template <class Block>
+inline void dequantize_blocks(const Block* b, float* y, std::size_t blocks) {
+  for (std::size_t i = 0; i < blocks; ++i) dequantize_block(b[i], y + i * elements_of<Block>);
+}
+
+}  // namespace tessera::kernels::detail::quant

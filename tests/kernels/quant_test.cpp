@@ -1,0 +1,233 @@
+// Tests of include/tessera/kernels/quant.hpp against kernels/ref/quant.hpp (element-wise
+// decoding, double products) and against ggml's own reference quantizers (golden bytes).
+#include "support/harness.hpp"
+#include "kernels/quant_golden_ggml.hpp"
+
+#include <tessera/kernels/quant.hpp>
+#include <tessera/kernels/ref/quant.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace tessera;
+
+namespace {
+
+constexpr dtype kWeightTypes[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::q8_0, dtype::q4_0, dtype::q4_1,
+                                  dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k};
+
+std::vector<std::uint8_t> quantized(dtype t, const std::vector<float>& x) {
+  std::vector<std::uint8_t> bytes(test::must(kernels::quant_row_bytes(t, x.size())));
+  REQUIRE(kernels::quantize_row(t, x.data(), bytes.data(), x.size()).ok());
+  return bytes;
+}
+
+// The input of the golden bytes (see quant_golden_ggml.hpp): exact in float by construction.
+std::vector<float> quant_golden_input() {
+  const auto value = [](std::uint32_t i) {
+    std::uint32_t h = i * 2654435761u;
+    h ^= h >> 15;
+    h *= 2246822519u;
+    h ^= h >> 13;
+    return static_cast<float>(static_cast<int>(h % 20001u) - 10000) * (1.0f / 8192.0f);
+  };
+  std::vector<float> x(6 * 512);
+  for (int r = 0; r < 6; ++r)
+    for (int i = 0; i < 512; ++i) {
+      float v = value(static_cast<std::uint32_t>(r * 512 + i));
+      const float s = static_cast<float>(1 << ((i / 32) % 7)) / 8.0f;
+      switch (r) {
+        case 0: v *= s; break;
+        case 1: v = v < 0 ? -v * s : v * s; break;
+        case 2: v = i < 256 ? 0.0f : v; break;
+        case 3: v = 0.75f; break;
+        case 4: v = (i == 37 || i == 300) ? v * 64.0f : v; break;
+        default: v *= 1.0f / 1048576.0f; break;
+      }
+      x[static_cast<std::size_t>(r * 512 + i)] = v;
+    }
+  return x;
+}
+
+std::string hex(const std::vector<std::uint8_t>& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (std::uint8_t b : bytes) {
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
+dtype dtype_named(const std::string& name) {
+  for (int i = 0; i < dtype_count; ++i)
+    if (name == dtype_name(static_cast<dtype>(i))) return static_cast<dtype>(i);
+  FAIL("unknown type " << name);
+  return dtype::f32;
+}
+
+}  // namespace
+
+TEST_SUITE("kernels/quant") {
+
+TEST_CASE("quantize_row writes the bytes of ggml's reference quantizers") {
+  const std::vector<float> x = quant_golden_input();
+  int checked = 0;
+  for (const auto& g : test::quant_golden) {
+    const std::string type_name = g.type;
+    CAPTURE(type_name);
+    const std::string got = hex(quantized(dtype_named(g.type), x));
+    const std::string want = g.hex;
+    REQUIRE(got.size() == want.size());
+    std::size_t first = 0;
+    while (first < got.size() && got[first] == want[first]) ++first;
+    CAPTURE(first / 2);
+    CHECK(first == got.size());
+    ++checked;
+  }
+  CHECK(checked == 12);  // 11 weight formats but f32, plus Q8_1 and Q8_K
+}
+
+TEST_CASE("dequantize_row agrees with the element-wise reference") {
+  test::rng g(11);
+  for (dtype t : kWeightTypes) {
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    const std::size_t n = traits_of(t).is_float ? 83 : traits_of(t).block_elements * 5;
+    std::vector<float> x = test::random_floats(n, -3, 3, g);
+    x[7] = 0.0f;
+    const std::vector<std::uint8_t> bytes = quantized(t, x);
+    std::vector<float> fast(n);
+    std::vector<double> ref(n);
+    REQUIRE(kernels::dequantize_row(t, bytes.data(), fast.data(), n).ok());
+    REQUIRE(kernels::ref::dequantize_row(t, bytes.data(), ref.data(), n).ok());
+    for (std::size_t i = 0; i < n; ++i) {
+      CAPTURE(i);
+      CHECK(std::fabs(fast[i] - ref[i]) <= 1e-6 * (1 + std::fabs(ref[i])));
+    }
+  }
+}
+
+TEST_CASE("quantization error stays within each format's resolution") {
+  // RMS error over RMS value of N(0,1)-like data: ggml's formats reach these comfortably.
+  const std::pair<dtype, double> bounds[] = {{dtype::f16, 1e-3}, {dtype::bf16, 5e-3}, {dtype::q8_0, 0.01}, {dtype::q4_0, 0.12},
+                                             {dtype::q4_1, 0.1},  {dtype::q5_0, 0.06}, {dtype::q5_1, 0.05},  {dtype::q4_k, 0.1},
+                                             {dtype::q5_k, 0.05}, {dtype::q6_k, 0.025}, {dtype::q8_k, 0.01}};
+  test::rng g(12);
+  std::vector<float> x(4096);
+  for (auto& v : x) v = static_cast<float>(g.uniform(-1, 1) + g.uniform(-1, 1) + g.uniform(-1, 1));
+  for (auto [t, bound] : bounds) {
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    std::vector<float> y(x.size());
+    REQUIRE(kernels::dequantize_row(t, quantized(t, x).data(), y.data(), x.size()).ok());
+    double err = 0, ref = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      err += (y[i] - x[i]) * (y[i] - x[i]);
+      ref += x[i] * x[i];
+    }
+    CHECK(std::sqrt(err / ref) < bound);
+  }
+}
+
+TEST_CASE("matvec and matmul match the double reference for every weight type, tails and token counts") {
+  test::rng g(13);
+  for (dtype t : kWeightTypes) {
+    const std::size_t block = std::max<std::size_t>(traits_of(t).block_elements, traits_of(kernels::activation_type(t)).block_elements);
+    for (std::size_t kb : {1u, 3u}) {
+      // Float types also get K that is not a multiple of the vector width.
+      const std::size_t K = traits_of(t).is_float ? 16 * kb + 5 : block * kb;
+      for (std::size_t N : {1u, 7u, 33u}) {
+        for (std::size_t M : {1u, 3u, 4u, 9u}) {
+          const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+          CAPTURE(K);
+          CAPTURE(N);
+          CAPTURE(M);
+          std::vector<float> w = test::random_floats(N * K, -1, 1, g);
+          std::vector<float> x = test::random_floats(M * K, -2, 2, g);
+          if (K > 40) x[33] = 0.0f;
+          const std::vector<std::uint8_t> wq = quantized(t, w);
+          const kernels::quant_matrix W = test::must(kernels::make_quant_matrix(t, N, K, wq));
+          // The reference multiplies the activations exactly as the kernel quantized them.
+          const dtype at = kernels::activation_type(t);
+          const std::vector<std::uint8_t> xq = quantized(at, x);
+          std::vector<double> ref;
+          REQUIRE(kernels::ref::matmul(ref, t, wq.data(), N, at, xq.data(), M, K).ok());
+          std::vector<float> y(M * N, -7.0f);
+          REQUIRE(kernels::matmul(y.data(), N, W, x.data(), K, M).ok());
+          for (std::size_t i = 0; i < M * N; ++i) {
+            CAPTURE(i);
+            CHECK(std::fabs(y[i] - ref[i]) <= 2e-5 * static_cast<double>(K));
+          }
+          std::vector<float> y1(N);
+          REQUIRE(kernels::matvec(y1.data(), W, x.data() + (M - 1) * K).ok());
+          for (std::size_t n = 0; n < N; ++n) CHECK(y1[n] == y[(M - 1) * N + n]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("products give the same bits on one thread and on a pool") {
+  test::rng g(14);
+  runtime::thread_pool one(1), two(2);
+  for (dtype t : {dtype::q4_k, dtype::q8_0, dtype::f16}) {
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    const std::size_t N = 301, K = 512, M = 6;
+    const std::vector<std::uint8_t> wq = quantized(t, test::random_floats(N * K, -1, 1, g));
+    const kernels::quant_matrix W = test::must(kernels::make_quant_matrix(t, N, K, wq));
+    const std::vector<float> x = test::random_floats(M * K, -1, 1, g);
+    std::vector<float> a(M * N), b(M * N);
+    REQUIRE(kernels::matmul(a.data(), N, W, x.data(), K, M, &one).ok());
+    REQUIRE(kernels::matmul(b.data(), N, W, x.data(), K, M, &two).ok());
+    CHECK(a == b);
+  }
+}
+
+TEST_CASE("non-finite values poison their block: products with it are NaN, other blocks unchanged") {
+  for (dtype t : kWeightTypes) {
+    if (traits_of(t).is_float) continue;
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    const std::size_t block = traits_of(t).block_elements;
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      std::vector<float> x(2 * block, 0.5f);
+      x[block + 3] = bad;
+      std::vector<float> y(2 * block);
+      REQUIRE(kernels::dequantize_row(t, quantized(t, x).data(), y.data(), y.size()).ok());
+      CHECK(y[0] == doctest::Approx(0.5).epsilon(0.1));
+      CHECK(std::isnan(y[block]));
+    }
+    // An activation NaN makes the product NaN.
+    std::vector<float> w(block, 0.25f), x(block, 1.0f);
+    x[1] = std::numeric_limits<float>::quiet_NaN();
+    const auto wq = quantized(t, w);
+    float out = 0;
+    REQUIRE(kernels::matvec(&out, test::must(kernels::make_quant_matrix(t, 1, block, wq)), x.data()).ok());
+    CHECK(std::isnan(out));
+  }
+}
+
+TEST_CASE("bad shapes and types are errors") {
+  std::vector<std::uint8_t> bytes(34 * 4);
+  CHECK(kernels::make_quant_matrix(dtype::q8_0, 2, 64, bytes).ok());
+  CHECK(kernels::make_quant_matrix(dtype::q8_0, 2, 48, bytes).err().code == errc::invalid_argument);
+  CHECK(kernels::make_quant_matrix(dtype::q8_0, 3, 64, bytes).err().code == errc::shape_mismatch);
+  CHECK(kernels::make_quant_matrix(dtype::q8_0, std::numeric_limits<std::size_t>::max() / 16, 64, bytes).err().code == errc::shape_mismatch);
+  CHECK(kernels::make_quant_matrix(dtype::i8, 2, 64, bytes).err().code == errc::unsupported);
+  CHECK(kernels::make_quant_matrix(dtype::q8_k, 1, 256, bytes).err().code == errc::unsupported);
+  float x[64] = {}, y[2] = {};
+  CHECK(kernels::quantize_row(dtype::q4_k, x, bytes.data(), 64).err().code == errc::invalid_argument);
+  const kernels::quant_matrix W = test::must(kernels::make_quant_matrix(dtype::q8_0, 2, 64, bytes));
+  CHECK(kernels::matmul(y, 2, W, x, 32, 1).err().code == errc::invalid_argument);
+  CHECK(kernels::matvec(y, W, x).ok());
+  CHECK(kernels::quant_dot_kernel_name(dtype::q4_k).rfind("q4_k_q8_k_dot__", 0) == 0);
+}
+
+}  // TEST_SUITE
