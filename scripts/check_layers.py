@@ -4,7 +4,8 @@
     wasm -> llm / onnx / nn / trees -> kernels -> simd, runtime -> core
     trees/load (model-format loaders) -> io, trees, core
     io (container readers: file, JSON, UBJSON, GGUF, protobuf wire format) -> core only
-    onnx (ONNX model structure, later the graph importer) -> io, nn, kernels, core
+    onnx (ONNX model structure, graph importer, planner, session) -> io, nn, kernels, runtime, core
+    nn (layers over the kernels) -> kernels, runtime, simd, core
 
 and the rules the tree relies on besides:
   - xsimd is included only by simd/ (everything else goes through tessera/simd/simd.hpp);
@@ -38,7 +39,7 @@ ALLOWED = {
     "trees": {"core", "simd", "runtime", "kernels"},
     "trees/load": {"core", "io", "trees"},
     "io": {"core"},
-    "onnx": {"core", "simd", "runtime", "kernels", "nn", "io"},
+    "onnx": {"core", "runtime", "kernels", "nn", "io"},
     "llm": {"core", "simd", "runtime", "kernels", "nn", "io"},
     "wasm": {"core", "simd", "runtime", "kernels", "nn", "trees", "trees/load", "io", "onnx", "llm"},
     "detail": {"core", "simd", "runtime"},
