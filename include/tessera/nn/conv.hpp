@@ -225,18 +225,20 @@ class conv {
   }
 
   // out (channels-last, output_shape(in_shape)) = act(conv(in) + bias + residual). `residual`
-  // is output-shaped channels-last or null, and must not overlap `out`.
+  // is output-shaped channels-last or null, and must not overlap `out`. `act` (or null: the
+  // layer's own) is applied after the residual.
   status forward(float* out, const float* in, const shape_t& in_shape, const float* residual, runtime::thread_pool* pool,
-                 arena& scratch) const {
+                 arena& scratch, const conv_activation* act = nullptr) const {
     if (!prepared()) return make_error(errc::invalid_argument, "conv: not prepared");
     TESSERA_ASSIGN_OR_RETURN(const shape_t out_shape, output_shape(in_shape));
-    const kernels::conv2d_epilogue ep{residual, act_.act, act_.clip_min, act_.clip_max};
+    const conv_activation& a = act ? *act : act_;
+    const kernels::conv2d_epilogue ep{residual, a.act, a.clip_min, a.clip_max};
     if (p_.spatial <= 2) {
       const kernels::image_shape s{in_shape[0], in_shape[1], p_.spatial == 2 ? in_shape[2] : 1, in_shape[p_.spatial + 1]};
       if (transposed_) return kernels::conv_transpose2d(out, in, s, prepared_t_[0], ep, pool, &scratch);
       return kernels::conv2d(out, in, s, prepared_[0], ep, pool, &scratch);
     }
-    return forward_3d(out, in, in_shape, out_shape, residual, pool, scratch);
+    return forward_3d(out, in, in_shape, out_shape, ep, pool, scratch);
   }
 
  private:
@@ -255,8 +257,9 @@ class conv {
     return kernels::conv2d(dst, src, s, prepared_[kd], ep, pool, &scratch);
   }
 
-  status forward_3d(float* out, const float* in, const shape_t& in_shape, const shape_t& out_shape, const float* residual,
-                    runtime::thread_pool* pool, arena& scratch) const {
+  status forward_3d(float* out, const float* in, const shape_t& in_shape, const shape_t& out_shape,
+                    const kernels::conv2d_epilogue& fused, runtime::thread_pool* pool, arena& scratch) const {
+    const float* residual = fused.residual;
     const std::int64_t N = in_shape[0], D = in_shape[2], OD = out_shape[2];
     const std::size_t in_plane = static_cast<std::size_t>(in_shape[3] * in_shape[4] * in_c_);
     const std::size_t out_plane = static_cast<std::size_t>(out_shape[3] * out_shape[4] * out_c_);
@@ -286,7 +289,7 @@ class conv {
         if (!acc) std::fill(dst, dst + out_plane, 0.0f);
         else if (acc != dst) std::memcpy(dst, acc, out_plane * sizeof(float));
         const kernels::conv2d_epilogue ep{residual ? residual + static_cast<std::size_t>(n * OD + od) * out_plane : nullptr,
-                                          act_.act, act_.clip_min, act_.clip_max};
+                                          fused.act, fused.clip_min, fused.clip_max};
         kernels::detail::conv_epilogue_rows(dst, bias_.data(), ep.residual, out_plane / static_cast<std::size_t>(out_c_),
                                             static_cast<std::size_t>(out_c_), ep);
       }

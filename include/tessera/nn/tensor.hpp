@@ -229,12 +229,16 @@ void copy_rows(W* dst, const W* src, const kernels::detail::nd_layout<2>& l) {
 // writes its destination sequentially whatever the destination's layout.
 inline void memory_order(const any_view& v, int* perm) {
   const int r = v.rank();
-  for (int i = 0; i < r; ++i) perm[i] = i;
-  std::stable_sort(perm, perm + r, [&](int a, int b) {
-    const index_t sa = v.strides[a] < 0 ? -v.strides[a] : v.strides[a];
-    const index_t sb = v.strides[b] < 0 ? -v.strides[b] : v.strides[b];
-    return sa > sb;
-  });
+  auto mag = [&](int a) { return v.strides[a] < 0 ? -v.strides[a] : v.strides[a]; };
+  // Stable insertion sort (rank <= 8; std::stable_sort would allocate a buffer).
+  for (int i = 0; i < r; ++i) {
+    int j = i;
+    while (j > 0 && mag(perm[j - 1]) < mag(i)) {
+      perm[j] = perm[j - 1];
+      --j;
+    }
+    perm[j] = i;
+  }
 }
 
 }  // namespace detail

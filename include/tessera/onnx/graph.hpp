@@ -214,6 +214,13 @@ inline expected<std::vector<nn::tensor>> evaluate(const graph_node& n, const std
   return results;
 }
 
+inline void set_constant(graph_value& v, std::shared_ptr<const nn::tensor> t) {
+  v.has_static_info = true;
+  v.static_type = t->type();
+  v.static_shape = t->shape();
+  v.constant = std::move(t);
+}
+
 inline std::vector<int> use_counts(const graph& g) {
   std::vector<int> uses(g.values.size(), 0);
   for (const auto& n : g.nodes)
@@ -296,7 +303,7 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
     TESSERA_TRY(detail::add_value(g, ids, std::string(t.name), id));
     auto c = detail::load_initializer(t, opt, budget);
     if (!c.ok()) return c.err();
-    g.values[static_cast<std::size_t>(id)].constant = std::move(c).value();
+    detail::set_constant(g.values[static_cast<std::size_t>(id)], std::move(c).value());
   }
   for (const value_info_proto& in : gp.inputs) {
     const std::string name(in.name);
@@ -384,40 +391,90 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
   // 3. Topological order.
   TESSERA_TRY(detail::topological_order(g));
 
-  // 4. Constant folding.
-  for (graph_node& n : g.nodes) {
-    std::vector<const nn::tensor*> in;
-    bool all_constant = true;
-    for (int v : n.inputs) {
-      const nn::tensor* c = v >= 0 ? g.values[static_cast<std::size_t>(v)].constant.get() : nullptr;
-      if (v >= 0 && !c) all_constant = false;
-      in.push_back(c);
+  // 4. Constant folding and prepare, in topological order. A node whose inputs are all
+  //    constants is folded on demand, just before a node that reads its output is prepared,
+  //    and every constant is released once all its readers took it: the raw weights of a large
+  //    model never all exist at once beside their packed copies.
+  const std::size_t nn_ = g.nodes.size();
+  std::vector<char> foldable(nn_, 0), folded(nn_, 0);
+  for (std::size_t i = 0; i < nn_; ++i) {
+    bool ok = true;
+    for (int v : g.nodes[i].inputs) {
+      if (v < 0) continue;
+      const graph_value& gv = g.values[static_cast<std::size_t>(v)];
+      ok = ok && (gv.constant || (gv.producer >= 0 && foldable[static_cast<std::size_t>(gv.producer)]));
     }
-    if (!all_constant) continue;
-    auto results = detail::evaluate(n, in, budget);
-    if (!results.ok()) return node_error(n, results.err());
-    for (std::size_t i = 0; i < n.outputs.size(); ++i)
-      g.values[static_cast<std::size_t>(n.outputs[i])].constant = std::make_shared<const nn::tensor>(std::move((*results)[i]));
-    n.dead = true;
+    foldable[i] = ok;
   }
-
-  // 5. Prepare (ops take their constant inputs), fusions, finalize (weights packed).
-  for (graph_node& n : g.nodes) {
-    if (n.dead) continue;
+  std::vector<int> readers(g.values.size(), 0);
+  for (const graph_node& n : g.nodes)
+    for (int v : n.inputs)
+      if (v >= 0) ++readers[static_cast<std::size_t>(v)];
+  for (int v : g.outputs) ++readers[static_cast<std::size_t>(v)];
+  auto release = [&](int v) {
+    if (v >= 0 && --readers[static_cast<std::size_t>(v)] == 0) g.values[static_cast<std::size_t>(v)].constant.reset();
+  };
+  // Folds the foldable nodes node `n` depends on (ancestors first: ascending = topological).
+  auto fold_for = [&](std::size_t n, bool self) -> status {
+    std::vector<std::size_t> todo, stack;
+    std::vector<char> seen(nn_, 0);
+    if (self) stack.push_back(n);
+    else
+      for (int v : g.nodes[n].inputs)
+        if (v >= 0 && g.values[static_cast<std::size_t>(v)].producer >= 0) stack.push_back(static_cast<std::size_t>(g.values[static_cast<std::size_t>(v)].producer));
+    while (!stack.empty()) {
+      const std::size_t k = stack.back();
+      stack.pop_back();
+      if (seen[k] || !foldable[k] || folded[k]) continue;
+      seen[k] = 1;
+      todo.push_back(k);
+      for (int v : g.nodes[k].inputs)
+        if (v >= 0 && g.values[static_cast<std::size_t>(v)].producer >= 0) stack.push_back(static_cast<std::size_t>(g.values[static_cast<std::size_t>(v)].producer));
+    }
+    std::sort(todo.begin(), todo.end());
+    for (std::size_t k : todo) {
+      graph_node& f = g.nodes[k];
+      std::vector<const nn::tensor*> in;
+      for (int v : f.inputs) in.push_back(v >= 0 ? g.values[static_cast<std::size_t>(v)].constant.get() : nullptr);
+      auto results = detail::evaluate(f, in, budget);
+      if (!results.ok()) return node_error(f, results.err());
+      for (std::size_t i = 0; i < f.outputs.size(); ++i)
+        detail::set_constant(g.values[static_cast<std::size_t>(f.outputs[i])], std::make_shared<const nn::tensor>(std::move((*results)[i])));
+      folded[k] = 1;
+      f.dead = true;
+      for (int v : f.inputs) release(v);
+    }
+    return {};
+  };
+  for (std::size_t i = 0; i < nn_; ++i) {
+    graph_node& n = g.nodes[i];
+    if (foldable[i]) {
+      n.dead = true;  // folded when a reader needs it (or below, for graph outputs)
+      continue;
+    }
+    TESSERA_TRY(fold_for(i, false));
     std::vector<any_view> views(n.inputs.size());
     std::vector<const any_view*> consts(n.inputs.size(), nullptr);
-    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
-      const int v = n.inputs[i];
+    for (std::size_t k = 0; k < n.inputs.size(); ++k) {
+      const int v = n.inputs[k];
       const nn::tensor* c = v >= 0 ? g.values[static_cast<std::size_t>(v)].constant.get() : nullptr;
       if (!c) continue;
-      views[i] = c->view();
-      consts[i] = &views[i];
+      views[k] = c->view();
+      consts[k] = &views[k];
     }
     prepare_ctx pc(consts);
     auto prepared = n.impl->prepare(pc);
     if (!prepared.ok()) return node_error(n, prepared.err());
     n.consumed = pc.consumed();
+    for (std::size_t k = 0; k < n.inputs.size(); ++k)
+      if (n.consumed[k]) release(n.inputs[k]);
   }
+  for (int v : g.outputs) {
+    const int p = g.values[static_cast<std::size_t>(v)].producer;
+    if (p >= 0 && foldable[static_cast<std::size_t>(p)]) TESSERA_TRY(fold_for(static_cast<std::size_t>(p), true));
+  }
+
+  // 5. Fusions, then finalize (weights packed).
   if (opt.fuse) detail::fuse(g);
   for (graph_node& n : g.nodes) {
     if (n.dead) continue;
@@ -433,15 +490,8 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
       if (n.inputs[i] >= 0 && !n.consumed[i]) read[static_cast<std::size_t>(n.inputs[i])] = true;
   }
   for (int v : g.outputs) read[static_cast<std::size_t>(v)] = true;
-  for (std::size_t v = 0; v < g.values.size(); ++v) {
-    graph_value& gv = g.values[v];
-    if (gv.constant) {
-      gv.has_static_info = true;
-      gv.static_type = gv.constant->type();
-      gv.static_shape = gv.constant->shape();
-    }
-    if (!read[v]) gv.constant.reset();
-  }
+  for (std::size_t v = 0; v < g.values.size(); ++v)
+    if (!read[v]) g.values[v].constant.reset();
   for (graph_node& n : g.nodes)
     if (n.dead) n.impl.reset();
   return g;

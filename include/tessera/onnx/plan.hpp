@@ -88,6 +88,8 @@ struct plan_options {
   const std::vector<any_view>* input_values = nullptr;
   // Set when planning failed because an op needs an input's value that `input_values` lacks.
   bool* needs_input_values = nullptr;
+  // Residual fusion (off only to test that it does not change results).
+  bool fuse = true;
 };
 
 namespace detail {
@@ -136,7 +138,7 @@ class planner {
       if (!st.ok()) return node_error(node, st.err());
     }
     TESSERA_TRY(plan_outputs());
-    fuse_residuals();
+    if (opt_.fuse) fuse_residuals();
     drop_dead_steps();
     return place();
   }

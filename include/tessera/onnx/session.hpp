@@ -211,18 +211,18 @@ class session {
   session() = default;
 
   static status check_input(const io_info& io, const any_view& v) {
-    const std::string where = "onnx: input '" + io.name + "'";
+    auto where = [&] { return "onnx: input '" + io.name + "'"; };  // built only on failure
     if (v.type != io.type)
-      return make_error(errc::invalid_argument, where + " is " + nn::elem_name(v.type) + ", the model expects " + nn::elem_name(io.type));
-    if (!v.is_contiguous()) return make_error(errc::invalid_argument, where + " must be contiguous");
-    if (v.size() > 0 && !v.data) return make_error(errc::invalid_argument, where + " has no data");
+      return make_error(errc::invalid_argument, where() + " is " + nn::elem_name(v.type) + ", the model expects " + nn::elem_name(io.type));
+    if (!v.is_contiguous()) return make_error(errc::invalid_argument, where() + " must be contiguous");
+    if (v.size() > 0 && !v.data) return make_error(errc::invalid_argument, where() + " has no data");
     TESSERA_TRY(checked_numel(v.shape));
     if (io.has_shape) {
       if (static_cast<std::size_t>(v.rank()) != io.dims.size())
-        return make_error(errc::shape_mismatch, where + " has shape " + v.shape.str() + ", the model expects rank " + std::to_string(io.dims.size()));
+        return make_error(errc::shape_mismatch, where() + " has shape " + v.shape.str() + ", the model expects rank " + std::to_string(io.dims.size()));
       for (int i = 0; i < v.rank(); ++i)
         if (io.dims[static_cast<std::size_t>(i)] >= 0 && io.dims[static_cast<std::size_t>(i)] != v.shape[i])
-          return make_error(errc::shape_mismatch, where + " has shape " + v.shape.str() + ", dim " + std::to_string(i) + " must be " +
+          return make_error(errc::shape_mismatch, where() + " has shape " + v.shape.str() + ", dim " + std::to_string(i) + " must be " +
                                                       std::to_string(io.dims[static_cast<std::size_t>(i)]));
     }
     return {};

@@ -189,7 +189,10 @@ class conv_node : public op {
     const any_view& x = c.in(0);
     if (conv_) {
       const nn::conv& layer = c.state() ? static_cast<const repadded*>(c.state())->layer : *conv_;
-      return layer.forward(c.out(0).ptr<float>(), x.ptr<const float>(), x.shape, c.residual, c.pool(), c.scratch());
+      // A fused residual brings the Add's activation (the conv itself has none then).
+      const nn::conv_activation fused{c.residual_act.act, c.residual_act.clip_min, c.residual_act.clip_max};
+      return layer.forward(c.out(0).ptr<float>(), x.ptr<const float>(), x.shape, c.residual, c.pool(), c.scratch(),
+                           c.residual ? &fused : nullptr);
     }
     // Weights fed at run time: prepared for this call (this path allocates).
     const any_view& w = c.in(1);
