@@ -4,7 +4,8 @@
     wasm -> llm / onnx / nn / trees -> kernels -> simd, runtime -> core
     trees/load (model-format loaders) -> io, trees, core
     io (container readers: file, JSON, UBJSON, GGUF, protobuf wire format) -> core only
-    onnx (ONNX model structure, later the graph importer) -> io, nn, kernels, core
+    onnx (ONNX model structure, graph importer, planner, session) -> io, nn, kernels, runtime, core
+    nn (layers over the kernels) -> kernels, runtime, simd, core
     vision (images, pre/post-processing of detectors) -> kernels, simd, runtime, core, and of io
         only the plain file reader (io/file.hpp, io/excerpt.hpp): it reads images, never models
     llm (transformer blocks, GGUF/llama2.c models, sessions) -> io, kernels, runtime, simd, core
@@ -43,7 +44,7 @@ ALLOWED = {
     "trees": {"core", "simd", "runtime", "kernels"},
     "trees/load": {"core", "io", "trees"},
     "io": {"core"},
-    "onnx": {"core", "simd", "runtime", "kernels", "nn", "io"},
+    "onnx": {"core", "runtime", "kernels", "nn", "io"},
     "llm": {"core", "simd", "runtime", "kernels", "io"},  # transformer blocks and GGUF models: no nn/ layers
     "vision": {"core", "simd", "runtime", "kernels", "io"},  # io: see VISION_IO_OK
     "wasm": {"core", "simd", "runtime", "kernels", "nn", "trees", "trees/load", "io", "onnx", "llm", "vision"},

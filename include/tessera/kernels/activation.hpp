@@ -4,7 +4,7 @@
 // on batches (a tail is a partial batch, never a scalar loop: <cmath> and xsimd's vector math
 // round differently), so fusing an activation into a kernel never changes a bit of its result.
 //
-// Semantics (NumPy/PyTorch):
+// Semantics (NumPy/PyTorch; ELU, SELU and HardSigmoid as ONNX defines them):
 //  - NaN in, NaN out, for every activation: relu, clip, leaky_relu and hardswish included
 //    (a hardware max/min with the operands the other way round would return the bound);
 //  - a value inside clip's range comes back unchanged, signed zeros too: relu(-0) = -0 and
@@ -83,6 +83,30 @@ struct softplus_fn {
 struct hardswish_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
     return x * (simd::bound_min(simd::bound_max(x + V(3), V(0)), V(6)) * V(1.0 / 6.0));
+  }
+};
+
+// x for x > 0, alpha (e^x - 1) otherwise (ELU; SELU scales both sides by gamma). expm1 keeps
+// the small negative tail accurate; its overflow for large x is never selected.
+template <class T>
+struct elu_fn {
+  T alpha;
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
+    using std::expm1; using xsimd::expm1;
+    return lanes::select(x > V(0), x, V(alpha) * expm1(x));
+  }
+};
+template <class T>
+struct selu_fn {
+  T alpha, gamma;
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return V(gamma) * elu_fn<T>{alpha}(x); }
+};
+// max(0, min(1, alpha x + beta)); NaN stays NaN (the bounds are never NaN).
+template <class T>
+struct hard_sigmoid_fn {
+  T alpha, beta;
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const {
+    return simd::bound_min(simd::bound_max(V(alpha) * x + V(beta), V(0)), V(1));
   }
 };
 

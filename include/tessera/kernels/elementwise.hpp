@@ -11,6 +11,7 @@
 #pragma once
 
 #include <tessera/core/aligned.hpp>
+#include <tessera/core/arena.hpp>
 #include <tessera/core/error.hpp>
 #include <tessera/core/shape.hpp>
 #include <tessera/core/tensor.hpp>
@@ -187,8 +188,14 @@ status for_each_packed_row(const TensorView<T>& out, TensorView<const T> in, int
   TESSERA_TRY(unalias(out, in, copy));
   const index_t n = in.dim(axis), so = out.stride(axis), si = in.stride(axis);
   const bool packed = (so == 1 && si == 1) || n == 1;
-  aligned_buffer<T> row;
-  if (!packed) TESSERA_TRY(row.allocate(static_cast<std::size_t>(n)));
+  // The scratch row comes from the thread's arena (core/arena.hpp): a repeated call makes
+  // no heap allocation.
+  arena& a = thread_arena();
+  const arena_scope scope(a);
+  T* row = nullptr;
+  if (!packed) {
+    TESSERA_ASSIGN_OR_RETURN(row, a.allocate<T>(static_cast<std::size_t>(n)));
+  }
   const TensorView<T> o_rows = drop_axis(out, axis);
   const TensorView<const T> i_rows = drop_axis(in, axis);
   const strides_t* st[2] = {&o_rows.strides(), &i_rows.strides()};
@@ -203,7 +210,7 @@ status for_each_packed_row(const TensorView<T>& out, TensorView<const T> in, int
       if (packed) {
         fn(orow, xrow, n);
       } else {
-        T* buf = row.data();
+        T* buf = row;
         for (index_t k = 0; k < n; ++k) buf[k] = xrow[k * si];
         fn(buf, static_cast<const T*>(buf), n);
         for (index_t k = 0; k < n; ++k) orow[k * so] = buf[k];

@@ -40,6 +40,14 @@ inline tap_range valid_taps(std::int64_t start, std::size_t k, std::size_t d, st
   return {static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)};
 }
 
+// Taps of a window starting at `start` (>= -pad_begin) that lie before `padded_end`
+// (in + pad_end): count_include_pad's divisor. ceil_mode's extra positions are not counted.
+inline std::size_t padded_taps(std::int64_t start, std::size_t k, std::size_t d, std::size_t padded_end) {
+  const std::int64_t room = static_cast<std::int64_t>(padded_end) - 1 - start;
+  if (room < 0) return 0;
+  return std::min<std::size_t>(k, static_cast<std::size_t>(room) / d + 1);
+}
+
 // One body for max and average pooling: out row = combine over the valid taps, then (for
 // the average) a scale by 1/divisor.
 inline status check_pool_buffers(float* out, const float* in, const conv2d_geometry& g, const char* op) {
@@ -79,14 +87,9 @@ void pool2d_nhwc(float* out, const float* in, const conv2d_geometry& g, bool cou
         }
         // Geometry validation guarantees every window has a tap, so `first` is false here.
         if constexpr (!IsMax) {
-          std::int64_t count = static_cast<std::int64_t>((ry.t1 - ry.t0) * (rx.t1 - rx.t0));
-          if (count_include_pad) {
-            const std::int64_t y1 = std::min(y0 + static_cast<std::int64_t>(g.kh),
-                                             static_cast<std::int64_t>(g.in_h + g.pb));
-            const std::int64_t x1 = std::min(x0 + static_cast<std::int64_t>(g.kw),
-                                             static_cast<std::int64_t>(g.in_w + g.pr));
-            count = (y1 - y0) * (x1 - x0);
-          }
+          std::size_t count = (ry.t1 - ry.t0) * (rx.t1 - rx.t0);
+          if (count_include_pad)  // the taps inside the padded input [-pad_begin, in + pad_end)
+            count = padded_taps(y0, g.kh, g.dh, g.in_h + g.pb) * padded_taps(x0, g.kw, g.dw, g.in_w + g.pr);
           row_scale_f32(o, 1.0f / static_cast<float>(count), C);
         }
       }
@@ -139,11 +142,9 @@ inline status max_pool2d(float* out, const float* in, const image_shape& in_shap
   return {};
 }
 
-// out [N, OH, OW, C] = AveragePool(in [N, H, W, C]); dilation must be 1.
+// out [N, OH, OW, C] = AveragePool(in [N, H, W, C]).
 inline status avg_pool2d(float* out, const float* in, const image_shape& in_shape, const pool2d_params& p,
                          runtime::thread_pool* pool = nullptr) {
-  if (p.dilation_h != 1 || p.dilation_w != 1)
-    return make_error(errc::unsupported, "avg_pool2d: dilation must be 1");
   TESSERA_ASSIGN_OR_RETURN(const conv2d_geometry g, pool2d_geometry_of(in_shape, p, "avg_pool2d"));
   TESSERA_TRY(detail::check_pool_buffers(out, in, g, "avg_pool2d"));
   detail::pool2d_nhwc<false>(out, in, g, p.count_include_pad, runtime::pool_or_default(pool));

@@ -66,8 +66,18 @@ struct tanh_fn {
 struct erf_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::erf(x); }
 };
+// Rounding to integral values: floor, ceil, and round half to even (ONNX Round, NumPy's rint).
+struct floor_fn {
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { using std::floor; using xsimd::floor; return floor(x); }
+};
+struct ceil_fn {
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { using std::ceil; using xsimd::ceil; return ceil(x); }
+};
+struct round_fn {
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { using std::nearbyint; using xsimd::nearbyint; return nearbyint(x); }
+};
 // The activations (sigmoid, relu, leaky_relu, clip, silu, gelu, gelu_tanh, softplus,
-// hardswish) are in activation.hpp.
+// hardswish, elu, selu, hard_sigmoid) are in activation.hpp.
 
 namespace detail {
 
@@ -142,6 +152,9 @@ TESSERA_UNARY_OP_(gelu)
 TESSERA_UNARY_OP_(gelu_tanh)
 TESSERA_UNARY_OP_(softplus)
 TESSERA_UNARY_OP_(hardswish)
+TESSERA_UNARY_OP_(floor)
+TESSERA_UNARY_OP_(ceil)
+TESSERA_UNARY_OP_(round)
 #undef TESSERA_UNARY_OP_
 
 // max(x, 0) + alpha * min(x, 0) for alpha in any finite value.
@@ -157,6 +170,30 @@ status clip(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, std
             std::type_identity_t<T> hi) {
   if (!(lo <= hi)) return make_error(errc::invalid_argument, "clip: need lo <= hi (and neither NaN)");
   return map(out, in, clip_fn<T>{lo, hi}, "clip");
+}
+
+// alpha (e^x - 1) for x <= 0, x otherwise; alpha finite.
+template <class T>
+status elu(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, std::type_identity_t<T> alpha) {
+  if (!std::isfinite(alpha)) return make_error(errc::invalid_argument, "elu: alpha must be finite");
+  return map(out, in, elu_fn<T>{alpha}, "elu");
+}
+
+// gamma * elu(x, alpha); both finite.
+template <class T>
+status selu(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, std::type_identity_t<T> alpha,
+            std::type_identity_t<T> gamma) {
+  if (!std::isfinite(alpha) || !std::isfinite(gamma)) return make_error(errc::invalid_argument, "selu: alpha and gamma must be finite");
+  return map(out, in, selu_fn<T>{alpha, gamma}, "selu");
+}
+
+// max(0, min(1, alpha x + beta)); both finite.
+template <class T>
+status hard_sigmoid(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, std::type_identity_t<T> alpha,
+                    std::type_identity_t<T> beta) {
+  if (!std::isfinite(alpha) || !std::isfinite(beta))
+    return make_error(errc::invalid_argument, "hard_sigmoid: alpha and beta must be finite");
+  return map(out, in, hard_sigmoid_fn<T>{alpha, beta}, "hard_sigmoid");
 }
 
 // ---- cast ----------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ template <class T> T gelu_tanh(T x) {
 }
 template <class T> T softplus(T x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 template <class T> T hardswish(T x) { return x * clip(x + 3, T(0), T(6)) / 6; }
+template <class T> T elu(T x, T alpha) { return x > 0 ? x : alpha * std::expm1(x); }
+template <class T> T selu(T x, T alpha, T gamma) { return gamma * elu(x, alpha); }
+template <class T> T hard_sigmoid(T x, T alpha, T beta) { return clip(alpha * x + beta, T(0), T(1)); }
 
 // The epilogue's activation (clip bounds from the epilogue).
 template <class T>

@@ -2,9 +2,10 @@
 // accumulation, ONNX MaxPool / AveragePool / GlobalAveragePool / GlobalMaxPool semantics
 // (explicit pads top, left, bottom, right; padded positions never win a max).
 //
-// Average pooling with count_include_pad divides by the window clipped to the padded input
-// [-pad_begin, in + pad_end) (the extra ceil_mode positions beyond the end padding are not
-// counted), as PyTorch and ONNX Runtime do; without it, by the number of input elements.
+// Average pooling with count_include_pad divides by the taps of the window inside the padded
+// input [-pad_begin, in + pad_end) (the extra ceil_mode positions beyond the end padding are
+// not counted), as PyTorch, ONNX Runtime and ONNX's reference do (with dilation: the taps,
+// not the span); without it, by the number of input elements.
 #pragma once
 
 #include <tessera/kernels/conv_shape.hpp>
@@ -39,8 +40,6 @@ inline status max_pool2d(float* out, const float* in, const image_shape& in_shap
 }
 
 inline status avg_pool2d(float* out, const float* in, const image_shape& in_shape, const pool2d_params& p) {
-  if (p.dilation_h != 1 || p.dilation_w != 1)
-    return make_error(errc::unsupported, "ref::avg_pool2d: dilation must be 1");
   TESSERA_ASSIGN_OR_RETURN(const conv2d_geometry g, pool2d_geometry_of(in_shape, p, "ref::avg_pool2d"));
   using i64 = std::int64_t;
   const i64 H = static_cast<i64>(g.in_h), W = static_cast<i64>(g.in_w);
@@ -50,18 +49,16 @@ inline status avg_pool2d(float* out, const float* in, const image_shape& in_shap
         const i64 y0 = static_cast<i64>(oy * g.sh) - static_cast<i64>(g.pt);
         const i64 x0 = static_cast<i64>(ox * g.sw) - static_cast<i64>(g.pl);
         double sum = 0;
-        i64 count = 0;
-        for (i64 iy = y0; iy < y0 + static_cast<i64>(g.kh); ++iy)
-          for (i64 ix = x0; ix < x0 + static_cast<i64>(g.kw); ++ix) {
+        i64 count = 0, padded = 0;
+        for (std::size_t ky = 0; ky < g.kh; ++ky)
+          for (std::size_t kx = 0; kx < g.kw; ++kx) {
+            const i64 iy = y0 + static_cast<i64>(ky * g.dh), ix = x0 + static_cast<i64>(kx * g.dw);
+            if (iy < H + static_cast<i64>(g.pb) && ix < W + static_cast<i64>(g.pr)) ++padded;
             if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
             sum += in[(nc * g.in_h + static_cast<std::size_t>(iy)) * g.in_w + static_cast<std::size_t>(ix)];
             ++count;
           }
-        if (p.count_include_pad) {
-          const i64 y1 = std::min(y0 + static_cast<i64>(g.kh), H + static_cast<i64>(g.pb));
-          const i64 x1 = std::min(x0 + static_cast<i64>(g.kw), W + static_cast<i64>(g.pr));
-          count = (y1 - y0) * (x1 - x0);
-        }
+        if (p.count_include_pad) count = padded;
         out[(nc * g.out_h + oy) * g.out_w + ox] = static_cast<float>(sum / static_cast<double>(count));
       }
   return {};

@@ -48,11 +48,29 @@ TESSERA_REF_UNARY_(gelu, act::gelu(x))
 TESSERA_REF_UNARY_(gelu_tanh, act::gelu_tanh(x))
 TESSERA_REF_UNARY_(softplus, act::softplus(x))
 TESSERA_REF_UNARY_(hardswish, act::hardswish(x))
+TESSERA_REF_UNARY_(floor, std::floor(x))
+TESSERA_REF_UNARY_(ceil, std::ceil(x))
+TESSERA_REF_UNARY_(round, std::nearbyint(x))
 #undef TESSERA_REF_UNARY_
 
 template <class T>
 status leaky_relu(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, T alpha) {
   return map(out, in, [alpha](T x) -> T { return act::leaky_relu(x, alpha); });
+}
+
+template <class T>
+status elu(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, T alpha) {
+  return map(out, in, [alpha](T x) -> T { return act::elu(x, alpha); });
+}
+
+template <class T>
+status selu(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, T alpha, T gamma) {
+  return map(out, in, [alpha, gamma](T x) -> T { return act::selu(x, alpha, gamma); });
+}
+
+template <class T>
+status hard_sigmoid(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, T alpha, T beta) {
+  return map(out, in, [alpha, beta](T x) -> T { return act::hard_sigmoid(x, alpha, beta); });
 }
 
 template <class T>
