@@ -8,6 +8,7 @@
 #include "support/harness.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -307,6 +308,33 @@ TEST_CASE("mutated PNG and JPEG files decode or fail cleanly") {
       }
     }
   CHECK(decoded + failed == 600);
+}
+
+TEST_CASE("stb's blocks come zeroed even where the heap hands back a dirty block") {
+  // stb_image reads Huffman tables a hostile JPEG never defined (fuzz/vision's finding, input
+  // in tests/fuzz/vision_corpus/regression_jpeg_undefined_huffman_table.jpg): what it reads
+  // must be zeros, never the previous decode's leftovers.
+  constexpr std::size_t n = 1 << 14;
+  for (int round = 0; round < 4; ++round) {
+    auto* dirty = static_cast<unsigned char*>(vision::detail::stb_malloc(n));
+    REQUIRE(dirty != nullptr);
+    std::memset(dirty, 0xab, n);
+    vision::detail::stb_free(dirty);
+    auto* fresh = static_cast<unsigned char*>(vision::detail::stb_malloc(n));
+    REQUIRE(fresh != nullptr);
+    std::size_t nonzero = 0;
+    for (std::size_t i = 0; i < n; ++i) nonzero += fresh[i] != 0;
+    CHECK(nonzero == 0);
+    std::memset(fresh, 0xcd, n);
+    auto* grown = static_cast<unsigned char*>(vision::detail::stb_realloc(fresh, 3 * n));
+    REQUIRE(grown != nullptr);
+    std::size_t kept = 0, zero_tail = 0;
+    for (std::size_t i = 0; i < n; ++i) kept += grown[i] == 0xcd;
+    for (std::size_t i = n; i < 3 * n; ++i) zero_tail += grown[i] == 0;
+    CHECK(kept == n);
+    CHECK(zero_tail == 2 * n);
+    vision::detail::stb_free(grown);
+  }
 }
 
 TEST_CASE("the face detector's photos decode (../shared, optional)") {

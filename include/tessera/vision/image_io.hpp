@@ -100,13 +100,18 @@ inline stb_budget& stb_thread_budget() noexcept {
 }
 inline constexpr std::size_t stb_block_header = alignof(std::max_align_t);
 
+// Every block stb gets is zeroed. stb_image 2.27 (Debian 12) mallocs its JPEG decoder state
+// and reads the Huffman tables of whatever table a scan names, defined or not: a hostile JPEG
+// that names an undefined table decodes with leftover heap bytes as codes and indexes out of
+// bounds (found by fuzz/vision). Zeroed tables decode as symbol 0, in bounds.
+
 inline void* stb_malloc(std::size_t n) noexcept {
   stb_budget& b = stb_thread_budget();
   if (n > b.limit - b.used || n > SIZE_MAX - stb_block_header) {
     b.exceeded = true;
     return nullptr;
   }
-  void* base = std::malloc(n + stb_block_header);
+  void* base = std::calloc(1, n + stb_block_header);
   if (!base) return nullptr;
   std::memcpy(base, &n, sizeof n);
   b.used += n;
@@ -133,6 +138,7 @@ inline void* stb_realloc(void* p, std::size_t n) noexcept {
   }
   void* grown = std::realloc(base, n + stb_block_header);
   if (!grown) return nullptr;
+  if (n > old) std::memset(static_cast<unsigned char*>(grown) + stb_block_header + old, 0, n - old);
   std::memcpy(grown, &n, sizeof n);
   b.used = b.used - (old <= b.used ? old : b.used) + n;
   return static_cast<unsigned char*>(grown) + stb_block_header;
@@ -238,8 +244,12 @@ inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
 // refuses what stb_image 2.27 (Debian 12's libstb) would mishandle: a DHT table declaring more
 // than 256 symbols, which its stbi__build_huffman writes past its 257-entry array (fixed
 // upstream in 2.28; found by tests/fuzz/vision_fuzz). A truncated segment counts too: stb reads
-// the bytes past the end as zeros.
+// the bytes past the end as zeros. Nor may a scan use a Huffman table no DHT defined before it:
+// stb then decodes with uninitialized tables and indexes far outside them (fuzz/vision).
 inline status check_jpeg_segments(std::span<const std::uint8_t> jpg) {
+  const auto byte_at = [&](std::size_t i) -> std::uint8_t { return i < jpg.size() ? jpg[i] : 0; };
+  bool dc_defined[16] = {}, ac_defined[16] = {};
+  bool progressive = false;
   std::size_t pos = 2;
   while (pos + 4 <= jpg.size()) {
     if (jpg[pos] != 0xff) {  // entropy-coded data: up to the next marker that is not a stuffed 0 or RSTn
@@ -265,8 +275,26 @@ inline status check_jpeg_segments(std::span<const std::uint8_t> jpg) {
         if (symbols > 256)
           return make_error(errc::parse_error, "decode_image: JPEG: Huffman table at byte " + std::to_string(t) +
                                                    " declares " + std::to_string(symbols) + " symbols (at most 256)");
+        const std::uint8_t class_id = jpg[t];
+        if ((class_id >> 4) <= 1) ((class_id >> 4) == 0 ? dc_defined : ac_defined)[class_id & 15] = true;
         t += 17 + symbols;
         left -= static_cast<std::int64_t>(17 + symbols);
+      }
+    }
+    if (m == 0xc2) progressive = true;
+    if (m == 0xda) {
+      // SOS: components (id, DC table << 4 | AC table), then Ss, Se, Ah << 4 | Al. Which tables a
+      // scan decodes with: baseline both; progressive DC-first the DC table, DC-refine none,
+      // AC (Ss > 0) the AC table.
+      const std::size_t n = byte_at(pos + 4);
+      const std::size_t tail = pos + 5 + 2 * n;
+      const bool ac_scan = byte_at(tail) > 0, dc_refine = (byte_at(tail + 2) >> 4) != 0;
+      const bool needs_dc = !progressive || (!ac_scan && !dc_refine), needs_ac = !progressive || ac_scan;
+      for (std::size_t c = 0; c < n; ++c) {
+        const std::uint8_t tables = byte_at(pos + 6 + 2 * c);
+        if ((needs_dc && !dc_defined[tables >> 4]) || (needs_ac && !ac_defined[tables & 15]))
+          return make_error(errc::parse_error, "decode_image: JPEG: the scan at byte " + std::to_string(pos) +
+                                                   " uses a Huffman table no DHT segment defined before it");
       }
     }
     pos += 2 + len;
