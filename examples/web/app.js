@@ -1,7 +1,13 @@
 // The tessera-web demo page. Each family demo is one entry of DEMOS, started with the page;
-// the trees demo scores the feature form with the breast-cancer model. Query parameters let
-// tests drive it: ?flavour=st|mt&threads=N&autorun=1.
+// the trees demo scores the feature form with the breast-cancer model, the LLM demo streams
+// text from a GGUF model. Query parameters let tests drive it:
+// ?flavour=st|mt&threads=N&llm-model=URL.
+import { loadLLM } from '/tessera-web/src/llm.js';
 import { loadTrees } from '/tessera-web/src/trees.js';
+
+// The LLM demo's model unless ?llm-model= names another: the small model the repository ships
+// for it (examples/models/, served under /models/).
+const LLM_DEMO_MODEL = '/models/llm-demo.gguf';
 
 const pageStart = performance.now();
 const params = new URLSearchParams(location.search);
@@ -116,7 +122,109 @@ const DEMOS = {
     await predict();
   },
   // vision: digits CNN and face detector (tessera-web/vision), when that module lands.
-  // llm: text generation (tessera-web/llm), when that module lands.
+
+  // The model loads in the background (window.tesseraDemo.llm.loaded), so a missing or large
+  // model never holds up the other demos; its errors show in this section.
+  async llm() {
+    const state = { model: null, loaded: null, running: null, results: [], messages: [], tokensSoFar: 0 };
+    window.tesseraDemo.llm = state;
+    $('llm-url').value = params.get('llm-model') ?? LLM_DEMO_MODEL;
+    $('llm-flavour').value = params.get('flavour') ?? 'auto';
+    const show = (id, text) => { $(id).textContent = text; };
+    const perSecond = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(1)} tokens/s`);
+    const fail = (e) => {
+      show('llm-runtime', `error: ${e.message}`);
+      $('llm-runtime').classList.add('fallback');
+      state.error = e.message;
+    };
+
+    async function load(source) {
+      $('llm-load').disabled = true;
+      $('llm-generate').disabled = true;
+      await state.model?.dispose();
+      state.model = null;
+      state.messages = [];
+      const threads = params.has('threads') ? Number(params.get('threads')) : 'auto';
+      try {
+        state.model = await loadLLM(source, {
+          flavour: $('llm-flavour').value,
+          threads,
+          onProgress: ({ phase, loaded, total }) => {
+            $('llm-progress').value = total ? loaded / total : 0;
+            show('llm-progress-text', `${phase}: ${(loaded / 1e6).toFixed(1)} of ${total ? (total / 1e6).toFixed(1) : '?'} MB`);
+          },
+        });
+        const { info, runtime: rt, timings: t } = state.model;
+        show('llm-runtime', `${info.name || info.architecture}: ${info.layers} layers, ${info.embeddingLength} wide, ` +
+          `${Object.keys(info.tensorTypes).join('/')} weights, ${(info.fileBytes / 1e6).toFixed(1)} MB, ` +
+          `context ${state.model.context}, chat format ${info.chatTemplate.format} | flavour ${rt.flavour} ` +
+          `(${rt.threads} thread${rt.threads > 1 ? 's' : ''})` + (rt.fallbackReason ? ` | single-threaded because ${rt.fallbackReason}` : ''));
+        $('llm-runtime').classList.toggle('fallback', Boolean(rt.fallbackReason));
+        show('llm-t-load', `${ms(t.loadMs)} + warm-up ${ms(t.readyMs - t.loadMs)}${t.fromCache ? ' (from the cache)' : ''}`);
+        $('llm-generate').disabled = false;
+      } finally {
+        $('llm-load').disabled = false;
+      }
+    }
+
+    async function generate() {
+      const model = state.model;
+      const controller = new AbortController();
+      state.controller = controller;
+      state.tokensSoFar = 0;
+      $('llm-generate').disabled = true;
+      $('llm-stop').disabled = false;
+      const prompt = $('llm-prompt').value;
+      const chat = $('llm-chat').checked;
+      const output = $('llm-output');
+      const answer = document.createElement('b');
+      if (chat) {
+        state.messages.push({ role: 'user', content: prompt });
+        output.append(`${output.textContent ? '\n\n' : ''}user: ${prompt}\nassistant: `);
+      } else {
+        output.textContent = prompt;
+      }
+      output.append(answer);
+      const options = {
+        maxTokens: Number($('llm-max-tokens').value),
+        temperature: Number($('llm-temperature').value),
+        seed: Number($('llm-seed').value),
+        stopAtEog: !$('llm-ignore-eos').checked,
+        signal: controller.signal,
+        onToken: () => { state.tokensSoFar += 1; },
+      };
+      const generation = chat ? model.chat(state.messages, options) : model.generate(prompt, options);
+      let result;
+      try {
+        for await (const piece of generation) answer.append(piece);
+        result = await generation;
+      } catch (e) {
+        if (e.code !== 'cancelled' || !e.partial) throw e;
+        result = e.partial;  // the stop button: keep what was generated
+      } finally {
+        $('llm-generate').disabled = false;
+        $('llm-stop').disabled = true;
+      }
+      if (chat) state.messages.push({ role: 'assistant', content: result.text });
+      const t = result.timings;
+      show('llm-t-first', ms(t.firstTokenMs));
+      show('llm-t-prompt', `${t.promptTokens} (${t.reusedTokens} from the cache), ${perSecond(t.promptTokensPerSec)}`);
+      show('llm-t-generate', `${t.generatedTokens}, ${perSecond(t.tokensPerSec)}`);
+      show('llm-t-stop', result.stopReason.replaceAll('_', ' '));
+      state.results.push(result);
+      return result;
+    }
+
+    $('llm-load').onclick = () => { state.loaded = load($('llm-url').value).catch(fail); };
+    $('llm-file').onchange = () => {
+      const file = $('llm-file').files[0];
+      if (file) state.loaded = load(file).catch(fail);
+    };
+    $('llm-generate').onclick = () => { state.running = generate().catch(fail); };
+    $('llm-stop').onclick = () => state.controller?.abort();
+    $('llm-chat').onchange = () => { state.messages = []; $('llm-output').textContent = ''; };
+    state.loaded = load($('llm-url').value).catch(fail);
+  },
 };
 
 function showError(e) {

@@ -40,7 +40,7 @@ mounts.push(['/', here]);
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.json': 'application/json', '.wasm': 'application/wasm', '.csv': 'text/csv', '.txt': 'text/plain',
-  '.onnx': 'application/octet-stream', '.f32': 'application/octet-stream', '.ubj': 'application/octet-stream',
+  '.onnx': 'application/octet-stream', '.gguf': 'application/octet-stream', '.f32': 'application/octet-stream', '.ubj': 'application/octet-stream',
 };
 
 function resolve(urlPath) {

@@ -6,10 +6,9 @@
 //   await model.predict({ tenure: 3, plan: 'basic' });     // {"0": 0.85, "1": 0.15}
 //   await model.predict(new Float32Array(rows));           // Float64Array, rows x outputs
 //   await model.dispose();
-import { CallStats, startBackend, warmUp } from './core/loader.js';
+import { CallStats, sendModelBytes, startBackend, warmUp } from './core/loader.js';
 import { now, yieldToEventLoop } from './core/environment.js';
 import { tesseraError, throwIfAborted } from './core/errors.js';
-import { openSource } from './core/source.js';
 
 export { TesseraError } from './core/errors.js';
 
@@ -184,26 +183,9 @@ export async function loadTrees(source, options = {}) {
   const t0 = now();
   const started = await startBackend('trees', options);
   return finishLoad(started, async (channel) => {
-    const opened = await openSource(source, options);
-    await channel.call('loadBegin', { total: opened.total });
-    let bytes = 0;
-    try {
-      // One chunk in flight at a time: the worker copies it into the heap before the next is
-      // read. A chunk travels by transfer when it is ours alone (a stream's), else as a copy.
-      const worker = started.runtime.worker;
-      for await (const chunk of opened.chunks) {
-        const whole = opened.owned && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength &&
-          chunk.buffer instanceof ArrayBuffer;
-        const sent = worker && !whole ? chunk.slice() : chunk;
-        bytes += sent.byteLength;
-        await channel.call('loadChunk', { chunk: sent }, worker ? [sent.buffer] : []);
-      }
-    } catch (e) {
-      await channel.call('loadAbort', {}).catch(() => {});
-      throw e;
-    }
+    const { fromCache, bytes } = await sendModelBytes(channel, source, options, started.runtime.worker);
     const info = await channel.call('loadEnd', {});
-    return { info, fromCache: opened.fromCache, bytes };
+    return { info, fromCache, bytes };
   }, options, t0);
 }
 

@@ -2,6 +2,7 @@
 // the API as the tests and the README use it.
 import { loadTrees, loadCompiledTrees, TesseraError, type TreeModel, type Answer } from 'tessera-web/trees';
 import { environment, type Progress } from 'tessera-web';
+import { loadLLM, type LLM, type GenerateResult, type ChatMessage } from 'tessera-web/llm';
 
 async function main(): Promise<void> {
   const seen: Progress[] = [];
@@ -25,4 +26,24 @@ async function main(): Promise<void> {
   }
   console.log(one, many, rows, nested, reason, first, keys, env.flavour, seen.length);
 }
+
+async function llmUser(signal: AbortSignal): Promise<void> {
+  const llm: LLM = await loadLLM('/models/m.gguf', { threads: 2, context: 512, kvCache: 'f16', onProgress: (p) => console.log(p.loaded) });
+  let text = '';
+  for await (const piece of llm.generate('Once upon a time', { maxTokens: 32, temperature: 0, stop: ['\n\n'], signal })) text += piece;
+  const result: GenerateResult = await llm.generate([1, 2, 3], { seed: 42n, onToken: ({ id, text: t }) => id !== 2 && t !== 'x' });
+  const messages: ChatMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }];
+  const answer = await llm.chat(messages, { topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1 });
+  const generation = llm.chat([...messages, { role: 'assistant', content: answer.text }]);
+  generation.stop();
+  const ids: Int32Array = await llm.tokenize(text, { parseSpecial: true });
+  const back: string = await llm.detokenize(ids);
+  const prompt: string = await llm.applyChatTemplate(messages);
+  await llm.setChatTemplate('llama3');
+  const perSecond: number | null = result.timings.tokensPerSec;
+  console.log(back, prompt, perSecond, llm.info.chatTemplate.format, llm.info.tensorTypes, result.stopReason, (await generation).text);
+  await llm.reset();
+  await llm.dispose();
+}
 void main();
+void llmUser(new AbortController().signal);

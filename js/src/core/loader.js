@@ -3,7 +3,7 @@
 import { LocalChannel, WorkerChannel } from './channel.js';
 import { chooseFlavour, hasSimd128, isNode, now, yieldToEventLoop } from './environment.js';
 import { tesseraError, throwIfAborted } from './errors.js';
-import { readUrlBytes } from './source.js';
+import { openSource, readUrlBytes } from './source.js';
 import { compileModule } from './wasm-runtime.js';
 
 const DIST = new URL('../../dist/', import.meta.url);
@@ -66,6 +66,32 @@ export async function startBackend(family, options = {}) {
     channel.close();
     throw e;
   }
+}
+
+/**
+ * Streams a model's bytes from `source` into the backend's heap (loadBegin, loadChunk...,
+ * loadAbort on failure); the family's loadEnd call turns them into a model.
+ * Returns {fromCache, bytes}.
+ */
+export async function sendModelBytes(channel, source, options, worker) {
+  const opened = await openSource(source, options);
+  await channel.call('loadBegin', { total: opened.total });
+  let bytes = 0;
+  try {
+    // One chunk in flight at a time: the worker copies it into the heap before the next is
+    // read. A chunk travels by transfer when it is ours alone (a stream's), else as a copy.
+    for await (const chunk of opened.chunks) {
+      const whole = opened.owned && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength &&
+        chunk.buffer instanceof ArrayBuffer;
+      const sent = worker && !whole ? chunk.slice() : chunk;
+      bytes += sent.byteLength;
+      await channel.call('loadChunk', { chunk: sent }, worker ? [sent.buffer] : []);
+    }
+  } catch (e) {
+    await channel.call('loadAbort', {}).catch(() => {});
+    throw e;
+  }
+  return { fromCache: opened.fromCache, bytes };
 }
 
 /**

@@ -2,45 +2,21 @@
 // instance, one model, called through the trees C ABI (include/tessera/wasm/trees_abi.hpp).
 // Every operation is synchronous once the module is up; the client (../trees.js) cuts long
 // work into chunks and returns to the event loop between them.
+import { ModelBackend } from '../core/backend.js';
 import { now } from '../core/environment.js';
 import { tesseraError } from '../core/errors.js';
-import { WasmRuntime } from '../core/wasm-runtime.js';
 
 const WARMUP_ROWS = 256;
 
-export class TreesBackend {
+export class TreesBackend extends ModelBackend {
   constructor() {
-    this.rt = null;
+    super();
     this.model = 0;
     this.info = null;
-    this.bytes = 0;         // the byte buffer of a load in progress
-    this.scratch = 0;       // heap buffer reused by predictions
-    this.scratchBytes = 0;
-  }
-
-  async init({ glueUrl, wasmModule, threads }) {
-    this.rt = await WasmRuntime.create({ glueUrl, wasmModule, threads });
-    return { threads: this.rt.threads, build: this.rt.build };
-  }
-
-  loadBegin({ total }) {
-    this.releaseModel();
-    this.bytes = this.rt.createBytes(total);
-  }
-
-  loadChunk({ chunk }) {
-    this.rt.appendBytes(this.bytes, chunk);
-  }
-
-  loadAbort() {
-    if (this.bytes) this.rt.freeBytes(this.bytes);
-    this.bytes = 0;
   }
 
   loadEnd() {
-    const bytes = this.bytes;
-    this.bytes = 0;
-    this.model = this.rt.callPointer('tessera_trees_load', bytes);  // consumes the bytes
+    this.model = this.rt.callPointer('tessera_trees_load', this.takeBytes());  // consumes the bytes
     return this.readInfo();
   }
 
@@ -56,17 +32,6 @@ export class TreesBackend {
   readInfo() {
     this.info = JSON.parse(this.rt.string(this.rt.call('tessera_trees_info', this.model)));
     return this.info;
-  }
-
-  scratchFor(bytes) {
-    if (bytes > this.scratchBytes) {
-      this.rt.free(this.scratch);
-      this.scratch = 0;
-      this.scratchBytes = 0;
-      this.scratch = this.rt.malloc(bytes);
-      this.scratchBytes = bytes;
-    }
-    return this.scratch;
   }
 
   /** rows: Float32Array or Float64Array of nRows x numFeatures. */
@@ -93,10 +58,8 @@ export class TreesBackend {
   /** text: JSON records (an array of objects); the answer is rows x keys. */
   predictRecords({ text, margin = false }) {
     const t0 = now();
-    const utf8 = new TextEncoder().encode(text);
-    const ptr = this.scratchFor(utf8.byteLength || 1);
-    this.rt.u8().set(utf8, ptr);
-    this.rt.check(this.rt.call('tessera_trees_predict_records', this.model, ptr, utf8.byteLength, margin ? 1 : 0));
+    const { ptr, bytes } = this.textIntoHeap(text);
+    this.rt.check(this.rt.call('tessera_trees_predict_records', this.model, ptr, bytes, margin ? 1 : 0));
     const rows = this.rt.call('tessera_trees_result_rows', this.model) >>> 0;
     const width = (margin ? this.info.marginKeys : this.info.outputKeys).length;
     const at = this.rt.call('tessera_trees_result', this.model) >>> 0;
@@ -105,10 +68,8 @@ export class TreesBackend {
   }
 
   setCategories({ text }) {
-    const utf8 = new TextEncoder().encode(text);
-    const ptr = this.scratchFor(utf8.byteLength || 1);
-    this.rt.u8().set(utf8, ptr);
-    this.rt.check(this.rt.call('tessera_trees_set_categories', this.model, ptr, utf8.byteLength));
+    const { ptr, bytes } = this.textIntoHeap(text);
+    this.rt.check(this.rt.call('tessera_trees_set_categories', this.model, ptr, bytes));
     return this.readInfo();
   }
 
@@ -128,15 +89,6 @@ export class TreesBackend {
     if (this.model) this.rt.call('tessera_trees_free', this.model);
     this.model = 0;
     this.info = null;
-  }
-
-  dispose() {
-    if (!this.rt) return;
-    this.loadAbort();
-    this.releaseModel();
-    this.rt.free(this.scratch);
-    this.scratch = 0;
-    this.scratchBytes = 0;
   }
 }
 
