@@ -22,7 +22,8 @@ for arg in "$@"; do
     --models) packages+=(python3-xgboost python3-sklearn python3-pandas libopenblas0-pthread
                          python3-torch python3-onnx    # make_detector_models.py, train_digits_cnn.py
                          python3-opencv                # make_vision_reference.py (cv2.resize, the face detector's)
-                         python3-sentencepiece python3-regex) ;;  # the tokenizer fixtures
+                         python3-sentencepiece python3-regex  # the tokenizer fixtures
+                         fortunes fortunes-min) ;;     # train_tiny_llm.py's corpus (with torch, sentencepiece)
     --bench) packages+=(python3-xgboost python3-sklearn python3-pandas python3-onnx libopenblas0-pthread
                         python3-sentencepiece)
              want_bench=1 ;;

@@ -1,6 +1,8 @@
 // Helpers shared by the tokenizer tests: files, vocabularies from GGUF, id lists.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -85,6 +87,14 @@ inline std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
+// "48690a" -> "Hi\n" (lower-case hex, as the fixture scripts write text)
+inline std::string from_hex(const std::string& hex) {
+  std::string out;
+  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
+  return out;
+}
+
 inline std::string ids_to_string(const std::vector<std::int32_t>& ids) {
   std::string s;
   for (std::int32_t id : ids) {
@@ -140,6 +150,32 @@ inline std::vector<std::string> byte_level_tokens(std::initializer_list<const ch
   }
   for (const char* e : extra) tokens.emplace_back(e);
   return tokens;
+}
+
+// The cases SentencePiece itself wrote for a vocabulary (three lines each: the text as hex,
+// SentencePiece's ids without BOS, its decoding of them as hex): tessera's encoding of each
+// text and its decoding of SentencePiece's ids must be the same.
+inline void check_sentencepiece_cases(const std::string& gguf_path, const std::string& cases_path, const char* name) {
+  auto loaded = load_tokenizer(gguf_path);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.what());
+  const std::vector<std::string> lines = split_lines(must_read(cases_path));
+  REQUIRE(lines.size() % 3 == 0);
+  int encoded = 0, decoded = 0;
+  const int n = int(lines.size() / 3);
+  for (int i = 0; i < n; ++i) {
+    const std::string text = from_hex(lines[std::size_t(3 * i)]);
+    const std::vector<std::int32_t> want = parse_ids(lines[std::size_t(3 * i + 1)]);
+    const std::string want_text = from_hex(lines[std::size_t(3 * i + 2)]);
+    auto ids = loaded->tok.encode(text, false, false);
+    REQUIRE(ids.ok());
+    INFO("case " << i << " '" << text << "'\n  expected " << ids_to_string(want) << "\n  got      " << ids_to_string(*ids));
+    CHECK(*ids == want);
+    encoded += *ids == want;
+    const std::string back = loaded->tok.decode(want);
+    CHECK(back == want_text);
+    decoded += back == want_text;
+  }
+  std::printf("tokenizer vs SentencePiece: %-9s encode %d/%d, decode %d/%d\n", name, encoded, n, decoded, n);
 }
 
 }  // namespace tessera::test
