@@ -99,7 +99,7 @@ TEST_CASE("one ONNX model serves 8 sessions on 8 threads exactly as it serves on
         continue;
       }
       const nn::any_view y = s->output(0);
-      if (y.size() != want[t].size() || std::memcmp(y.ptr<const float>(), want[t].data(), want[t].size() * sizeof(float)) != 0)
+      if (static_cast<std::size_t>(y.size()) != want[t].size() || std::memcmp(y.ptr<const float>(), want[t].data(), want[t].size() * sizeof(float)) != 0)
         ++mismatches[t];
     }
   });
