@@ -274,7 +274,11 @@ int cmd_chat(const args& a) {
     std::fprintf(stderr, "tessera-llm: %s\n", gen->chat_format().warning().c_str());
   }
   gen->set_system_prompt(a.get("system"));
+#if defined(__EMSCRIPTEN__)
+  const bool tty = false;  // Node's stdin reports a terminal even when it is a pipe: no prompts
+#else
   const bool tty = TESSERA_ISATTY(0);
+#endif
   std::string line;
   while (true) {
     if (tty) {
