@@ -4,7 +4,8 @@
 // character whose bytes come in several tokens (byte-fallback pieces <0xE2><0x82><0xAC>, or
 // byte-level BPE tokens that cut a character) is held until it is complete; bytes that can
 // never become valid are replaced by U+FFFD (so a browser or terminal never sees broken
-// UTF-8). SentencePiece's added leading space is dropped from the first text, as decode does.
+// UTF-8). SentencePiece's added leading space is dropped from the first text, as decode does,
+// unless the tokens continue a text (a completion after its prompt: " time" after "Once upon a").
 // For valid output the concatenated stream equals tokenizer::decode of the same ids.
 //
 // generation_stream adds what a generation loop needs on top: stop strings matched on the
@@ -28,7 +29,9 @@ namespace tessera::llm {
 
 class streaming_detokenizer {
  public:
-  explicit streaming_detokenizer(const tokenizer& tok, bool render_special = false) : tok_(&tok), render_special_(render_special) {}
+  // continues_text: the tokens follow a text already shown, so no leading space is dropped.
+  explicit streaming_detokenizer(const tokenizer& tok, bool render_special = false, bool continues_text = false)
+      : tok_(&tok), render_special_(render_special), continues_text_(continues_text), at_start_(!continues_text) {}
 
   // Appends to `out` the text that token `id` completes.
   void push(std::int32_t id, std::string& out) {
@@ -51,7 +54,7 @@ class streaming_detokenizer {
 
   void reset() {
     pending_.clear();
-    at_start_ = true;
+    at_start_ = !continues_text_;
   }
 
  private:
@@ -70,7 +73,8 @@ class streaming_detokenizer {
 
   const tokenizer* tok_;
   bool render_special_;
-  bool at_start_ = true;
+  bool continues_text_;
+  bool at_start_;
   std::string pending_;
 };
 
@@ -99,6 +103,7 @@ struct stream_options {
   std::int32_t max_tokens = -1;           // tokens pushed before stopping; negative: no limit
   bool stop_at_eog = true;                // stop at the vocabulary's end-of-generation tokens
   bool render_special = false;            // print control tokens' text
+  bool continues_text = false;            // the tokens continue a prompt's text: keep their leading space
 };
 
 // Receives the text a token released (often empty while a character or a possible stop
@@ -108,7 +113,7 @@ using stream_callback = std::function<bool(std::string_view text, std::int32_t t
 class generation_stream {
  public:
   generation_stream(const tokenizer& tok, stream_options options, stream_callback on_text = {})
-      : tok_(&tok), options_(std::move(options)), on_text_(std::move(on_text)), detok_(tok, options_.render_special) {
+      : tok_(&tok), options_(std::move(options)), on_text_(std::move(on_text)), detok_(tok, options_.render_special, options_.continues_text) {
     std::erase_if(options_.stop_strings, [](const std::string& s) { return s.empty(); });
   }
 

@@ -70,6 +70,8 @@ struct random_model_spec {
   bool fused_qkv = false;            // phi3: attn_qkv instead of attn_q/k/v
   float final_softcap = 0.0f;
   bool vocabulary = true;            // a synthetic SentencePiece-style vocabulary (so llama.cpp loads it)
+  std::vector<std::string> control_tokens = {};  // more control tokens after <unk> <s> </s> ("<|im_start|>", ...)
+  std::string chat_template = {};    // tokenizer.chat_template when not empty
 };
 
 namespace detail {
@@ -93,6 +95,47 @@ class splitmix {
  private:
   std::uint64_t s_;
 };
+
+// A SentencePiece vocabulary of n tokens that covers text: <unk>, <s>, </s>, the extra control
+// tokens, the 256 byte tokens <0x00>..<0xFF> when n leaves room for them besides the pieces
+// below (else a "\n" piece), then "▁" (SentencePiece's space) and the printable ASCII
+// characters, "▁" + a letter, and letter pairs; scores favour longer pieces, so words merge
+// (cut to n tokens when n is smaller).
+struct synthetic_vocabulary {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<std::int32_t> types;  // GGUF token types: 1 normal, 2 unknown, 3 control, 6 byte
+};
+
+inline synthetic_vocabulary synthetic_vocabulary_of(std::uint32_t n, const std::vector<std::string>& control) {
+  synthetic_vocabulary v;
+  const auto add = [&](std::string text, float score, std::int32_t type) {
+    if (v.tokens.size() >= n) return;
+    v.tokens.push_back(std::move(text));
+    v.scores.push_back(score);
+    v.types.push_back(type);
+  };
+  add("<unk>", 0.0f, 2);
+  add("<s>", 0.0f, 3);
+  add("</s>", 0.0f, 3);
+  for (const std::string& c : control) add(c, 0.0f, 3);
+  const std::string space = "\xe2\x96\x81";
+  const std::size_t pieces = 1 + 94 + 52;  // "▁", the printable characters, "▁" + a letter
+  if (std::size_t{n} >= v.tokens.size() + 256 + pieces + 64) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; ++b) add(std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">", 0.0f, 6);
+  } else {
+    add("\n", -1000.0f, 1);
+  }
+  add(space, -1000.0f, 1);
+  for (char c = '!'; c <= '~'; ++c) add(std::string(1, c), -1000.0f, 1);
+  for (char c = 'a'; c <= 'z'; ++c) add(space + c, -100.0f - static_cast<float>(c - 'a'), 1);
+  for (char c = 'A'; c <= 'Z'; ++c) add(space + c, -200.0f - static_cast<float>(c - 'A'), 1);
+  for (char a = 'a'; a <= 'z' && v.tokens.size() < n; ++a)
+    for (char b = 'a'; b <= 'z'; ++b) add(std::string{a, b}, -300.0f - static_cast<float>(v.tokens.size()) * 0.001f, 1);
+  for (std::uint32_t i = static_cast<std::uint32_t>(v.tokens.size()); i < n; ++i) add(space + "t" + std::to_string(i), -2000.0f, 1);
+  return v;
+}
 
 }  // namespace detail
 
@@ -122,21 +165,15 @@ inline expected<std::vector<std::uint8_t>> random_model_gguf(const random_model_
   if (s.sliding_pattern) TESSERA_TRY(w.set(a + ".attention.sliding_window_pattern", s.sliding_pattern));
   if (s.final_softcap > 0) TESSERA_TRY(w.set(a + ".final_logit_softcapping", s.final_softcap));
   if (s.vocabulary) {
-    std::vector<std::string> tokens;
-    std::vector<float> scores;
-    std::vector<std::int32_t> types;
-    for (std::uint32_t i = 0; i < s.vocab; ++i) {
-      tokens.push_back(i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "\xe2\x96\x81t" + std::to_string(i));
-      scores.push_back(-static_cast<float>(i));
-      types.push_back(i == 0 ? 2 : i < 3 ? 3 : 1);
-    }
+    const detail::synthetic_vocabulary v = detail::synthetic_vocabulary_of(s.vocab, s.control_tokens);
     TESSERA_TRY(w.set("tokenizer.ggml.model", "llama"));
-    TESSERA_TRY(w.set_array("tokenizer.ggml.tokens", std::span<const std::string>(tokens)));
-    TESSERA_TRY(w.set_array("tokenizer.ggml.scores", std::span<const float>(scores)));
-    TESSERA_TRY(w.set_array("tokenizer.ggml.token_type", std::span<const std::int32_t>(types)));
+    TESSERA_TRY(w.set_array("tokenizer.ggml.tokens", std::span<const std::string>(v.tokens)));
+    TESSERA_TRY(w.set_array("tokenizer.ggml.scores", std::span<const float>(v.scores)));
+    TESSERA_TRY(w.set_array("tokenizer.ggml.token_type", std::span<const std::int32_t>(v.types)));
     TESSERA_TRY(w.set("tokenizer.ggml.bos_token_id", std::uint32_t{1}));
     TESSERA_TRY(w.set("tokenizer.ggml.eos_token_id", std::uint32_t{2}));
     TESSERA_TRY(w.set("tokenizer.ggml.unknown_token_id", std::uint32_t{0}));
+    if (!s.chat_template.empty()) TESSERA_TRY(w.set("tokenizer.chat_template", s.chat_template));
   }
 
   detail::splitmix g(s.seed);

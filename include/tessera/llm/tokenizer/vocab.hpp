@@ -218,6 +218,8 @@ class vocab {
     if (!v) return no_token;
     auto id = read_integer(*v);
     if (!id.ok()) return make_error(errc::parse_error, "tokenizer: " + std::string(key) + " " + id.err().message);
+    // -1 (also written as the uint32 0xFFFFFFFF) is llama.cpp's "no token" (LLAMA_TOKEN_NULL).
+    if (*id == -1 || *id == 0xFFFFFFFFll) return no_token;
     if (*id < 0 || *id >= size())
       return make_error(errc::out_of_range, "tokenizer: " + std::string(key) + " is " + std::to_string(*id) + ", outside the " +
                                                 std::to_string(size()) + "-token vocabulary");
