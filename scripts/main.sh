@@ -13,6 +13,7 @@ cmake -S "$root" -B "$build/native" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/nu
 emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 examples=(tensor_demo quickstart)
 [[ -d "$root/examples/tessera-gbt" ]] && examples+=(tessera-gbt)
+[[ -f "$root/examples/models/tiny_llm.gguf" ]] && examples+=(tessera-llm)
 cmake --build "$build/native" -j "$jobs" --target "${examples[@]}"
 cmake --build "$build/wasm" -j "$jobs" --target "${examples[@]}"
 
@@ -25,5 +26,18 @@ for target in native wasm; do
   if [[ " ${examples[*]} " == *" tessera-gbt "* ]]; then
     printf '\n== tessera-gbt demo: embedded breast-cancer model, tessera vs XGBoost (%s) ==\n' "$target"
     run tessera-gbt/tessera-gbt demo
+  fi
+  if [[ " ${examples[*]} " == *" tessera-llm "* ]]; then
+    # The embedded tiny demo LLM (README): text in, text out, streamed; sampled, then greedy.
+    printf '\n== tessera-llm: the tiny demo model trained on fortune cookies (%s) ==\n' "$target"
+    for prompt in "Your lucky number is" "Q: What is the difference between"; do
+      printf '%s' "$prompt"
+      run tessera-llm/tessera-llm generate --model "$root/examples/models/tiny_llm.gguf" --prompt "$prompt" -n 48 \
+        --temperature 0.8 --top-k 40 --seed 7
+      printf '\n'
+    done
+    printf 'greedy ids: '
+    run tessera-llm/tessera-llm generate --model "$root/examples/models/tiny_llm.gguf" --prompt "Your lucky number is" -n 16 \
+      --temperature 0 --print-token-ids
   fi
 done
