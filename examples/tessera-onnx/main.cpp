@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -167,13 +168,16 @@ expected<input_tensor> read_json_input(const std::string& path) {
   const std::string type = dtype ? std::string(dtype.str()) : "float32";
   if (type == "float32") {
     t.type = elem_type::f32;
+    for (double& x : values)  // beyond float's range: infinity, as a float parse gives
+      if (std::fabs(x) > static_cast<double>(std::numeric_limits<float>::max())) x = std::copysign(INFINITY, x);
     store_as<float>(values, t.bytes);
   } else if (type == "float64") {
     t.type = elem_type::f64;
     store_as<double>(values, t.bytes);
   } else if (type == "int64" || type == "int32") {
+    const double limit = type == "int64" ? 9.0e15 : 2147483647.0;  // int64: exact in a double
     for (double x : values)
-      if (x != std::floor(x) || std::fabs(x) > 9.0e15) return make_error(errc::invalid_argument, path + ": " + type + " input holds " + std::to_string(x));
+      if (x != std::floor(x) || std::fabs(x) > limit) return make_error(errc::invalid_argument, path + ": " + type + " input holds " + std::to_string(x));
     t.type = type == "int64" ? elem_type::i64 : elem_type::i32;
     if (type == "int64")
       store_as<std::int64_t>(values, t.bytes);
