@@ -25,6 +25,8 @@ namespace {
 
 const fs::path kDir = fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "models" / "face-detector";
 const char* kModels[] = {"version-RFB-320", "version-slim-320"};
+
+#if !TESSERA_WASM  // the comparison with onnxruntime-node runs natively only
 const char* kPhotos[] = {"1", "2", "13", "19", "26"};
 
 expected<nn::tensor> read_npy(const fs::path& p) {
@@ -59,6 +61,7 @@ int count_faces(const float* scores, const float* boxes, index_t n) {
   }
   return static_cast<int>(kept.size());
 }
+#endif
 
 }  // namespace
 
