@@ -3,7 +3,8 @@
 #   - python3-xgboost: trains the benchmark forest, times XGBoost's own predictor
 #   - python3-onnx:    writes the forest as an ONNX ai.onnx.ml TreeEnsembleClassifier
 #   - onnxruntime-node (native peer) and onnxruntime-web (WASM peer) from npm, into
-#     benchmarks/js/node_modules. --ignore-scripts: onnxruntime-node's CPU binary ships
+#     benchmarks/js/node_modules (also the oracle of tests/onnx/face_detector_test.cpp, with
+#     jpeg-js to decode its photos). --ignore-scripts: onnxruntime-node's CPU binary ships
 #     inside the package, its postinstall only fetches optional GPU builds.
 # Usage: scripts/install-bench-peers.sh   (as root for apt-get; idempotent)
 set -euo pipefail
@@ -21,9 +22,9 @@ fi
 
 ORT_VERSION="${ORT_VERSION:-1.30.0}"
 js="$here/benchmarks/js"
-if [[ ! -d "$js/node_modules/onnxruntime-node" || ! -d "$js/node_modules/onnxruntime-web" ]]; then
+if [[ ! -d "$js/node_modules/onnxruntime-node" || ! -d "$js/node_modules/onnxruntime-web" || ! -d "$js/node_modules/jpeg-js" ]]; then
   command -v npm >/dev/null || { echo "install-bench-peers: npm is missing (apt-get install npm)" >&2; exit 1; }
   (cd "$js" && npm install --ignore-scripts --no-audit --no-fund --no-save --no-package-lock \
-     "onnxruntime-node@$ORT_VERSION" "onnxruntime-web@$ORT_VERSION")
+     "onnxruntime-node@$ORT_VERSION" "onnxruntime-web@$ORT_VERSION" "jpeg-js@0.4.4")
 fi
 echo "install-bench-peers: ok"

@@ -193,10 +193,13 @@ inline std::vector<std::uint8_t> write_npy(const npy_array& a) {
   const std::size_t unpadded = 10 + header.size() + 1;  // + '\n'
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
-  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(header.size() & 0xff),
-                                   static_cast<std::uint8_t>(header.size() >> 8)};
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), a.data.begin(), a.data.end());
+  const std::uint8_t head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(header.size() & 0xff),
+                                 static_cast<std::uint8_t>(header.size() >> 8)};
+  // Sized once and filled (GCC 12 warns, wrongly, on inserts after an initializer list).
+  std::vector<std::uint8_t> out(sizeof head + header.size() + a.data.size());
+  std::memcpy(out.data(), head, sizeof head);
+  std::memcpy(out.data() + sizeof head, header.data(), header.size());
+  if (!a.data.empty()) std::memcpy(out.data() + sizeof head + header.size(), a.data.data(), a.data.size());
   return out;
 }
 
