@@ -13,6 +13,7 @@ cmake -S "$root" -B "$build/native" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/nu
 emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 examples=(tensor_demo quickstart)
 [[ -d "$root/examples/tessera-gbt" ]] && examples+=(tessera-gbt)
+examples+=(digits tessera-detect)
 cmake --build "$build/native" -j "$jobs" --target "${examples[@]}"
 cmake --build "$build/wasm" -j "$jobs" --target "${examples[@]}"
 
@@ -25,5 +26,15 @@ for target in native wasm; do
   if [[ " ${examples[*]} " == *" tessera-gbt "* ]]; then
     printf '\n== tessera-gbt demo: embedded breast-cancer model, tessera vs XGBoost (%s) ==\n' "$target"
     run tessera-gbt/tessera-gbt demo
+  fi
+  printf '\n== digits: a CNN from ONNX on held-out 8x8 digits, tessera vs PyTorch (%s) ==\n' "$target"
+  run digits "$root/examples/models"
+  faces=$root/../shared/models/face-detector
+  if [[ -f $faces/version-RFB-320.onnx ]]; then
+    printf '\n== tessera-detect: the face detector on a photo (%s) ==\n' "$target"
+    run tessera-detect/tessera-detect --model "$faces/version-RFB-320.onnx" --format ultraface "$faces/19.jpg"
+  else
+    printf '\n== tessera-detect: a YOLOv8-shaped model with random weights (%s) ==\n' "$target"
+    run tessera-detect/tessera-detect --model "$root/tests/models/yolov8_tiny/model.onnx" --conf 0.5 "$root/examples/tessera-detect/testdata/photo.png"
   fi
 done
