@@ -14,6 +14,7 @@ emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release >/
 examples=(tensor_demo quickstart)
 [[ -d "$root/examples/tessera-gbt" ]] && examples+=(tessera-gbt)
 [[ -f "$root/examples/models/tiny_llm.gguf" ]] && examples+=(tessera-llm)
+examples+=(digits tessera-detect)
 cmake --build "$build/native" -j "$jobs" --target "${examples[@]}"
 cmake --build "$build/wasm" -j "$jobs" --target "${examples[@]}"
 
@@ -39,5 +40,15 @@ for target in native wasm; do
     printf 'greedy ids: '
     run tessera-llm/tessera-llm generate --model "$root/examples/models/tiny_llm.gguf" --prompt "Your lucky number is" -n 16 \
       --temperature 0 --print-token-ids
+  fi
+  printf '\n== digits: a CNN from ONNX on held-out 8x8 digits, tessera vs PyTorch (%s) ==\n' "$target"
+  run digits "$root/examples/models"
+  faces=$root/../shared/models/face-detector
+  if [[ -f $faces/version-RFB-320.onnx ]]; then
+    printf '\n== tessera-detect: the face detector on a photo (%s) ==\n' "$target"
+    run tessera-detect/tessera-detect --model "$faces/version-RFB-320.onnx" --format ultraface "$faces/19.jpg"
+  else
+    printf '\n== tessera-detect: a YOLOv8-shaped model with random weights (%s) ==\n' "$target"
+    run tessera-detect/tessera-detect --model "$root/tests/models/yolov8_tiny/model.onnx" --conf 0.5 "$root/examples/tessera-detect/testdata/photo.png"
   fi
 done

@@ -11,6 +11,7 @@ Writes examples/models/:
   digits_cnn.onnx               the model (opset 13, dynamic batch)
   digits_cnn_inputs.npy         the first 16 held-out digits, [16, 1, 8, 8], as fed to the model
   digits_cnn_outputs.npy        PyTorch's logits for them, [16, 10]
+  digits_cnn_labels.npy         their true labels, int64 [16] (examples/digits.cpp)
   digits_cnn.json               held-out accuracy, labels of the 16 digits, training settings
 
 Usage: scripts/train_digits_cnn.py [--epochs 60] [--seed 0]
@@ -103,6 +104,7 @@ def main():
         logits = model(sample)
     np.save(OUT / "digits_cnn_inputs.npy", sample.numpy().astype("<f4"))
     np.save(OUT / "digits_cnn_outputs.npy", logits.numpy().astype("<f4"))
+    np.save(OUT / "digits_cnn_labels.npy", np.asarray(y_te[:16], dtype="<i8"))
     info = {"generator": "scripts/train_digits_cnn.py", "dataset": "sklearn.datasets.load_digits (8x8, 1797 images)",
             "split": "train_test_split(test_size=0.2, stratify=y, random_state=0)",
             "held_out_images": len(y_te), "held_out_accuracy": round(test_acc, 4), "train_accuracy": round(train_acc, 4),

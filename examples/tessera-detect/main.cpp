@@ -1,7 +1,7 @@
 // tessera-detect: object (and face) detection on photos from the command line, natively or
 // under Node.
 //
-//   tessera-detect --model M.onnx [options] PHOTO...          run the model (see run_model)
+//   tessera-detect --model M.onnx [options] PHOTO...          run the model (tessera's ONNX runtime)
 //   tessera-detect --outputs A.npy[,B.npy] [options] PHOTO    post-process raw outputs that
 //                                                             another runner produced
 //   tessera-detect --dump-input X.npy [options] PHOTO         write the model input and stop
@@ -10,18 +10,22 @@
 //   --format yolov8|yolov5|boxes-scores|ultraface   output layout (default yolov8); ultraface is
 //                      boxes-scores with the face detector's settings (320x240 stretch,
 //                      (x-127)/128, class 0 background, > 0.7, NMS 0.3, the 200 best)
-//   --size WxH         model input (default 640x640)
+//   --size WxH         model input (default: the model's static input size, else 640x640)
 //   --fit letterbox|stretch          (default: letterbox; stretch for ultraface)
 //   --normalize unit|imagenet|ultraface|M/S   pixel normalization (default unit: x/255)
 //   --bgr              the model wants BGR planes
 //   --conf T --iou T --max-det N --agnostic --multi-label
 //   --boxes fractions|pixels  --background          (boxes-scores)
-//   --names FILE       class names: one per line, or an Ultralytics names dict
+//   --names FILE       class names: one per line, or an Ultralytics names dict (default: the
+//                      model's "names" metadata, as Ultralytics' export writes it)
+//   --threads N        threads running the model (default: one per hardware thread)
 //   --json FILE        write the JSON lines there instead of stdout
 //   --draw OUT.png     draw the detections on the (first) photo
 // Output: one JSON object per photo and line,
 //   {"image": "photo.jpg", "detections": [{"class_id": 0, "class_name": "person",
 //    "confidence": 0.87, "bbox_xywh": [233.0, 328.5, 242.0, 567.0]}]}
+#include <tessera/onnx.hpp>
+#include <tessera/runtime/thread_pool.hpp>
 #include <tessera/vision/class_names.hpp>
 #include <tessera/vision/detect.hpp>
 #include <tessera/vision/detections_json.hpp>
@@ -36,6 +40,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,8 +58,9 @@ struct options {
   output_format format = output_format::yolov8;
   bool ultraface = false;
   int width = 640, height = 640;
+  int threads = 0;  // 0: one per hardware thread
   fit_mode fit = fit_mode::letterbox;
-  bool fit_given = false, normalize_given = false;
+  bool fit_given = false, normalize_given = false, size_given = false;
   normalization norm = normalization::unit_range();
   detect_options detect;
 };
@@ -64,7 +71,7 @@ int usage() {
                "  --format yolov8|yolov5|boxes-scores|ultraface  --size WxH  --fit letterbox|stretch\n"
                "  --normalize unit|imagenet|ultraface|MEAN/STD  --bgr  --conf T  --iou T  --max-det N\n"
                "  --agnostic  --multi-label  --boxes fractions|pixels  --background  --names FILE\n"
-               "  --json FILE  --draw OUT.png\n");
+               "  --json FILE  --draw OUT.png  --threads N\n");
   return 2;
 }
 
@@ -122,6 +129,7 @@ status parse_args(int argc, char** argv, options& o) {
       if (x == std::string::npos || !parse_int(v.substr(0, x), o.width, 1, max_image_side) ||
           !parse_int(v.substr(x + 1), o.height, 1, max_image_side))
         return bad("--size wants WxH, e.g. 640x640");
+      o.size_given = true;
     } else if (a == "--fit") {
       if (v != "letterbox" && v != "stretch") return bad("--fit is letterbox or stretch");
       o.fit = v == "letterbox" ? fit_mode::letterbox : fit_mode::stretch;
@@ -145,6 +153,8 @@ status parse_args(int argc, char** argv, options& o) {
         return bad("--iou wants a number in [0, 1]");
     } else if (a == "--max-det") {
       if (!parse_int(v, o.detect.max_detections, 0, 1 << 20)) return bad("--max-det wants a count");
+    } else if (a == "--threads") {
+      if (!parse_int(v, o.threads, 1, 1024)) return bad("--threads wants a count from 1");
     } else if (a == "--boxes") {
       if (v != "fractions" && v != "pixels") return bad("--boxes is fractions or pixels");
       o.detect.units = v == "fractions" ? box_units::fractions : box_units::pixels;
@@ -159,14 +169,69 @@ status parse_args(int argc, char** argv, options& o) {
   return {};
 }
 
-// The model step: the one thing left to wire when tessera's ONNX runtime lands (the
-// onnx-runtime branch). Until then this reports that instead of pretending.
-expected<std::vector<Tensor<float>>> run_model(const std::string& model_path, const Tensor<float>& input) {
-  (void)input;
-  return make_error(errc::unsupported, "running '" + model_path +
-                                           "' is not wired yet: tessera's ONNX runtime has not landed in this build; "
-                                           "run the model elsewhere and pass its outputs with --outputs A.npy[,B.npy]");
-}
+// The model step: tessera's ONNX runtime, one model and one session for every photo.
+class model_runner {
+ public:
+  static expected<model_runner> open(const std::string& path, int threads) {
+    model_runner r;
+    TESSERA_ASSIGN_OR_RETURN(r.model_, onnx::model::load(path));
+    // The photo goes to the one input the caller must feed (initializers listed as inputs
+    // keep their stored values).
+    int fed = -1;
+    for (std::size_t k = 0; k < r.model_->inputs().size(); ++k) {
+      const int v = r.model_->graph().inputs[k];
+      if (r.model_->graph().values[static_cast<std::size_t>(v)].default_value) continue;
+      if (fed >= 0) return make_error(errc::unsupported, path + ": the model has several inputs to feed; tessera-detect feeds one image");
+      fed = static_cast<int>(k);
+    }
+    if (fed < 0) return make_error(errc::unsupported, path + ": the model has no input to feed the image to");
+    const onnx::io_info& in = r.model_->inputs()[static_cast<std::size_t>(fed)];
+    if (in.type != nn::elem_type::f32) return make_error(errc::unsupported, path + ": input '" + in.name + "' is not float32");
+    r.input_name_ = in.name;
+    if (in.has_shape && in.dims.size() == 4 && in.dims[2] > 0 && in.dims[3] > 0 && in.dims[2] <= max_image_side && in.dims[3] <= max_image_side)
+      r.height_ = static_cast<int>(in.dims[2]), r.width_ = static_cast<int>(in.dims[3]);
+    r.pool_ = std::make_unique<runtime::thread_pool>(static_cast<std::size_t>(threads));
+    onnx::session_options so;
+    so.pool = r.pool_.get();
+    TESSERA_ASSIGN_OR_RETURN(onnx::session s, onnx::session::create(r.model_, so));
+    r.session_ = std::make_unique<onnx::session>(std::move(s));
+    return r;
+  }
+
+  // The input's static height and width ([N, C, H, W]), 0 when not static.
+  int input_width() const noexcept { return width_; }
+  int input_height() const noexcept { return height_; }
+
+  // Class names the exporter stored in the model (Ultralytics' "names"), or none.
+  expected<std::vector<std::string>> class_names() const {
+    const std::string* names = model_->metadata_value("names");
+    if (!names) return std::vector<std::string>{};
+    auto parsed = parse_class_names(*names);
+    if (!parsed) return make_error(parsed.err().code, "the model's names metadata: " + parsed.err().message);
+    return parsed;
+  }
+
+  expected<std::vector<Tensor<float>>> run(const Tensor<float>& input) {
+    const onnx::named_input feed{input_name_, nn::any_view(input.view())};
+    TESSERA_TRY(session_->run({feed}));
+    std::vector<Tensor<float>> out;
+    for (std::size_t i = 0; i < session_->outputs().size(); ++i) {
+      const nn::any_view y = session_->output(i);
+      if (y.type != nn::elem_type::f32)
+        return make_error(errc::unsupported, "output '" + session_->outputs()[i].name + "' is " + nn::elem_name(y.type) + ", not float32");
+      TESSERA_ASSIGN_OR_RETURN(Tensor<float> t, Tensor<float>::copy_of(TensorView<const float>(y.ptr<const float>(), y.shape, y.strides)));
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const onnx::model> model_;
+  std::unique_ptr<runtime::thread_pool> pool_;
+  std::unique_ptr<onnx::session> session_;
+  std::string input_name_;
+  int width_ = 0, height_ = 0;
+};
 
 expected<std::vector<Tensor<float>>> read_outputs(const std::string& list) {
   std::vector<Tensor<float>> out;
@@ -188,10 +253,20 @@ std::string base_name(const std::string& path) {
 }
 
 status run(const options& o) {
+  std::optional<model_runner> runner;
+  if (!o.model.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(model_runner r, model_runner::open(o.model, o.threads));
+    runner.emplace(std::move(r));
+  }
+  int width = o.width, height = o.height;
+  if (runner && !o.size_given && runner->input_width() > 0) width = runner->input_width(), height = runner->input_height();
   std::vector<std::string> names;
   if (!o.names_file.empty()) {
     TESSERA_ASSIGN_OR_RETURN(names, load_class_names(o.names_file));
-  } else if (o.ultraface) {
+  } else if (runner) {
+    TESSERA_ASSIGN_OR_RETURN(names, runner->class_names());
+  }
+  if (names.empty() && o.ultraface) {
     names = {"background", "face"};
   }
   std::FILE* json = stdout;
@@ -201,13 +276,13 @@ status run(const options& o) {
   for (std::size_t i = 0; i < o.photos.size() && result.ok(); ++i) {
     result = [&]() -> status {
       TESSERA_ASSIGN_OR_RETURN(image_u8 photo, load_image(o.photos[i]));
-      TESSERA_ASSIGN_OR_RETURN(const model_input in, prepare_input(photo.view(), o.width, o.height, o.fit, o.norm));
+      TESSERA_ASSIGN_OR_RETURN(const model_input in, prepare_input(photo.view(), width, height, o.fit, o.norm));
       if (!o.dump_input.empty()) return write_npy_f32(o.dump_input, in.tensor.view());
       std::vector<Tensor<float>> outputs;
       if (!o.outputs.empty()) {
         TESSERA_ASSIGN_OR_RETURN(outputs, read_outputs(o.outputs));
       } else {
-        TESSERA_ASSIGN_OR_RETURN(outputs, run_model(o.model, in.tensor));
+        TESSERA_ASSIGN_OR_RETURN(outputs, runner->run(in.tensor));
       }
       std::vector<TensorView<const float>> views;
       for (const Tensor<float>& t : outputs) views.push_back(t.view());

@@ -5,7 +5,7 @@
 // which must outlive the decoded model; typed tensor fields are decoded on request. Decoding
 // validates what the importer relies on: known data types, non-negative dims, element counts
 // that do not overflow and that match the stored data, safe external-data locations.
-// Fields tessera does not use (doc strings, metadata, sparse tensors, functions, training
+// Fields tessera does not use (doc strings, sparse tensors, functions, training
 // info) are skipped.
 #pragma once
 
@@ -209,6 +209,11 @@ struct opset_id {
   std::int64_t version = 0;
 };
 
+// One StringStringEntryProto of ModelProto.metadata_props.
+struct metadata_entry {
+  std::string_view key, value;
+};
+
 struct model_proto {
   std::int64_t ir_version = 0;
   std::vector<opset_id> opset_import;
@@ -217,6 +222,7 @@ struct model_proto {
   std::string_view domain;
   std::int64_t model_version = 0;
   graph_proto graph;
+  std::vector<metadata_entry> metadata_props;  // e.g. Ultralytics' "names", "stride", "task"
 };
 
 namespace detail {
@@ -532,6 +538,14 @@ inline expected<model_proto> parse_model(bytes_view bytes, int max_depth = io::p
           return detail::for_each_field(r, e, [&](const io::pb::reader&, const io::pb::field& x) -> status {
             if (x.number == 1) return detail::read_string(x, id.domain, "OperatorSetIdProto.domain");
             if (x.number == 2) return detail::read_int64(x, id.version, "OperatorSetIdProto.version");
+            return {};
+          });
+        }
+        case 14: {
+          metadata_entry& kv = m.metadata_props.emplace_back();
+          return detail::for_each_field(r, e, [&](const io::pb::reader&, const io::pb::field& x) -> status {
+            if (x.number == 1) return detail::read_string(x, kv.key, "StringStringEntryProto.key");
+            if (x.number == 2) return detail::read_string(x, kv.value, "StringStringEntryProto.value");
             return {};
           });
         }

@@ -64,6 +64,7 @@ class model {
     TESSERA_ASSIGN_OR_RETURN(const model_proto proto, parse_model(bytes));
     auto m = std::shared_ptr<model>(new model());
     m->producer_ = std::string(proto.producer_name);
+    for (const metadata_entry& kv : proto.metadata_props) m->metadata_.emplace_back(std::string(kv.key), std::string(kv.value));
     for (const auto& t : proto.graph.initializers) m->parameters_ += t.numel;
     TESSERA_ASSIGN_OR_RETURN(m->graph_, import_graph(proto, opt));
     for (int v : m->graph_.inputs) {
@@ -118,6 +119,14 @@ class model {
   const std::vector<io_info>& outputs() const noexcept { return outputs_; }
   const onnx::graph& graph() const noexcept { return graph_; }
   const std::string& producer() const noexcept { return producer_; }
+  // ModelProto.metadata_props in file order (untrusted text, e.g. Ultralytics' "names").
+  const std::vector<std::pair<std::string, std::string>>& metadata() const noexcept { return metadata_; }
+  // The value of the first entry named `key`, or null.
+  const std::string* metadata_value(std::string_view key) const noexcept {
+    for (const auto& kv : metadata_)
+      if (kv.first == key) return &kv.second;
+    return nullptr;
+  }
   // Elements of the file's initializers (the parameter count of a network).
   std::uint64_t parameters() const noexcept { return parameters_; }
   // The plan made at load when every input dim is static, else null.
@@ -134,6 +143,7 @@ class model {
   onnx::graph graph_;
   std::vector<io_info> inputs_, outputs_;
   std::string producer_;
+  std::vector<std::pair<std::string, std::string>> metadata_;
   std::uint64_t parameters_ = 0;
   std::shared_ptr<const execution_plan> default_plan_;
 };
