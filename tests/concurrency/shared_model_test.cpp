@@ -13,28 +13,15 @@
 #include <random>
 #include <vector>
 
-#if TESSERA_THREADS
-#include <thread>
-#endif
+#include "on_threads.hpp"
 
 namespace {
 
 using namespace tessera;
 
-constexpr int kThreads = 8;
+using test::kThreads;
+using test::on_threads;
 constexpr int kRounds = 6;
-
-// Calls fn(t) on kThreads threads at once (inline one after another without threads).
-template <class F>
-void on_threads(F&& fn) {
-#if TESSERA_THREADS
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) threads.emplace_back([&fn, t] { fn(t); });
-  for (std::thread& th : threads) th.join();
-#else
-  for (int t = 0; t < kThreads; ++t) fn(t);
-#endif
-}
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {

@@ -16,30 +16,19 @@
 
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <vector>
 
-#if TESSERA_THREADS
-#include <thread>
-#endif
+#include "on_threads.hpp"
 
 namespace {
 
 using namespace tessera;
 
-constexpr int kThreads = 8;
+using test::kThreads;
+using test::on_threads;
 constexpr int kRounds = 3;
-
-template <class F>
-void on_threads(F&& fn) {
-#if TESSERA_THREADS
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) threads.emplace_back([&fn, t] { fn(t); });
-  for (std::thread& th : threads) th.join();
-#else
-  for (int t = 0; t < kThreads; ++t) fn(t);
-#endif
-}
 
 // Thread t's pool: its own (t % 3 == 0), the shared one (t % 3 == 1) or the default (null).
 runtime::thread_pool* pool_for(int t, runtime::thread_pool& shared, std::vector<std::unique_ptr<runtime::thread_pool>>& own) {
