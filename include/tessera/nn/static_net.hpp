@@ -79,8 +79,10 @@ class embedded_weights {
       weight_tensor w;
       w.shape.assign(t.shape, t.shape + t.rank);
       std::size_t n = 1;
+      constexpr std::size_t kMax = std::size_t{1} << 28;  // floats; more is a typo, not a model
       for (const std::int64_t d : w.shape) {
-        if (d < 0 || d > (std::int64_t{1} << 30)) return make_error(errc::invalid_argument, "embedded tensor '" + std::string(name) + "': dim out of range");
+        if (d < 0 || (d > 0 && n > kMax / static_cast<std::size_t>(d)))
+          return make_error(errc::invalid_argument, "embedded tensor '" + std::string(name) + "': shape out of range");
         n *= static_cast<std::size_t>(d);
       }
       w.values.assign(t.data, t.data + n);
