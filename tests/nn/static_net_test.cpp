@@ -271,7 +271,8 @@ TEST_CASE("static_net: bind errors name the layer and the tensor; forward before
   {
     net_t net;
     CHECK_FALSE(net.forward(out, in).ok());
-    const nn::embedded_tensor wrong[] = {{"conv.weight", 4, {16, 1, 5, 5}, w.data()}, {"conv.bias", 1, {16}, b.data()}};
+    const std::vector<float> w5(16 * 25, 0.1f);  // an embedded array must hold what its shape declares
+    const nn::embedded_tensor wrong[] = {{"conv.weight", 4, {16, 1, 5, 5}, w5.data()}, {"conv.bias", 1, {16}, b.data()}};
     const status st = net.bind(nn::embedded_weights(wrong), {"conv", "fc"});
     REQUIRE_FALSE(st.ok());
     CHECK(st.err().message.find("layer 0 (conv2d 'conv')") != std::string::npos);

@@ -61,7 +61,8 @@ struct weight_tensor {
 };
 
 // A tensor compiled into the program: `static const float w[] = {...};` and
-// `{"conv1.weight", 4, {16, 1, 3, 3}, w}`.
+// `{"conv1.weight", 4, {16, 1, 3, 3}, w}`. `data` must hold the product of the shape's dims
+// (trusted: it is the program's own array).
 struct embedded_tensor {
   std::string_view name;
   int rank = 0;
