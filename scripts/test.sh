@@ -63,7 +63,7 @@ cmake --build "$build/native-clang" -j "$jobs" --target tessera_header_check tes
 host=$(uname -m)
 cpu_flags=" $(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | cut -d: -f2) "
 declare -A flavour_arch flavour_built flavour_run flavour_result
-flavour_test_modules="core;simd;kernels;trees;nn;llm"
+flavour_test_modules="core;simd;kernels;trees;llm"
 flavours=()
 while read -r -u 3 name toolchain arch needs flags; do
   [[ -z $name || $name == \#* ]] && continue
