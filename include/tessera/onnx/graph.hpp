@@ -47,6 +47,10 @@ struct load_options {
   // Bound on the bytes of constants the importer creates (initializers, folded nodes such as
   // ConstantOfShape): a small file must not make the loader allocate without limit.
   std::uint64_t max_constant_bytes = sizeof(void*) == 4 ? (std::uint64_t{3} << 30) : (std::uint64_t{16} << 30);
+  // Bound on the load-time plan (workspace and constants folded for it) of a model whose input
+  // dims are all static; over it the model loads without a plan and a session plans with its
+  // own limit (session_options::plan.max_bytes).
+  std::uint64_t max_plan_bytes = sizeof(void*) == 4 ? (std::uint64_t{3} << 30) : (std::uint64_t{64} << 30);
   // Fusions (off only to test that fusing does not change results).
   bool fuse = true;
 };

@@ -105,6 +105,7 @@ class model {
     if (all_static) {
       bool needs_values = false;
       plan_options po;
+      po.max_bytes = opt.max_plan_bytes;
       po.needs_input_values = &needs_values;
       auto p = make_plan(m->graph_, shapes, m->input_types(), po);
       if (p.ok()) m->default_plan_ = std::move(p).value();
