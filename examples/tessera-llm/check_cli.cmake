@@ -16,7 +16,9 @@ set(stories_gguf ${SOURCE_DIR}/../shared/models/stories260K-synthvocab.gguf)
 set(vocab_dir ${SOURCE_DIR}/../shared/conformance/llama-vocab)
 # A random-weight llama with a 512-token vocabulary and a ChatML template (bit-identical on
 # every platform: splitmix64 weights, no fused multiply-adds in the writer).
-set(tiny ${WORK_DIR}/tiny-chatml.gguf)
+# One file per check: ctest runs checks in parallel, and rewriting a file another check has
+# mapped kills that one with SIGBUS.
+set(tiny ${WORK_DIR}/tiny-chatml-${CHECK}.gguf)
 set(tiny_args make-model --out ${tiny} --chat-template chatml --seed 3)
 set(prompt "Once upon a time")
 set(sampling_args --seed 42 --temperature 0.9 --top-k 40 --top-p 0.9 --min-p 0.05 --repeat-penalty 1.1 -n 24 --ignore-eos)
