@@ -40,7 +40,7 @@ const PROMPT = [1, 57, 300, 42, 611, 9, 128, 77, 404, 5, 250, 18, 33, 690, 101, 
   33, 17, 8, 260, 61, 130, 201, 90, 400, 11];  // 35 ids: two prompt batches of 32 and a tail
 const GREEDY_TOKENS = 48;
 const greedy = cli
-  ? idsOf(run(cli, ['generate', '--model', modelPath, '--prompt-ids', PROMPT.join(' '), '-n', String(GREEDY_TOKENS), '--print-token-ids']))
+  ? idsOf(run(cli, ['generate', '--model', modelPath, '--prompt-ids', PROMPT.join(' '), '-n', String(GREEDY_TOKENS), '--temperature', '0', '--print-token-ids']))
   : null;
 const SAMPLING = { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, seed: 1234 };
 const sampled = idsOf(run(fixtureTool, ['sample', '--model', modelPath, '--prompt-ids', PROMPT.join(' '), '-n', '40',

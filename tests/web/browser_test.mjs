@@ -110,7 +110,7 @@ async function checkLlm(page, expectedFlavour) {
   const greedy = await generate({ temperature: 0, maxTokens: LLM_TOKENS });
   assert.equal(greedy.error, null);
   assert.deepEqual(greedy.tokens, llm.ids([llmCli, 'generate', '--model', llm.model, '--prompt-ids', idsArg, '-n', String(LLM_TOKENS),
-    '--print-token-ids']), 'greedy ids');
+    '--temperature', '0', '--print-token-ids']), 'greedy ids');
   assert.equal(greedy.shown, greedy.text, 'the page shows the generated text');
   assert.ok(greedy.text.length > 0);
   const sampled = await generate({ temperature: 0.9, maxTokens: LLM_TOKENS, seed: 1234 });
