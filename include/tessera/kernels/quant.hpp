@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace tessera::kernels {
@@ -54,7 +55,9 @@ inline dtype activation_type(dtype t) {
 }
 
 inline std::string quant_dot_kernel_name(dtype weight) {
-  return std::string(dtype_name(weight)) + "_" + dtype_name(activation_type(weight)) + "_dot__" + detail::quant::dot_isa;
+  // WebAssembly SIMD128 kernels cover the Q8_0-activation formats only.
+  const bool generic = std::string_view(detail::quant::dot_isa) == "wasm_simd128" && activation_type(weight) != dtype::q8_0;
+  return std::string(dtype_name(weight)) + "_" + dtype_name(activation_type(weight)) + "_dot__" + (generic ? "generic" : detail::quant::dot_isa);
 }
 
 // Bytes of a row of n values of type t: an error unless t is a weight or activation format

@@ -1,19 +1,24 @@
 // Quantization part: which dot kernel this build runs for each weight format, and its name.
-// An ISA's kernels are selected when the build targets it (AVX2 also serves AVX-512 builds);
-// everything else runs the generic bodies.
+// An ISA's kernels are selected when the build targets it (AVX2 also serves AVX-512 builds;
+// WebAssembly SIMD128 has kernels for the Q8_0-activation formats); everything else runs the
+// generic bodies.
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 
 #include <tessera/kernels/quant/dot_avx2.hpp>
 #include <tessera/kernels/quant/dot_generic.hpp>
+#include <tessera/kernels/quant/dot_wasm.hpp>
 #include <tessera/kernels/quant/formats.hpp>
 
 #include <cstddef>
+#include <type_traits>
 
 namespace tessera::kernels::detail::quant {
 
 #if TESSERA_QUANT_AVX2
 inline constexpr const char* dot_isa = "avx2";
+#elif TESSERA_QUANT_WASM
+inline constexpr const char* dot_isa = "wasm_simd128";
 #else
 inline constexpr const char* dot_isa = "generic";
 #endif
@@ -24,6 +29,9 @@ template <class Block, std::size_t R, std::size_t NT>
 TESSERA_ALWAYS_INLINE void dot_kernel(std::size_t nb, const Block* const* w, const typename format<Block>::act* const* a, float* out) {
 #if TESSERA_QUANT_AVX2
   avx2::dot<Block, R, NT>(nb, w, a, out);
+#elif TESSERA_QUANT_WASM
+  if constexpr (std::is_same_v<typename format<Block>::act, block_q8_0>) wasm128::dot<Block, R, NT>(nb, w, a, out);
+  else generic::dot_tile<Block, R, NT>(nb, w, a, out);
 #else
   generic::dot_tile<Block, R, NT>(nb, w, a, out);
 #endif
