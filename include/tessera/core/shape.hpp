@@ -96,10 +96,11 @@ inline index_t numel(const shape_t& s) {
 // Row-major (C order) strides of a shape.
 inline strides_t contiguous_strides(const shape_t& s) {
   strides_t st = dims::filled(s.rank(), 1);
-  index_t acc = 1;
+  // Unsigned: an absurd shape (refused later by its element count) must not overflow here.
+  std::uint64_t acc = 1;
   for (int i = s.rank() - 1; i >= 0; --i) {
-    st[i] = acc;
-    acc *= s[i] > 0 ? s[i] : 1;
+    st[i] = static_cast<index_t>(acc);
+    acc *= static_cast<std::uint64_t>(s[i] > 0 ? s[i] : 1);
   }
   return st;
 }
