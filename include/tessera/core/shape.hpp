@@ -87,9 +87,11 @@ inline expected<index_t> checked_numel(const shape_t& s) {
 }
 
 // numel of a shape already known to be valid.
+// An absurd one saturates at the largest index_t, so that size checks after it still refuse it.
 inline index_t numel(const shape_t& s) {
   index_t n = 1;
-  for (index_t d : s) n *= d;
+  for (index_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<index_t>::max();
   return n;
 }
 
