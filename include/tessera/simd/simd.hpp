@@ -8,6 +8,22 @@
 
 #include <tessera/config.hpp>
 
+// Without optimization GCC defines the AVX-512 blends as macros whose C casts reject the
+// batch classes xsimd 8.1 passes them (its avx512bw select names the 8- and 16-bit blends for
+// every integer width, so log, pow, ... on int32/int64 lanes fail at -O0). The inline
+// functions GCC declares only when optimizing; declared here otherwise, so the batches convert.
+#if defined(__AVX512BW__) && !defined(__OPTIMIZE__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#undef _mm512_mask_blend_epi8
+#undef _mm512_mask_blend_epi16
+inline __m512i _mm512_mask_blend_epi8(__mmask64 u, __m512i a, __m512i w) {
+  return (__m512i)__builtin_ia32_blendmb_512_mask((__v64qi)a, (__v64qi)w, u);
+}
+inline __m512i _mm512_mask_blend_epi16(__mmask32 u, __m512i a, __m512i w) {
+  return (__m512i)__builtin_ia32_blendmw_512_mask((__v32hi)a, (__v32hi)w, u);
+}
+#endif
+
 #include <xsimd/xsimd.hpp>
 
 #include <cmath>
