@@ -86,12 +86,17 @@ inline expected<index_t> checked_numel(const shape_t& s) {
   return n;
 }
 
-// numel of a shape already known to be valid.
-// An absurd one saturates at the largest index_t, so that size checks after it still refuse it.
+// a * b, or the largest index_t where that overflows: products of an absurd shape's extents
+// stay large, so that size checks after them still refuse it.
+inline index_t saturating_mul(index_t a, index_t b) noexcept {
+  index_t r;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<index_t>::max() : r;
+}
+
+// numel of a shape already known to be valid (an absurd one saturates).
 inline index_t numel(const shape_t& s) {
   index_t n = 1;
-  for (index_t d : s)
-    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<index_t>::max();
+  for (index_t d : s) n = saturating_mul(n, d);
   return n;
 }
 

@@ -48,7 +48,7 @@ class TensorView {
     index_t expected_stride = 1;
     for (int i = rank() - 1; i >= 0; --i) {
       if (shape_[i] != 1 && strides_[i] != expected_stride) return false;
-      expected_stride *= shape_[i];
+      expected_stride = saturating_mul(expected_stride, shape_[i]);
     }
     return true;
   }

@@ -135,7 +135,7 @@ struct any_view {
     index_t expected = 1;
     for (int i = rank() - 1; i >= 0; --i) {
       if (shape[i] != 1 && strides[i] != expected) return false;
-      expected *= shape[i];
+      expected = saturating_mul(expected, shape[i]);
     }
     return true;
   }
@@ -288,7 +288,7 @@ inline strides_t channels_last_strides(const shape_t& s) {
   index_t acc = C > 0 ? C : 1;
   for (int i = s.rank() - 1; i >= 2; --i) {
     st[i] = acc;
-    acc *= s[i] > 0 ? s[i] : 1;
+    acc = saturating_mul(acc, s[i] > 0 ? s[i] : 1);
   }
   st[1] = 1;
   st[0] = acc;

@@ -97,7 +97,7 @@ namespace detail {
 inline bool same_bytes_in_both_layouts(const shape_t& s) {
   if (s.rank() < 3) return true;
   index_t spatial = 1;
-  for (int i = 2; i < s.rank(); ++i) spatial *= s[i];
+  for (int i = 2; i < s.rank(); ++i) spatial = saturating_mul(spatial, s[i]);
   return spatial == 1 || s[1] == 1;
 }
 
