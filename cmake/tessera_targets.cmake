@@ -69,7 +69,8 @@ endif()
 # address,undefined and thread): any report fails the test that triggered it.
 set(TESSERA_SANITIZE "" CACHE STRING "-fsanitize= list for tests and examples, e.g. address,undefined or thread")
 if(TESSERA_SANITIZE AND NOT EMSCRIPTEN)
-  set(_tessera_san -fsanitize=${TESSERA_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
+  # Line tables are all a report's stack needs, at a fraction of full debug info's compile time.
+  set(_tessera_san -fsanitize=${TESSERA_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer -gline-tables-only)
   target_compile_options(tessera_dev_flags INTERFACE ${_tessera_san})
   target_link_options(tessera_dev_flags INTERFACE ${_tessera_san})
 endif()
@@ -96,4 +97,37 @@ function(tessera_add_ctest name target)
     set_tests_properties(${TESSERA_TARGET_KIND}/${name} PROPERTIES
       ENVIRONMENT "NODE_PATH=/usr/share/nodejs")
   endif()
+endfunction()
+
+# The ONNX op implementations (most of the importer's compile time) compiled once per build
+# instead of once per translation unit that loads a model: tests, examples and benchmarks that
+# do link this and see TESSERA_ONNX_OPS_EXTERN (onnx/registry.hpp). The fuzz targets, built
+# with their own instrumentation, stay header-only.
+add_library(tessera_onnx_ops OBJECT EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/tests/support/onnx_ops.cpp)
+target_link_libraries(tessera_onnx_ops PUBLIC tessera_dev_flags)
+target_compile_definitions(tessera_onnx_ops PUBLIC TESSERA_ONNX_OPS_EXTERN)
+
+# tessera_add_cli_checks(<tool target> <test name prefix> CHECKS <check>... [DEFINES -DVAR=value...])
+# One ctest per check, driven by the current folder's check_cli.cmake (cmake -DCHECK=<check> -P,
+# helpers in cmake/cli_check_common.cmake) with TOOL, EMULATOR, SOURCE_DIR and WORK_DIR set.
+# WASM runs under plain node (emcmake's emulator adds a flag Node 20 rejects; NODERAWFS gives
+# the tool its files); a cross build under its emulator, a list (qemu-aarch64;-L;<sysroot>)
+# passed with '|' for ';' or add_test would split it into separate arguments.
+function(tessera_add_cli_checks target prefix)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "" "CHECKS;DEFINES")
+  if(EMSCRIPTEN)
+    set(emulator ${TESSERA_NODE})
+  else()
+    string(REPLACE ";" "|" emulator "${CMAKE_CROSSCOMPILING_EMULATOR}")
+  endif()
+  foreach(check IN LISTS arg_CHECKS)
+    set(name ${TESSERA_TARGET_KIND}/${prefix}_${check})
+    add_test(NAME ${name}
+             COMMAND ${CMAKE_COMMAND} -DTOOL=$<TARGET_FILE:${target}> "-DEMULATOR=${emulator}"
+                     -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/cli_checks
+                     ${arg_DEFINES} -DCHECK=${check} -P ${CMAKE_CURRENT_SOURCE_DIR}/check_cli.cmake)
+    if(EMSCRIPTEN)
+      set_tests_properties(${name} PROPERTIES ENVIRONMENT "NODE_PATH=/usr/share/nodejs")
+    endif()
+  endforeach()
 endfunction()

@@ -114,12 +114,15 @@ while read -r -u 3 name toolchain arch needs flags; do
   fi
 done 3< "$root/scripts/simd_flavours.txt"
 
+# -O2 for the tests as natively (compile and wasm-opt time); the npm package's modules are -O3.
 step "WebAssembly build (em++)"
-emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
+emcmake cmake -S "$root" -B "$build/wasm" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+  "${launcher[@]}"
 cmake --build "$build/wasm" -j "$jobs" || fail "wasm build"
 
 step "WebAssembly build with pthreads (thread pool and kernels)"
-emcmake cmake -S "$root" -B "$build/wasm-mt" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_WASM_THREADS=ON \
+emcmake cmake -S "$root" -B "$build/wasm-mt" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+  -DTESSERA_WASM_THREADS=ON \
   -DTESSERA_BUILD_EXAMPLES=OFF -DTESSERA_BUILD_BENCHMARKS=OFF "${launcher[@]}"
 cmake --build "$build/wasm-mt" -j "$jobs" --target test_runtime || fail "wasm-mt build"
 

@@ -3,19 +3,7 @@
 # Expected outputs come from the fixtures written by scripts/make_tree_models.py (XGBoost's
 # and LightGBM's own predictions), never from tessera.
 set(models ${SOURCE_DIR}/tests/models/trees)
-file(MAKE_DIRECTORY ${WORK_DIR})
-set(tool ${TOOL})
-if(EMULATOR)
-  string(REPLACE "|" ";" EMULATOR "${EMULATOR}")
-  set(tool ${EMULATOR} ${TOOL})
-endif()
-
-function(run_tool out_var err_var rc_var)
-  execute_process(COMMAND ${tool} ${ARGN} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-  set(${out_var} "${out}" PARENT_SCOPE)
-  set(${err_var} "${err}" PARENT_SCOPE)
-  set(${rc_var} "${rc}" PARENT_SCOPE)
-endfunction()
+include(${SOURCE_DIR}/cmake/cli_check_common.cmake)
 
 # Splits a fixture CSV (x..., margin..., pred...) into an input CSV (with its header) and
 # the expected prediction lines.

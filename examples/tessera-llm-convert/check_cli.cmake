@@ -6,11 +6,7 @@ file(REMOVE_RECURSE ${WORK_DIR}/${CHECK})
 file(MAKE_DIRECTORY ${WORK_DIR}/${CHECK})
 set(export ${WORK_DIR}/${CHECK}/export)
 file(COPY ${DATA}/ DESTINATION ${export} PATTERN "expected.gguf" EXCLUDE PATTERN "bad_*" EXCLUDE)
-set(tool ${TOOL})
-if(EMULATOR)
-  string(REPLACE "|" ";" EMULATOR "${EMULATOR}")
-  set(tool ${EMULATOR} ${TOOL})
-endif()
+include(${SOURCE_DIR}/cmake/cli_check_common.cmake)
 set(out ${WORK_DIR}/${CHECK}/out.gguf)
 
 # Runs the tool on the export; expects failure with `pattern` in its message when given.

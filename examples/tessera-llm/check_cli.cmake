@@ -5,12 +5,7 @@
 # tokenize (when ../shared is present); sampling filters that leave one candidate must give the
 # greedy ids; a greedy chat reply must be generate's continuation of the rendered template.
 cmake_policy(SET CMP0054 NEW)
-file(MAKE_DIRECTORY ${WORK_DIR})
-set(tool ${TOOL})
-if(EMULATOR)
-  string(REPLACE "|" ";" EMULATOR "${EMULATOR}")
-  set(tool ${EMULATOR} ${TOOL})
-endif()
+include(${SOURCE_DIR}/cmake/cli_check_common.cmake)
 set(stories_bin ${SOURCE_DIR}/../shared/models/stories260K.bin)
 set(stories_gguf ${SOURCE_DIR}/../shared/models/stories260K-synthvocab.gguf)
 set(vocab_dir ${SOURCE_DIR}/../shared/conformance/llama-vocab)
@@ -22,13 +17,6 @@ set(tiny ${WORK_DIR}/tiny-chatml-${CHECK}.gguf)
 set(tiny_args make-model --out ${tiny} --chat-template chatml --seed 3)
 set(prompt "Once upon a time")
 set(sampling_args --seed 42 --temperature 0.9 --top-k 40 --top-p 0.9 --min-p 0.05 --repeat-penalty 1.1 -n 24 --ignore-eos)
-
-function(run_tool out_var err_var rc_var)
-  execute_process(COMMAND ${tool} ${ARGN} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-  set(${out_var} "${out}" PARENT_SCOPE)
-  set(${err_var} "${err}" PARENT_SCOPE)
-  set(${rc_var} "${rc}" PARENT_SCOPE)
-endfunction()
 
 function(must_run out_var)
   run_tool(out err rc ${ARGN})
