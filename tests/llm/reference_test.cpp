@@ -4,9 +4,10 @@
 // of 160), F32 and quantized, and on the llama2.c stories260K checkpoint in both its formats.
 //
 // Natively, when /usr/bin/python3 has numpy, the reference runs on the model file the test
-// just wrote. Its output for each case is also committed (tests/llm/reference/<case>.json,
-// regenerated with TESSERA_LLM_REGEN_REFERENCE=1), so WASM builds and machines without numpy
-// compare against the same oracle; the models are generated bit-identically everywhere
+// just wrote. Its output for each random-weight case is also committed
+// (tests/llm/reference/<case>.json, regenerated with TESSERA_LLM_REGEN_REFERENCE=1), so WASM
+// builds and machines without numpy compare against the same oracle (stories260K's is not:
+// nothing derived from ../shared is committed); the models are generated bit-identically everywhere
 // (splitmix64 weights, ggml's quantizers with no fused multiply-adds).
 //
 // Checks: F32 weights: every logit within 2e-5 (relative to the logits' scale) and the greedy
@@ -259,23 +260,19 @@ TEST_CASE("the llama2.c stories260K checkpoint matches the reference in both of 
   REQUIRE(a.decode(prompt).ok());
   REQUIRE(b.decode(prompt).ok());
   for (std::size_t i = 0; i < a.logits().size(); ++i) CHECK(a.logits()[i] == b.logits()[i]);
-  const std::string committed = source_path("tests/llm/reference/stories260K.json");
+  // The reference is computed here from ../shared's file, never committed (nothing derived
+  // from ../shared is). Where it cannot run (WebAssembly, no numpy) the two formats' identical
+  // logits above are the check, and the committed random-weight cases cover the arithmetic.
 #if !defined(__EMSCRIPTEN__)
   if (python_numpy_available()) {
     const std::string fresh = run_reference(bin, prompt, false, true);
     REQUIRE(!fresh.empty());
     compare_with_reference(*from_bin, prompt, fresh, 2e-5, "fresh reference (.bin)");
-    if (std::getenv("TESSERA_LLM_REGEN_REFERENCE")) {
-      std::FILE* out = std::fopen(committed.c_str(), "wb");
-      REQUIRE(out);
-      std::fwrite(fresh.data(), 1, fresh.size(), out);
-      std::fclose(out);
-    }
+    compare_with_reference(*from_gguf, prompt, fresh, 2e-5, "fresh reference (.gguf)");
+    return;
   }
 #endif
-  auto text = read_text(committed);
-  REQUIRE(text.ok());
-  compare_with_reference(*from_gguf, prompt, *text, 2e-5, "committed reference (.gguf)");
+  MESSAGE("no python3 with numpy here: stories260K compared between its two formats only");
 }
 
 }  // TEST_SUITE
