@@ -19,6 +19,7 @@
 #include <tessera/trees/load/records.hpp>
 #include <tessera/trees/predict.hpp>
 
+#include "../common/cli_args.hpp"
 #include "breast_cancer_model.hpp"
 
 #include <cmath>
@@ -57,25 +58,7 @@ int usage() {
   return 2;
 }
 
-struct args {
-  std::map<std::string, std::string> kv;
-  bool margin = false;
-  bool has(const std::string& k) const { return kv.count(k) != 0; }
-  std::string get(const std::string& k, const std::string& d = "") const {
-    auto it = kv.find(k);
-    return it == kv.end() ? d : it->second;
-  }
-};
-
-bool parse_args(int argc, char** argv, int first, args& a, std::string& err) {
-  for (int i = first; i < argc; ++i) {
-    const std::string s = argv[i];
-    if (s == "--margin") { a.margin = true; continue; }
-    if (s.rfind("--", 0) != 0 || i + 1 >= argc) { err = "unexpected argument '" + s + "'"; return false; }
-    a.kv[s.substr(2)] = argv[++i];
-  }
-  return true;
-}
+using tessera_cli::args;
 
 std::string read_text(const std::string& path, status& st) {
   auto bytes = io::read_file_bytes(path);
@@ -115,10 +98,10 @@ int cmd_predict(const args& a) {
                     (first < text.size() && (text[first] == '{' || text[first] == '['));
   const int threads = std::max(1, std::atoi(a.get("threads", "1").c_str()));
   runtime::thread_pool pool(static_cast<std::size_t>(threads));
-  const std::size_t k = static_cast<std::size_t>(a.margin ? p->num_outputs() : p->num_transformed_outputs());
+  const std::size_t k = static_cast<std::size_t>(a.flag("margin") ? p->num_outputs() : p->num_transformed_outputs());
   const std::size_t nf = static_cast<std::size_t>(f->num_features);
   // JSON records: the columns tessera-gbt and the JS package name alike (trees/load/records.hpp).
-  const trees::record_columns columns = trees::record_columns_of(*f, a.margin);
+  const trees::record_columns columns = trees::record_columns_of(*f, a.flag("margin"));
   std::vector<double> record(columns.keys.size());
   // Opened at the first chunk, so an input error found before it leaves no output file.
   std::FILE* fp = nullptr;
@@ -126,7 +109,7 @@ int cmd_predict(const args& a) {
   std::string line;
   const row_sink write_rows = [&](const std::vector<double>& x, std::size_t n_rows) -> status {
     out.assign(n_rows * k, 0.0);
-    TESSERA_TRY(a.margin ? p->predict_margin(std::span<double>(out), std::span<const double>(x), nf, &pool)
+    TESSERA_TRY(a.flag("margin") ? p->predict_margin(std::span<double>(out), std::span<const double>(x), nf, &pool)
                          : p->predict(std::span<double>(out), std::span<const double>(x), nf, &pool));
     if (!fp) {
       fp = a.has("output") ? std::fopen(a.get("output").c_str(), "wb") : stdout;
@@ -227,7 +210,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   args a;
   std::string err;
-  if (!parse_args(argc, argv, 2, a, err)) {
+  if (!tessera_cli::parse(argc, argv, 2, {"margin"}, {}, a, err)) {
     std::fprintf(stderr, "tessera-gbt: %s\n", err.c_str());
     return usage();
   }

@@ -29,6 +29,7 @@
 #include <tessera/llm/gguf_export.hpp>
 #include <tessera/io/file.hpp>
 
+#include "../common/cli_args.hpp"
 #include "memory_bandwidth.hpp"
 
 #include <algorithm>
@@ -78,49 +79,7 @@ int usage() {
 }
 
 // Options in the order given (tokenize prints its texts in that order; --stop repeats).
-struct args {
-  std::vector<std::pair<std::string, std::string>> values;
-  std::vector<std::string> flags;
-  bool has(const std::string& k) const {
-    return std::any_of(values.begin(), values.end(), [&](const auto& kv) { return kv.first == k; });
-  }
-  bool flag(const std::string& k) const { return std::find(flags.begin(), flags.end(), k) != flags.end(); }
-  std::string get(const std::string& k, const std::string& d = "") const {
-    for (auto it = values.rbegin(); it != values.rend(); ++it)
-      if (it->first == k) return it->second;
-    return d;
-  }
-  std::vector<std::string> all(const std::string& k) const {
-    std::vector<std::string> out;
-    for (const auto& [key, v] : values)
-      if (key == k) out.push_back(v);
-    return out;
-  }
-};
-
-bool parse_args(int argc, char** argv, args& a, std::string& err) {
-  static const char* const flags[] = {"print-token-ids", "no-special", "ignore-eos", "verbose"};
-  for (int i = 2; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s == "-n") s = "--n";
-    if (s == "-p") s = "--p";
-    if (s.rfind("--", 0) != 0) {
-      err = "unexpected argument '" + s + "'";
-      return false;
-    }
-    s = s.substr(2);
-    if (std::find(std::begin(flags), std::end(flags), s) != std::end(flags)) {
-      a.flags.push_back(s);
-      continue;
-    }
-    if (i + 1 >= argc) {
-      err = "--" + s + " needs a value";
-      return false;
-    }
-    a.values.emplace_back(s, argv[++i]);
-  }
-  return true;
-}
+using tessera_cli::args;
 
 // A non-negative integer option, or an error naming it.
 expected<std::uint64_t> number(const args& a, const std::string& key, std::uint64_t fallback, std::uint64_t max) {
@@ -604,7 +563,8 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   args a;
   std::string err;
-  if (!parse_args(argc, argv, a, err)) {
+  if (!tessera_cli::parse(argc, argv, 2, {"print-token-ids", "no-special", "ignore-eos", "verbose"},
+                          {{"-n", "n"}, {"-p", "p"}}, a, err)) {
     std::fprintf(stderr, "tessera-llm: %s\n", err.c_str());
     return usage();
   }

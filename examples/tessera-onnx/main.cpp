@@ -20,6 +20,8 @@
 #include <tessera/onnx.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
+#include "../common/cli_args.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -51,29 +53,7 @@ int usage() {
   return 2;
 }
 
-struct args {
-  std::map<std::string, std::string> kv;
-  std::vector<std::string> inputs;  // NAME=FILE, in order
-  std::string get(const std::string& k, const std::string& d = "") const {
-    auto it = kv.find(k);
-    return it == kv.end() ? d : it->second;
-  }
-};
-
-bool parse_args(int argc, char** argv, args& a, std::string& err) {
-  for (int i = 2; i < argc; ++i) {
-    const std::string s = argv[i];
-    if (s.rfind("--", 0) != 0 || i + 1 >= argc) {
-      err = "unexpected argument '" + s + "'";
-      return false;
-    }
-    if (s == "--input")
-      a.inputs.emplace_back(argv[++i]);
-    else
-      a.kv[s.substr(2)] = argv[++i];
-  }
-  return true;
-}
+using tessera_cli::args;
 
 // .npy dtypes <-> tensor element types (bf16 has no NumPy spelling).
 struct npy_type {
@@ -207,7 +187,7 @@ int run(const args& a) {
   if (!m.ok()) return fail(model_path + ": " + m.what());
   std::vector<input_tensor> tensors;
   std::vector<std::string> names;
-  for (const std::string& spec : a.inputs) {
+  for (const std::string& spec : a.all("input")) {
     const std::size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) return fail("--input '" + spec + "': expected NAME=FILE");
     const std::string name = spec.substr(0, eq), file = spec.substr(eq + 1);
@@ -380,7 +360,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   args a;
   std::string err;
-  if (!parse_args(argc, argv, a, err)) {
+  if (!tessera_cli::parse(argc, argv, 2, {}, {}, a, err)) {
     std::fprintf(stderr, "tessera-onnx: %s\n", err.c_str());
     return usage();
   }
