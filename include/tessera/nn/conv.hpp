@@ -20,6 +20,7 @@
 #include <tessera/core/error.hpp>
 #include <tessera/core/shape.hpp>
 #include <tessera/kernels/conv2d.hpp>
+#include <tessera/nn/window.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include <algorithm>
@@ -74,17 +75,8 @@ inline expected<std::int64_t> conv_out_extent(bool transposed, std::int64_t in, 
 // The 2-D kernel parameters of the last two spatial axes (height 1 for 1-D).
 inline kernels::conv2d_params params_2d(const conv_params& p) {
   kernels::conv2d_params q;
+  window_2d(p, q);
   const int h = p.spatial - 2, w = p.spatial - 1;  // h < 0: 1-D
-  q.kernel_h = h >= 0 ? p.kernel[h] : 1;
-  q.kernel_w = p.kernel[w];
-  q.stride_h = h >= 0 ? p.stride[h] : 1;
-  q.stride_w = p.stride[w];
-  q.dilation_h = h >= 0 ? p.dilation[h] : 1;
-  q.dilation_w = p.dilation[w];
-  q.pad_top = h >= 0 ? p.pad_begin[h] : 0;
-  q.pad_bottom = h >= 0 ? p.pad_end[h] : 0;
-  q.pad_left = p.pad_begin[w];
-  q.pad_right = p.pad_end[w];
   q.output_padding_h = h >= 0 ? p.output_padding[h] : 0;
   q.output_padding_w = p.output_padding[w];
   q.groups = p.groups;

@@ -11,6 +11,7 @@
 #include <tessera/core/error.hpp>
 #include <tessera/core/shape.hpp>
 #include <tessera/kernels/pool.hpp>
+#include <tessera/nn/window.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include <algorithm>
@@ -36,17 +37,7 @@ namespace detail {
 
 inline kernels::pool2d_params pool_params_2d(const pool_params& p) {
   kernels::pool2d_params q;
-  const int h = p.spatial - 2, w = p.spatial - 1;
-  q.kernel_h = h >= 0 ? p.kernel[h] : 1;
-  q.kernel_w = p.kernel[w];
-  q.stride_h = h >= 0 ? p.stride[h] : 1;
-  q.stride_w = p.stride[w];
-  q.dilation_h = h >= 0 ? p.dilation[h] : 1;
-  q.dilation_w = p.dilation[w];
-  q.pad_top = h >= 0 ? p.pad_begin[h] : 0;
-  q.pad_bottom = h >= 0 ? p.pad_end[h] : 0;
-  q.pad_left = p.pad_begin[w];
-  q.pad_right = p.pad_end[w];
+  window_2d(p, q);
   q.ceil_mode = p.ceil_mode;
   q.count_include_pad = p.count_include_pad;
   return q;

@@ -80,11 +80,7 @@ TESSERA_ALWAYS_INLINE __m256i codes(const block_q5_1& b) { return _mm256_or_si25
 // per activation block for all R rows (cheaper than re-signing every product).
 template <std::size_t R, std::size_t NT>
 void dot_q4_0(std::size_t nb, const block_q4_0* const* w, const block_q8_0* const* a, float* out) {
-  __m256 acc[R][NT];
-  TESSERA_QUANT_UNROLL
-  for (std::size_t r = 0; r < R; ++r)
-    TESSERA_QUANT_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  __m256 acc[R][NT] = {};
   const __m256i eight = _mm256_set1_epi8(8);
   for (std::size_t b = 0; b < nb; ++b) {
     __m256i q[R];
@@ -120,11 +116,7 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_0* const* a, floa
     dot_q4_0<R, NT>(nb, w, a, out);
     return;
   }
-  __m256 acc[R][NT];
-  TESSERA_QUANT_UNROLL
-  for (std::size_t r = 0; r < R; ++r)
-    TESSERA_QUANT_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  __m256 acc[R][NT] = {};
   for (std::size_t b = 0; b < nb; ++b) {
     __m256i q[R], abs_q[R];
     __m256 dw[R];
@@ -155,12 +147,8 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_0* const* a, floa
 template <class Block, std::size_t R, std::size_t NT>
   requires std::is_same_v<typename format<Block>::act, block_q8_1>
 void dot(std::size_t nb, const Block* const* w, const block_q8_1* const* a, float* out) {
-  __m256 acc[R][NT];
+  __m256 acc[R][NT] = {};
   float mins[R][NT] = {};
-  TESSERA_QUANT_UNROLL
-  for (std::size_t r = 0; r < R; ++r)
-    TESSERA_QUANT_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; ++b) {
     __m256i q[R];
     float dw[R], mw[R];
@@ -296,12 +284,8 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
 template <class Block, std::size_t R, std::size_t NT>
   requires std::is_same_v<Block, block_q6_k>
 void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
-  __m256 acc[R][NT];
+  __m256 acc[R][NT] = {};
   float offsets[R][NT] = {};
-  TESSERA_QUANT_UNROLL
-  for (std::size_t r = 0; r < R; ++r)
-    TESSERA_QUANT_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
   for (std::size_t b = 0; b < nb; ++b) {
     __m256i sum[R][NT];
