@@ -12,6 +12,7 @@
 // tokens: about TARGET_STEP_MS each), so the page never waits long for a stop button, an
 // AbortSignal takes effect between two steps, and V8 optimizes the kernels as they run.
 import { sendModelBytes, startBackend, warmUp } from './core/loader.js';
+import { ModelHandle } from './core/model-handle.js';
 import { now, yieldToEventLoop } from './core/environment.js';
 import { tesseraError, throwIfAborted } from './core/errors.js';
 
@@ -147,18 +148,15 @@ export class Generation {
   finally(onFinally) { return this._result.finally(onFinally); }
 }
 
-export class LLM {
+export class LLM extends ModelHandle {
   /** @internal */
   constructor(channel, loaded, runtime, timings) {
-    this._channel = channel;
+    super(channel, runtime, timings);
     this.info = loaded.info;
     this.context = loaded.context;
     this.batch = loaded.batch;
-    this.runtime = runtime;
-    this.timings = timings;
     this.lastTimings = null;
     this._busy = false;
-    this._disposed = false;
     this._tokensPerStep = 1;
   }
 
@@ -328,21 +326,6 @@ export class LLM {
   async reset() {
     this._checkOpen();
     await this._channel.call('reset', {});
-  }
-
-  /** Frees the model, its module instance and its worker. */
-  async dispose() {
-    if (this._disposed) return;
-    this._disposed = true;
-    try {
-      if (!this.runtime.worker) await this._channel.call('dispose', {});
-    } finally {
-      this._channel.close();
-    }
-  }
-
-  _checkOpen() {
-    if (this._disposed) throw tesseraError('invalid_argument', 'the model was disposed');
   }
 }
 

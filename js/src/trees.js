@@ -7,6 +7,7 @@
 //   await model.predict(new Float32Array(rows));           // Float64Array, rows x outputs
 //   await model.dispose();
 import { CallStats, sendModelBytes, startBackend, warmUp } from './core/loader.js';
+import { ModelHandle } from './core/model-handle.js';
 import { now, yieldToEventLoop } from './core/environment.js';
 import { tesseraError, throwIfAborted } from './core/errors.js';
 
@@ -22,16 +23,13 @@ function isRecord(x) {
   return x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x);
 }
 
-export class TreeModel {
+export class TreeModel extends ModelHandle {
   /** @internal */
   constructor(channel, info, runtime, timings) {
-    this._channel = channel;
+    super(channel, runtime, timings);
     this.info = info;
-    this.runtime = runtime;
-    this.timings = timings;
     this.stats = new CallStats();
     this._chunkRows = FIRST_CHUNK_ROWS;
-    this._disposed = false;
   }
 
   /**
@@ -141,21 +139,6 @@ export class TreeModel {
   async setCategories(map) {
     this._checkOpen();
     this.info = await this._channel.call('setCategories', { text: JSON.stringify(map) });
-  }
-
-  /** Frees the model, its module instance and its worker. */
-  async dispose() {
-    if (this._disposed) return;
-    this._disposed = true;
-    try {
-      if (!this.runtime.worker) await this._channel.call('dispose', {});
-    } finally {
-      this._channel.close();
-    }
-  }
-
-  _checkOpen() {
-    if (this._disposed) throw tesseraError('invalid_argument', 'the model was disposed');
   }
 }
 
