@@ -66,7 +66,7 @@ inline status avg_pool2d(float* out, const float* in, const image_shape& in_shap
 
 // out [N, C] (= [N, C, 1, 1]).
 inline status global_avg_pool2d(float* out, const float* in, const image_shape& in_shape) {
-  TESSERA_TRY(detail::check_input("ref::global_avg_pool2d", in_shape));
+  TESSERA_TRY(kernels::detail::check_input("ref::global_avg_pool2d", in_shape));
   const std::size_t nc = static_cast<std::size_t>(in_shape.batch * in_shape.channels);
   const std::size_t hw = static_cast<std::size_t>(in_shape.height * in_shape.width);
   for (std::size_t i = 0; i < nc; ++i) {
@@ -78,7 +78,7 @@ inline status global_avg_pool2d(float* out, const float* in, const image_shape& 
 }
 
 inline status global_max_pool2d(float* out, const float* in, const image_shape& in_shape) {
-  TESSERA_TRY(detail::check_input("ref::global_max_pool2d", in_shape));
+  TESSERA_TRY(kernels::detail::check_input("ref::global_max_pool2d", in_shape));
   const std::size_t nc = static_cast<std::size_t>(in_shape.batch * in_shape.channels);
   const std::size_t hw = static_cast<std::size_t>(in_shape.height * in_shape.width);
   for (std::size_t i = 0; i < nc; ++i) {
