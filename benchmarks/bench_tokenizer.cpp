@@ -53,20 +53,8 @@ std::map<std::string, double> read_peers(const std::string& path) {
   std::map<std::string, double> peers;  // case -> MB/s
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
-    const auto field = [&](const std::string& key) {
-      const auto at = line.find("\"" + key + "\":");
-      if (at == std::string::npos) return std::string();
-      std::size_t i = at + key.size() + 3;
-      while (i < line.size() && line[i] == ' ') ++i;
-      std::size_t end = i;
-      if (i < line.size() && line[i] == '"') {
-        end = line.find('"', i + 1);
-        return line.substr(i + 1, end - i - 1);
-      }
-      while (end < line.size() && line[end] != ',' && line[end] != '}') ++end;
-      return line.substr(i, end - i);
-    };
-    if (field("unit") == "MB/s") peers[field("case")] = std::atof(field("value").c_str());
+    auto kv = bench::parse_flat_json(line);
+    if (kv["unit"] == "MB/s") peers[kv["case"]] = std::atof(kv["value"].c_str());
   }
   return peers;
 }

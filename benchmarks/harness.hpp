@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -192,6 +194,65 @@ inline void do_not_optimize(const T& value) {
   static volatile const T* sink;
   sink = &value;
 #endif
+}
+
+struct peer_entry {
+  double value = 0;
+  std::string note;
+};
+// Key: peer|case|threads.
+using peer_map = std::map<std::string, peer_entry>;
+
+// Minimal reader for the flat JSON-lines records of the peer scripts (benchmarks/*/peer_*):
+// string and number values of one object per line.
+inline std::map<std::string, std::string> parse_flat_json(const std::string& line) {
+  std::map<std::string, std::string> out;
+  std::size_t i = 0;
+  auto skip = [&] { while (i < line.size() && (line[i] == ' ' || line[i] == ',' || line[i] == '{' || line[i] == '}')) ++i; };
+  auto read_string = [&]() {
+    std::string s;
+    ++i;  // opening quote
+    while (i < line.size() && line[i] != '"') {
+      if (line[i] == '\\' && i + 1 < line.size()) ++i;
+      s += line[i++];
+    }
+    ++i;
+    return s;
+  };
+  while (true) {
+    skip();
+    if (i >= line.size() || line[i] != '"') break;
+    const std::string key = read_string();
+    while (i < line.size() && (line[i] == ' ' || line[i] == ':')) ++i;
+    if (i >= line.size()) break;
+    if (line[i] == '"') {
+      out[key] = read_string();
+    } else {
+      const std::size_t b = i;
+      while (i < line.size() && line[i] != ',' && line[i] != '}') ++i;
+      out[key] = line.substr(b, i - b);
+    }
+  }
+  return out;
+}
+
+// The peers' numbers by peer|case|threads. A harness record (bench_* --json of another target)
+// counts as the peer "tessera-<target>" with its `value_key` field as the value.
+inline peer_map read_peers(const std::string& path, const std::string& value_key) {
+  peer_map peers;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto kv = parse_flat_json(line);
+    if (kv.count("bench")) {  // a harness record (of the native run): tessera is the peer
+      kv["peer"] = std::string("tessera-") + kv["target"];
+      kv["value"] = kv[value_key];
+      kv["note"] = "";
+    }
+    if (!kv.count("peer") || !kv.count("case") || !kv.count("value")) continue;
+    peers[kv["peer"] + "|" + kv["case"] + "|" + kv["threads"]] = {std::atof(kv["value"].c_str()), kv["note"]};
+  }
+  return peers;
 }
 
 }  // namespace tessera::bench

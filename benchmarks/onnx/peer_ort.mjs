@@ -1,0 +1,86 @@
+// Times onnxruntime on the models bench_onnx times, with the same input pattern.
+//   node peer_ort.mjs --backend node|web --cases cases.json [--reps N] [--threads 1,2] [--batch B]
+// cases.json: [{"name": "digits_cnn", "path": "/abs/model.onnx", "shapes": {"input": [-1, 1, 8, 8]}}, ...]
+// (run.py writes it; -1: a symbolic dim, given --batch).
+// backend node: onnxruntime-node (CPU EP, intraOpNumThreads = threads).
+// backend web:  onnxruntime-web's WASM backend (SIMD, numThreads = 1) run by this node; run it
+//               with the node flags of tessera's WASM build (--no-liftoff).
+// Prints one JSON object per line per case: the steady-state median ms of one inference
+// ("case": name) and the first inference after load ("case": name + "_first").
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = {};
+for (let i = 2; i < process.argv.length; ++i) {
+  const a = process.argv[i];
+  if (a.startsWith('--')) args[a.slice(2)] = process.argv[i + 1] && !process.argv[i + 1].startsWith('--') ? process.argv[++i] : 'true';
+}
+const backend = args.backend || 'node';
+const reps = Number(args.reps || 7);
+const minSeconds = Number(args['min-seconds'] || 0.2);
+const batch = Number(args.batch || 1);
+const threadList = (args.threads || '1').split(',').map(Number);
+const cases = JSON.parse(readFileSync(args.cases, 'utf8'));
+const require = createRequire(path.join(here, '..', 'js', 'package.json'));
+const peer = backend === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
+const ort = require(peer);
+if (backend === 'web') {
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+}
+const version = JSON.parse(readFileSync(path.join(here, '..', 'js', 'node_modules', peer, 'package.json'), 'utf8')).version;
+const flags = process.execArgv.join(' ');
+const note = `${peer} ${version}${flags ? ' node ' + flags : ''}`;
+
+// bench_onnx.cpp's fill_pattern.
+function pattern(n) {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; ++i) x[i] = ((Math.imul(i, 2654435761) >>> 0) % 1024) / 1024 - 0.5;
+  return x;
+}
+
+async function medianMs(fn) {
+  await fn();
+  const times = [];
+  for (let r = 0; r < reps; ++r) {
+    const t0 = process.hrtime.bigint();
+    let calls = 0;
+    let t1 = t0;
+    do {
+      await fn();
+      ++calls;
+      t1 = process.hrtime.bigint();
+    } while (Number(t1 - t0) / 1e9 < minSeconds);
+    times.push(Number(t1 - t0) / 1e6 / calls);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const suffix = batch > 1 ? `_b${batch}` : '';
+for (const threads of threadList) {
+  for (const c of cases) {
+    const opts = backend === 'node'
+      ? { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
+      : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
+    const t0 = process.hrtime.bigint();
+    const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(c.path)), opts);
+    const feeds = {};
+    for (const name of session.inputNames) {
+      const dims = c.shapes?.[name];
+      if (!dims) throw new Error(`peer_ort: no shape for input ${name} of ${c.path}`);
+      const shape = dims.map((d) => (typeof d === 'number' && d >= 0 ? d : batch));
+      feeds[name] = new ort.Tensor('float32', pattern(shape.reduce((a, b) => a * b, 1)), shape);
+    }
+    await session.run(feeds);
+    const firstMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const ms = await medianMs(() => session.run(feeds));
+    console.log(JSON.stringify({ peer, case: c.name + suffix, threads, unit: 'ms', value: ms, note }));
+    console.log(JSON.stringify({ peer, case: c.name + suffix + '_first', threads, unit: 'ms', value: firstMs, note }));
+    await session.release?.();
+  }
+}
