@@ -12,6 +12,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { medianSeconds } from '../js/median.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = {};
 for (let i = 2; i < process.argv.length; ++i) {
@@ -43,24 +45,6 @@ function pattern(n) {
   return x;
 }
 
-async function medianMs(fn) {
-  await fn();
-  const times = [];
-  for (let r = 0; r < reps; ++r) {
-    const t0 = process.hrtime.bigint();
-    let calls = 0;
-    let t1 = t0;
-    do {
-      await fn();
-      ++calls;
-      t1 = process.hrtime.bigint();
-    } while (Number(t1 - t0) / 1e9 < minSeconds);
-    times.push(Number(t1 - t0) / 1e6 / calls);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 const suffix = batch > 1 ? `_b${batch}` : '';
 for (const threads of threadList) {
   for (const c of cases) {
@@ -78,7 +62,7 @@ for (const threads of threadList) {
     }
     await session.run(feeds);
     const firstMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const ms = await medianMs(() => session.run(feeds));
+    const ms = 1e3 * await medianSeconds(() => session.run(feeds), reps, minSeconds);
     console.log(JSON.stringify({ peer, case: c.name + suffix, threads, unit: 'ms', value: ms, note }));
     console.log(JSON.stringify({ peer, case: c.name + suffix + '_first', threads, unit: 'ms', value: firstMs, note }));
     await session.release?.();

@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { medianSeconds } from '../js/median.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
@@ -37,24 +39,6 @@ if (backend === 'node') {
 const pkgName = backend === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
 const version = JSON.parse(readFileSync(path.join(here, '..', 'js', 'node_modules', pkgName, 'package.json'), 'utf8')).version;
 
-async function medianSeconds(fn, minSeconds) {
-  await fn();
-  const times = [];
-  for (let r = 0; r < reps; ++r) {
-    const t0 = process.hrtime.bigint();
-    let calls = 0;
-    let t1 = t0;
-    do {
-      await fn();
-      ++calls;
-      t1 = process.hrtime.bigint();
-    } while (Number(t1 - t0) / 1e9 < minSeconds);
-    times.push(Number(t1 - t0) / 1e9 / calls);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 const peer = backend === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
 const flags = process.execArgv.join(' ');
 for (const threads of threadList) {
@@ -73,12 +57,12 @@ for (const threads of threadList) {
     console.error(`peer_ort: ${peer} disagrees with XGBoost (max |diff| ${worst}); not timed`);
     process.exit(1);
   }
-  const sec = await medianSeconds(() => session.run({ X: batch }), 0);
+  const sec = await medianSeconds(() => session.run({ X: batch }), reps, 0);
   console.log(JSON.stringify({ peer, case: 'batch', threads, unit: 'rows/s', value: meta.rows / sec,
     rows: meta.rows, note: `${peer} ${version} TreeEnsembleClassifier${flags ? ' node ' + flags : ''}` }));
   if (threads === 1) {
     const one = new ort.Tensor('float32', rows.slice(0, meta.features), [1, meta.features]);
-    const s1 = await medianSeconds(() => session.run({ X: one }), 0.2);
+    const s1 = await medianSeconds(() => session.run({ X: one }), reps, 0.2);
     console.log(JSON.stringify({ peer, case: 'single_row', threads, unit: 'ns', value: s1 * 1e9,
       note: `${peer} ${version}, 1 row${flags ? ', node ' + flags : ''}` }));
   }
