@@ -73,10 +73,10 @@ inline std::vector<float> random_floats(std::size_t n, double lo, double hi, rng
 template <class T>
 std::vector<index_t> tail_sizes(index_t large = 1037) {
   const index_t L = static_cast<index_t>(simd::lanes<T>);
-  std::vector<index_t> s = {1, L - 1, L, L + 1, 2 * L + 3, 4 * L + 1, large};
-  s.erase(std::remove(s.begin(), s.end(), index_t{0}), s.end());
+  std::vector<index_t> s;
+  for (index_t n : {index_t{1}, L - 1, L, L + 1, 2 * L + 3, 4 * L + 1, large})
+    if (n > 0 && std::find(s.begin(), s.end(), n) == s.end()) s.push_back(n);
   std::sort(s.begin(), s.end());
-  s.erase(std::unique(s.begin(), s.end()), s.end());
   return s;
 }
 
