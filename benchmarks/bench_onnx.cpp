@@ -40,8 +40,7 @@ void fill_pattern(std::vector<float>& x) {
 // A loaded model with its fed inputs, ready to run.
 struct prepared {
   std::shared_ptr<const onnx::model> model;
-  std::vector<std::vector<float>> data;
-  std::vector<shape_t> shapes;
+  std::vector<std::vector<float>> data;  // sized once: the feeds point into it
   std::vector<onnx::named_input> feeds;
 };
 
@@ -50,7 +49,6 @@ expected<prepared> prepare(const std::string& path, index_t batch) {
   TESSERA_ASSIGN_OR_RETURN(p.model, onnx::model::load(path));
   const auto& inputs = p.model->inputs();
   p.data.resize(inputs.size());
-  p.shapes.resize(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const onnx::io_info& io = inputs[i];
     if (io.type != nn::elem_type::f32 || !io.has_shape)
@@ -59,10 +57,8 @@ expected<prepared> prepare(const std::string& path, index_t batch) {
     for (std::int64_t d : io.dims) s.push_back(d >= 0 ? d : batch);
     p.data[i].resize(static_cast<std::size_t>(numel(s)));
     fill_pattern(p.data[i]);
-    p.shapes[i] = s;
+    p.feeds.push_back({io.name, nn::any_view(p.data[i].data(), nn::elem_type::f32, s)});
   }
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    p.feeds.push_back({inputs[i].name, nn::any_view(p.data[i].data(), nn::elem_type::f32, p.shapes[i])});
   return p;
 }
 
@@ -99,7 +95,7 @@ int main(int argc, char** argv) {
   for (bench_case& c : cases)
     if (c.name.empty()) c.name = c.path.substr(c.path.find_last_of('/') + 1);
 
-  const bench::peer_map peers = peers_path.empty() ? bench::peer_map() : bench::read_peers(peers_path, "tessera");
+  const bench::peer_map peers = bench::read_peers(peers_path, "tessera");  // none without --peers
   const std::string main_peer = std::string(bench::target_name()) == "wasm" ? "onnxruntime-web" : "onnxruntime-node";
   runtime::thread_pool pool(static_cast<std::size_t>(opts.threads));
   onnx::session_options so;
