@@ -337,6 +337,56 @@ TEST_CASE("stb's blocks come zeroed even where the heap hands back a dirty block
   }
 }
 
+// A gray JPEG whose blocks all carry the largest DC difference (+32767), with 16-bit quantizers
+// of 65535: baseline, or progressive with the DC scan's point transform Al = 13.
+std::vector<std::uint8_t> jpeg_with_runaway_dc(bool progressive, int blocks) {
+  std::vector<std::uint8_t> out = {0xff, 0xd8};
+  const auto segment = [&](std::uint8_t marker, std::vector<std::uint8_t> payload) {
+    const std::size_t len = payload.size() + 2;
+    out.insert(out.end(), {0xff, marker, static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)});
+    out.insert(out.end(), payload.begin(), payload.end());
+  };
+  std::vector<std::uint8_t> dqt = {0x10};  // 16-bit table 0
+  dqt.resize(1 + 128, 0xff);
+  segment(0xdb, dqt);
+  const int w = 8 * blocks;
+  segment(progressive ? 0xc2 : 0xc0, {8, 0, 8, static_cast<std::uint8_t>(w >> 8), static_cast<std::uint8_t>(w), 1, 1, 0x11, 0});
+  std::vector<std::uint8_t> one_code(17, 0);
+  one_code[1] = 1;  // a single 1-bit code
+  std::vector<std::uint8_t> dc = one_code, ac = one_code;
+  dc[0] = 0x00, ac[0] = 0x10;
+  dc.push_back(15);  // DC '0': a 15-bit difference follows
+  ac.push_back(0);   // AC '0': end of block
+  segment(0xc4, dc);
+  segment(0xc4, ac);
+  segment(0xda, progressive ? std::vector<std::uint8_t>{1, 1, 0x00, 0, 0, 13} : std::vector<std::uint8_t>{1, 1, 0x00, 0, 63, 0});
+  std::string bits;
+  for (int b = 0; b < blocks; ++b) bits += "0" + std::string(15, '1') + (progressive ? "" : "0");
+  bits.append((8 - bits.size() % 8) % 8, '1');
+  for (std::size_t i = 0; i < bits.size(); i += 8) {
+    const auto byte = static_cast<std::uint8_t>(std::stoi(bits.substr(i, 8), nullptr, 2));
+    out.push_back(byte);
+    if (byte == 0xff) out.push_back(0);  // byte stuffing
+  }
+  out.insert(out.end(), {0xff, 0xd9});
+  return out;
+}
+
+TEST_CASE("a JPEG whose DC sums overflow int decodes to some pixels or fails, never undefined behaviour") {
+  // stb_image 2.27 computes dc * quantizer in int unchecked (fuzz/vision's finding, input in
+  // tests/fuzz/vision_corpus/regression_dc_overflow.jpg); the sanitizer build checks this.
+  for (const bool progressive : {false, true}) {
+    CAPTURE(progressive);
+    auto r = decode_image(jpeg_with_runaway_dc(progressive, 4), 1);
+    if (r.ok()) {
+      CHECK(r->width() == 32);
+      CHECK(r->height() == 8);
+    } else {
+      CHECK(!r.err().message.empty());
+    }
+  }
+}
+
 TEST_CASE("the face detector's photos decode (../shared, optional)") {
   const std::filesystem::path dir = std::filesystem::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "models" / "face-detector";
   if (!std::filesystem::exists(dir / "19.jpg")) {

@@ -43,6 +43,20 @@
 #pragma GCC diagnostic ignored "-Wpedantic"
 #endif
 
+// stb_image 2.27 (Debian 12) sums a corrupt JPEG's DC differences and multiplies them by the
+// quantizer in int without a range check (`dc * dequant[0]`, `dc * (1 << succ_low)`): a few
+// blocks of maximal differences overflow it (found by tests/fuzz/vision_fuzz; stb 2.28 rejects
+// such files). The product only becomes a coefficient of that corrupt image's pixels, never a
+// size or an index, so it is left to wrap rather than refusing real files by a guess: GCC
+// compiles stb's functions with -fwrapv semantics, and clang's UBSan skips signed overflow in
+// them (clang has no per-function wrapv).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((no_sanitize("signed-integer-overflow"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("wrapv")
+#endif
+
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #if __has_include(<stb/stb_image.h>)
@@ -51,6 +65,12 @@
 #else
 #include <stb_image.h>
 #include <stb_image_write.h>
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
 #endif
 
 #if defined(__GNUC__)
