@@ -21,7 +21,7 @@ using namespace tessera;
 
 using test::kThreads;
 using test::on_threads;
-constexpr int kRounds = 6;
+constexpr int kForestRounds = 6;
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
@@ -61,7 +61,7 @@ TEST_CASE("one compiled forest answers 8 threads at once exactly as it answers o
   std::vector<int> mismatches(kThreads, 0), errors(kThreads, 0);
   on_threads([&](int t) {
     std::vector<double> got(want[t].size());
-    for (int r = 0; r < kRounds; ++r) {
+    for (int r = 0; r < kForestRounds; ++r) {
       std::fill(got.begin(), got.end(), -1.0);
       runtime::thread_pool* pool = t % 2 ? &shared_pool : nullptr;
       if (!p.predict(std::span<double>(got), std::span<const float>(rows[t]), nf, pool).ok()) ++errors[t];
@@ -103,7 +103,7 @@ TEST_CASE("one prepacked GEMM weight serves 8 threads at once exactly as it serv
   std::vector<int> mismatches(kThreads, 0), errors(kThreads, 0);
   on_threads([&](int t) {
     std::vector<float> got(want[t].size());
-    for (int r = 0; r < kRounds; ++r) {
+    for (int r = 0; r < kForestRounds; ++r) {
       std::fill(got.begin(), got.end(), -1.0f);
       runtime::thread_pool* pool = t % 2 ? &shared_pool : nullptr;
       if (!k::gemm_f32(rows_of[t], a[t].data(), static_cast<std::ptrdiff_t>(K), *packed, got.data(),

@@ -28,7 +28,7 @@ using namespace tessera;
 
 using test::kThreads;
 using test::on_threads;
-constexpr int kRounds = 3;
+constexpr int kNetworkRounds = 3;
 
 // Thread t's pool: its own (t % 3 == 0), the shared one (t % 3 == 1) or the default (null).
 runtime::thread_pool* pool_for(int t, runtime::thread_pool& shared, std::vector<std::unique_ptr<runtime::thread_pool>>& own) {
@@ -82,7 +82,7 @@ TEST_CASE("one ONNX model serves 8 sessions on 8 threads exactly as it serves on
       ++errors[t];
       return;
     }
-    for (int r = 0; r < kRounds; ++r) {
+    for (int r = 0; r < kNetworkRounds; ++r) {
       if (!s->run({{in.name, nn::any_view(x[t].data(), nn::elem_type::f32, shape)}}).ok()) {
         ++errors[t];
         continue;
@@ -148,7 +148,7 @@ TEST_CASE("one LLM's weights serve 8 sessions on 8 threads exactly as they serve
   for (auto& p : own) p = std::make_unique<runtime::thread_pool>(1);
   std::vector<int> mismatches(kThreads, 0), errors(kThreads, 0);
   on_threads([&](int t) {
-    for (int r = 0; r < kRounds; ++r) {
+    for (int r = 0; r < kNetworkRounds; ++r) {
       auto a = run(prompts[t], pool_for(t, shared, own));
       if (!a.ok()) ++errors[t];
       else if (a->ids != want[t].ids || a->logits != want[t].logits) ++mismatches[t];

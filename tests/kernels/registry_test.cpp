@@ -39,7 +39,7 @@ constexpr std::string_view dtype_prefix() {
   else return "?";
 }
 
-constexpr entry registry[] = {
+constexpr entry listed[] = {
 #define TESSERA_UNARY_KERNEL(name, T, fn, ...) {#name, "unary", dtype_prefix<T>()},
 #define TESSERA_BINARY_KERNEL(name, T, fn, ...) {#name, "binary", dtype_prefix<T>()},
 #define TESSERA_REDUCE_KERNEL(name, T, fn) {#name, "reduce", dtype_prefix<T>()},
@@ -54,7 +54,7 @@ constexpr entry registry[] = {
 };
 
 namespace reg = tessera::kernels::registry;
-static_assert(sizeof(registry) / sizeof(registry[0]) == reg::kernel_count, "registry.hpp misses a family of op_list.def");
+static_assert(sizeof(listed) / sizeof(listed[0]) == reg::kernel_count, "registry.hpp misses a family of op_list.def");
 static_assert(sizeof(reg::gemm_kernels) / sizeof(reg::gemm_kernels[0]) == reg::count(reg::family::gemm));
 
 constexpr std::size_t sum_of_family_counts() {
@@ -73,7 +73,7 @@ TEST_SUITE("kernels/op_list") {
 
 TEST_CASE("kernel names are unique and say their dtype, op and arch") {
   std::set<std::string_view> seen;
-  for (const entry& e : registry) {
+  for (const entry& e : listed) {
     INFO(std::string(e.name));
     CHECK(seen.insert(e.name).second);
     // <dtype>_<op>__<arch>: the name starts with the dtype of its (input) type...
@@ -89,8 +89,8 @@ TEST_CASE("kernel names are unique and say their dtype, op and arch") {
 }
 
 TEST_CASE("the registry's entries are the list's, in order") {
-  REQUIRE(reg::kernel_count == sizeof(registry) / sizeof(registry[0]));
-  for (std::size_t i = 0; i < reg::kernel_count; ++i) CHECK(reg::entries[i].name == registry[i].name);
+  REQUIRE(reg::kernel_count == sizeof(listed) / sizeof(listed[0]));
+  for (std::size_t i = 0; i < reg::kernel_count; ++i) CHECK(reg::entries[i].name == listed[i].name);
 }
 
 }  // TEST_SUITE

@@ -123,7 +123,6 @@ expected<std::string> read_text(const std::string& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-std::string source_path(const std::string& rel) { return std::string(TESSERA_SOURCE_DIR) + "/" + rel; }
 
 #if !defined(__EMSCRIPTEN__)
 bool python_numpy_available() {
@@ -135,7 +134,7 @@ std::string run_reference(const std::string& model_path, const std::vector<std::
   std::string ids;
   for (std::int32_t t : prompt) ids += std::to_string(t) + " ";
   const std::string out_path = model_path + ".json";
-  std::string cmd = "/usr/bin/python3 " + source_path("scripts/llm_reference.py") + " '" + model_path + "' --tokens '" + ids +
+  std::string cmd = "/usr/bin/python3 " + test::source_path("scripts/llm_reference.py") + " '" + model_path + "' --tokens '" + ids +
                     "' --steps " + std::to_string(kSteps) + (act_quant ? " --act-quant" : "") +
                     (compact ? " --rows '0 " + std::to_string(prompt.size() - 1) + "' --digits 7" : "") + " > '" + out_path + "'";
   if (std::system(cmd.c_str()) != 0) return "";
@@ -212,7 +211,7 @@ TEST_CASE("random models of every architecture and weight format match the numpy
     CAPTURE(std::string(rc.name));
     const std::vector<std::uint8_t> bytes = test::must(llm::random_model_gguf(rc.spec));
     const llm::model m = test::must(llm::model::view_bytes(bytes));
-    const std::string committed = source_path("tests/llm/reference/" + std::string(rc.name) + ".json");
+    const std::string committed = test::source_path("tests/llm/reference/" + std::string(rc.name) + ".json");
 #if !defined(__EMSCRIPTEN__)
     if (python_numpy_available()) {
       const std::string path = "llm_reference_" + std::string(rc.name) + ".gguf";
@@ -240,8 +239,8 @@ TEST_CASE("random models of every architecture and weight format match the numpy
 }
 
 TEST_CASE("the llama2.c stories260K checkpoint matches the reference in both of its formats") {
-  const std::string bin = source_path("../shared/models/stories260K.bin");
-  const std::string gguf = source_path("../shared/models/stories260K-synthvocab.gguf");
+  const std::string bin = test::source_path("../shared/models/stories260K.bin");
+  const std::string gguf = test::source_path("../shared/models/stories260K-synthvocab.gguf");
   auto from_bin = llm::model::load_llama2c(bin);
   auto from_gguf = llm::model::load(gguf);
   if (!from_bin.ok() || !from_gguf.ok()) {

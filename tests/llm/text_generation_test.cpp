@@ -17,7 +17,6 @@ using namespace tessera;
 
 namespace {
 
-std::string source_path(const std::string& rel) { return std::string(TESSERA_SOURCE_DIR) + "/" + rel; }
 
 constexpr const char* kChatml =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
@@ -58,7 +57,7 @@ TEST_CASE("greedy generation from ids equals the numpy reference's continuation"
   const auto bytes = test::must(llm::random_model_gguf(s));
   const llm::model m = view(bytes);
   const std::vector<std::int32_t> prompt = {1, 17, 42, 99, 5, 150, 23, 77, 3, 64};
-  auto text = io::read_file_bytes(source_path("tests/llm/reference/llama_f32.json"));
+  auto text = io::read_file_bytes(test::source_path("tests/llm/reference/llama_f32.json"));
   REQUIRE(text.ok());
   const io::json_document doc = test::must(io::parse_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size())));
   const io::json_ref greedy = doc.root().find("greedy"), margins = doc.root().find("margins");

@@ -14,18 +14,18 @@
 
 TEST_SUITE("llm/tokenizer_pretokenize") {
   TEST_CASE("pieces match the regexes run by Python's regex module") {
-    using namespace tessera::llm;
+    namespace tok = tessera::llm::detail::tok;
     const std::string cases = tessera::test::must_read(tessera::test::source_path("tests/llm/tokenizer_data/pretokenizer.cases"));
     const auto lines = tessera::test::split_lines(cases);
     REQUIRE(lines.size() % 3 == 0);
     std::map<std::string, std::pair<int, int>> results;  // name -> (passed, total)
-    detail::tok::pre_tokenizer_pipeline pipeline;
-    std::vector<detail::tok::text_unit> units;
-    std::vector<detail::tok::unit_range> pieces;
+    tok::pre_tokenizer_pipeline pipeline;
+    std::vector<tok::text_unit> units;
+    std::vector<tok::unit_range> pieces;
     for (std::size_t i = 0; i < lines.size(); i += 3) {
       const std::string& name = lines[i];
-      const detail::tok::pre_tokenizer_name* entry = nullptr;
-      for (const auto& e : detail::tok::pre_tokenizer_names)
+      const tok::pre_tokenizer_name* entry = nullptr;
+      for (const auto& e : tok::pre_tokenizer_names)
         if (e.name == name) entry = &e;
       if (!entry) {  // (REQUIRE does not stop the test in a build without exceptions)
         FAIL_CHECK("no pre-tokenizer named " << name);
@@ -33,7 +33,7 @@ TEST_SUITE("llm/tokenizer_pretokenize") {
       }
       std::string text;
       for (std::size_t k = 0; k + 1 < lines[i + 1].size(); k += 2) text += char(std::stoi(lines[i + 1].substr(k, 2), nullptr, 16));
-      detail::tok::decode_units(text, units);
+      tok::decode_units(text, units);
       pipeline.split(entry->kind, units, pieces);
       std::vector<std::int32_t> got;
       for (const auto& p : pieces) got.push_back(std::int32_t(p.end - p.begin));

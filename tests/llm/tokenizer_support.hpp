@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/harness.hpp"
 #include "tessera/io/gguf.hpp"
 #include "tessera/io/gguf_writer.hpp"
 #include "tessera/llm/tokenizer.hpp"
@@ -41,8 +42,6 @@ inline std::string must_read(const std::string& path) {
   }
   return *text;
 }
-
-inline std::string source_path(std::string_view rel) { return std::string(TESSERA_SOURCE_DIR) + "/" + std::string(rel); }
 
 // A tokenizer and the mapped file it was read from.
 struct loaded_tokenizer {

@@ -6,6 +6,8 @@
 // under WASM, which cannot start node); the loading and running part needs only ../shared.
 #include <doctest/doctest.h>
 
+#include "onnx/npy_tensor.hpp"
+
 #include <tessera/io/file.hpp>
 #include <tessera/io/npy.hpp>
 #include <tessera/onnx.hpp>
@@ -24,21 +26,10 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kDir = fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "models" / "face-detector";
-const char* kModels[] = {"version-RFB-320", "version-slim-320"};
+const char* kFaceModels[] = {"version-RFB-320", "version-slim-320"};
 
 #if !TESSERA_WASM  // the comparison with onnxruntime-node runs natively only
 const char* kPhotos[] = {"1", "2", "13", "19", "26"};
-
-expected<nn::tensor> read_npy(const fs::path& p) {
-  TESSERA_ASSIGN_OR_RETURN(auto bytes, io::read_file_bytes(p.string()));
-  TESSERA_ASSIGN_OR_RETURN(const io::npy_array a, io::parse_npy(bytes));
-  if (a.kind != 'f' || a.itemsize != 4) return make_error(errc::invalid_argument, p.string() + ": not float32");
-  shape_t s;
-  for (auto d : a.shape) s.push_back(d);
-  TESSERA_ASSIGN_OR_RETURN(nn::tensor t, nn::tensor::empty(nn::elem_type::f32, s));
-  std::memcpy(t.data(), a.data.data(), a.data.size());
-  return t;
-}
 
 // Faces: priors with score > 0.7, greedy non-maximum suppression at IoU 0.3.
 int count_faces(const float* scores, const float* boxes, index_t n) {
@@ -71,7 +62,7 @@ TEST_CASE("both detectors load and run; their plans keep conv chains channels-la
     MESSAGE("skipped: " << kDir.string() << " is absent");
     return;
   }
-  for (const std::string name : kModels) {
+  for (const std::string name : kFaceModels) {
     INFO(name);
     auto m = onnx::model::load((kDir / (name + ".onnx")).string());
     REQUIRE_MESSAGE(m.ok(), m.what());
@@ -106,7 +97,7 @@ TEST_CASE("raw outputs match onnxruntime-node on the photos") {
   const fs::path out = fs::temp_directory_path() / ("tessera_face_" + std::to_string(std::rand()));
   fs::create_directories(out);
   std::string models, photos;
-  for (const char* m : kModels) models += (models.empty() ? "" : ",") + (kDir / (std::string(m) + ".onnx")).string();
+  for (const char* m : kFaceModels) models += (models.empty() ? "" : ",") + (kDir / (std::string(m) + ".onnx")).string();
   for (const char* p : kPhotos) photos += (photos.empty() ? "" : ",") + (kDir / (std::string(p) + ".jpg")).string();
   const std::string cmd = "node " + (fs::path(TESSERA_SOURCE_DIR) / "tests" / "onnx" / "face_detector_ort.mjs").string() + " --out " +
                           out.string() + " --models " + models + " --photos " + photos + " > " + (out / "log.txt").string() + " 2>&1";
@@ -114,18 +105,18 @@ TEST_CASE("raw outputs match onnxruntime-node on the photos") {
     MESSAGE("skipped: the onnxruntime-node script failed (see " << (out / "log.txt").string() << ")");
     return;
   }
-  for (const std::string name : kModels) {
+  for (const std::string name : kFaceModels) {
     auto m = onnx::model::load((kDir / (name + ".onnx")).string());
     REQUIRE(m.ok());
     auto s = onnx::session::create(*m);
     for (const std::string photo : kPhotos) {
       INFO(name << " on " << photo << ".jpg");
-      auto x = read_npy(out / (photo + ".input.npy"));
+      auto x = test::read_npy_f32((out / (photo + ".input.npy")).string());
       REQUIRE_MESSAGE(x.ok(), x.what());
       REQUIRE(s->run({{"input", x->view()}}).ok());
       const std::string prefix = name + "." + photo + ".";
-      auto scores = read_npy(out / (prefix + "scores.npy"));
-      auto boxes = read_npy(out / (prefix + "boxes.npy"));
+      auto scores = test::read_npy_f32((out / (prefix + "scores.npy")).string());
+      auto boxes = test::read_npy_f32((out / (prefix + "boxes.npy")).string());
       REQUIRE(scores.ok());
       REQUIRE(boxes.ok());
       const nn::tensor* want[2] = {&*scores, &*boxes};

@@ -5,6 +5,8 @@
 // model. This file holds the binary's heap counter (tests/support/heap_counter.hpp).
 #include <doctest/doctest.h>
 
+#include "onnx/npy_tensor.hpp"
+#include "support/harness.hpp"
 #include "support/heap_counter.hpp"
 
 #include <tessera/io/file.hpp>
@@ -24,22 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = fs::path(TESSERA_SOURCE_DIR) / "tests" / "onnx" / "models";
-
-nn::tensor read_npy(const fs::path& p) {
-  auto bytes = io::read_file_bytes(p.string());
-  REQUIRE_MESSAGE(bytes.ok(), bytes.what());
-  auto a = io::parse_npy(*bytes);
-  REQUIRE_MESSAGE(a.ok(), a.what());
-  REQUIRE(a->kind == 'f');
-  REQUIRE(a->itemsize == 4);
-  shape_t s;
-  for (auto d : a->shape) s.push_back(d);
-  auto t = nn::tensor::empty(nn::elem_type::f32, s);
-  REQUIRE(t.ok());
-  std::memcpy(t->data(), a->data.data(), a->data.size());
-  return std::move(t).value();
-}
+const fs::path kModelDir = fs::path(TESSERA_SOURCE_DIR) / "tests" / "onnx" / "models";
 
 struct fixture {
   std::string name;
@@ -48,7 +35,7 @@ struct fixture {
 
 std::vector<std::string> fixture_names() {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kModels))
+  for (const auto& e : fs::directory_iterator(kModelDir))
     if (e.path().extension() == ".onnx") names.push_back(e.path().stem().string());
   std::sort(names.begin(), names.end());
   return names;
@@ -57,10 +44,10 @@ std::vector<std::string> fixture_names() {
 fixture load_fixture(const std::string& name) {
   fixture f;
   f.name = name;
-  for (int i = 0; fs::exists(kModels / (name + ".input_" + std::to_string(i) + ".npy")); ++i)
-    f.inputs.push_back(read_npy(kModels / (name + ".input_" + std::to_string(i) + ".npy")));
-  for (int i = 0; fs::exists(kModels / (name + ".output_" + std::to_string(i) + ".npy")); ++i)
-    f.outputs.push_back(read_npy(kModels / (name + ".output_" + std::to_string(i) + ".npy")));
+  for (int i = 0; fs::exists(kModelDir / (name + ".input_" + std::to_string(i) + ".npy")); ++i)
+    f.inputs.push_back(test::must(test::read_npy_f32((kModelDir / (name + ".input_" + std::to_string(i) + ".npy")).string())));
+  for (int i = 0; fs::exists(kModelDir / (name + ".output_" + std::to_string(i) + ".npy")); ++i)
+    f.outputs.push_back(test::must(test::read_npy_f32((kModelDir / (name + ".output_" + std::to_string(i) + ".npy")).string())));
   return f;
 }
 
@@ -100,7 +87,7 @@ TEST_CASE("every fixture model matches PyTorch") {
   REQUIRE(names.size() >= 7);
   for (const std::string& name : names) {
     const fixture f = load_fixture(name);
-    auto m = onnx::model::load((kModels / (name + ".onnx")).string());
+    auto m = onnx::model::load((kModelDir / (name + ".onnx")).string());
     REQUIRE_MESSAGE(m.ok(), name << ": " << m.what());
     for (std::size_t threads : {1, 2}) {
       runtime::thread_pool pool(threads);
@@ -125,8 +112,8 @@ TEST_CASE("fusing gives the bits of the unfused graph (BatchNormalization foldin
     const fixture f = load_fixture(name);
     onnx::load_options unfused;
     unfused.fuse = false;
-    auto fused_model = onnx::model::load((kModels / (name + ".onnx")).string());
-    auto plain_model = onnx::model::load((kModels / (name + ".onnx")).string(), unfused);
+    auto fused_model = onnx::model::load((kModelDir / (name + ".onnx")).string());
+    auto plain_model = onnx::model::load((kModelDir / (name + ".onnx")).string(), unfused);
     REQUIRE(fused_model.ok());
     REQUIRE(plain_model.ok());
     onnx::session_options no_residual;
@@ -145,7 +132,7 @@ TEST_CASE("BatchNormalization folded into the conv matches the unfolded graph") 
   const fixture f = load_fixture("conv_bn_relu");
   onnx::load_options unfused;
   unfused.fuse = false;
-  auto m = onnx::model::load((kModels / "conv_bn_relu.onnx").string(), unfused);
+  auto m = onnx::model::load((kModelDir / "conv_bn_relu.onnx").string(), unfused);
   REQUIRE(m.ok());
   int bn = 0;
   for (const auto& n : (*m)->graph().nodes) bn += n.op_type == "BatchNormalization" && !n.dead;
@@ -153,7 +140,7 @@ TEST_CASE("BatchNormalization folded into the conv matches the unfolded graph") 
   auto s = onnx::session::create(*m);
   REQUIRE(s->run(named(*s, f.inputs)).ok());
   check_close(s->output(0), f.outputs[0], 1e-4, 1e-5, "unfolded");
-  auto folded = onnx::model::load((kModels / "conv_bn_relu.onnx").string());
+  auto folded = onnx::model::load((kModelDir / "conv_bn_relu.onnx").string());
   int live_bn = 0;
   for (const auto& n : (*folded)->graph().nodes) live_bn += n.op_type == "BatchNormalization" && !n.dead;
   CHECK(live_bn == 0);
@@ -161,7 +148,7 @@ TEST_CASE("BatchNormalization folded into the conv matches the unfolded graph") 
 
 TEST_CASE("a second run makes no heap allocation") {
   std::vector<fs::path> models;
-  for (const std::string& name : fixture_names()) models.push_back(kModels / (name + ".onnx"));
+  for (const std::string& name : fixture_names()) models.push_back(kModelDir / (name + ".onnx"));
   const fs::path face = fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "models" / "face-detector" / "version-RFB-320.onnx";
   if (fs::exists(face)) models.push_back(face);
   for (const fs::path& path : models) {
@@ -198,7 +185,7 @@ TEST_CASE("a second run makes no heap allocation") {
 
 TEST_CASE("a symbolic batch dim re-plans per batch size") {
   const fixture f = load_fixture("conv1d");  // input [batch, 2, 32]
-  auto m = onnx::model::load((kModels / "conv1d.onnx").string());
+  auto m = onnx::model::load((kModelDir / "conv1d.onnx").string());
   REQUIRE(m.ok());
   CHECK((*m)->inputs()[0].dims[0] == -1);
   CHECK((*m)->default_plan() == nullptr);
@@ -225,7 +212,7 @@ TEST_CASE("a symbolic batch dim re-plans per batch size") {
 
 TEST_CASE("sessions on several threads share one model") {
   const fixture f = load_fixture("residual");
-  auto m = onnx::model::load((kModels / "residual.onnx").string());
+  auto m = onnx::model::load((kModelDir / "residual.onnx").string());
   REQUIRE(m.ok());
   auto ref = onnx::session::create(*m);
   REQUIRE(ref->run(named(*ref, f.inputs)).ok());

@@ -14,12 +14,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 namespace tessera::test {
 
 inline constexpr std::uint64_t default_seed = 0x7e55e7a2026ull;
+
+#ifdef TESSERA_SOURCE_DIR  // targets linked to tessera_source_dir: a path inside the checkout
+inline std::string source_path(std::string_view rel) { return std::string(TESSERA_SOURCE_DIR) + "/" + std::string(rel); }
+#endif
 
 // splitmix64: the same stream natively and under WASM (std::uniform_real_distribution is not
 // specified bit-for-bit, and libstdc++ and Emscripten's libc++ differ).

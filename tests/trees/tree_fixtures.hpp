@@ -178,4 +178,12 @@ struct test_rng {
   std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
 };
 
+// A model text with the first occurrence of `from` (which must exist) at or after `start`
+// replaced by `to`: the broken variants of the loader tests.
+inline std::string replace_once(std::string s, const std::string& from, const std::string& to, std::size_t start = 0) {
+  const std::size_t p = s.find(from, start);
+  REQUIRE(p != std::string::npos);
+  return s.replace(p, from.size(), to);
+}
+
 }  // namespace tessera_test

@@ -6,6 +6,7 @@
 #include <tessera/vision/stb_implementation.hpp>
 
 #include "support/harness.hpp"
+#include "vision/vision_support.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -15,14 +16,10 @@
 
 using namespace tessera;
 using namespace tessera::vision;
+using test::random_image;
+using test::read_json;
 
 namespace {
-
-image_u8 random_image(int w, int h, int c, test::rng& g) {
-  image_u8 img = test::must(image_u8::create(w, h, c));
-  for (std::size_t i = 0; i < img.size_bytes(); ++i) img.data()[i] = static_cast<std::uint8_t>(g.next() & 0xff);
-  return img;
-}
 
 std::uint32_t crc32(const std::uint8_t* p, std::size_t n) {
   std::uint32_t c = 0xffffffffu;

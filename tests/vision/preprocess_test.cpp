@@ -6,6 +6,7 @@
 #include <tessera/vision/preprocess.hpp>
 
 #include "support/harness.hpp"
+#include "vision/vision_support.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,8 @@
 
 using namespace tessera;
 using namespace tessera::vision;
+using test::random_image;
+using test::read_json;
 
 namespace {
 
@@ -32,12 +35,6 @@ image_u8 pattern(int w, int h, int c) {
   return img;
 }
 
-image_u8 random_image(int w, int h, int c, test::rng& g) {
-  image_u8 img = test::must(image_u8::create(w, h, c));
-  for (std::size_t i = 0; i < img.size_bytes(); ++i) img.data()[i] = static_cast<std::uint8_t>(g.next() & 0xff);
-  return img;
-}
-
 // Plain bilinear in double with OpenCV's geometry (centres aligned, edges repeated).
 double bilinear_ref(const image_view& src, double dst_x, double dst_y, int dst_w, int dst_h, int c) {
   auto coord = [](double d, int dst, int src_n) {
@@ -50,12 +47,6 @@ double bilinear_ref(const image_view& src, double dst_x, double dst_y, int dst_w
   const int x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
   auto p = [&](int x, int y) { return static_cast<double>(src.pixel(x, y)[c]); };
   return (1 - fy) * ((1 - fx) * p(x0, y0) + fx * p(x1, y0)) + fy * ((1 - fx) * p(x0, y1) + fx * p(x1, y1));
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
-  return nlohmann::json::parse(f, nullptr, false);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <tessera/vision/ultraface.hpp>
 
 #include "support/harness.hpp"
+#include "vision/vision_support.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,8 @@
 
 using namespace tessera;
 using namespace tessera::vision;
+using test::random_image;
+using test::read_json;
 
 namespace {
 
@@ -53,12 +56,6 @@ std::vector<face_ref> demo_predict(const std::vector<float>& boxes, const std::v
     std::erase_if(idx, [&](int i) { return iou(i, current) > 0.3; });
   }
   return picked;
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
-  return nlohmann::json::parse(f, nullptr, false);
 }
 
 }  // namespace

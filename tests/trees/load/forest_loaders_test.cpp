@@ -10,6 +10,7 @@
 #include "trees/tree_fixtures.hpp"
 
 using namespace tessera;
+using tessera_test::replace_once;
 using tessera_test::to_bytes;
 
 namespace {
@@ -18,13 +19,6 @@ std::string fixture_text(const std::string& file) {
   std::string s;
   REQUIRE(tessera_test::read_whole_file(tessera_test::tree_fixture(file), s));
   return s;
-}
-
-// Replaces the first occurrence of `from` (which must exist) by `to`.
-std::string replace_once(std::string s, const std::string& from, const std::string& to) {
-  const std::size_t p = s.find(from);
-  REQUIRE(p != std::string::npos);
-  return s.replace(p, from.size(), to);
 }
 
 // A minimal XGBoost JSON model with one tree; pieces can be swapped to build broken ones.

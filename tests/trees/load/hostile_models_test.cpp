@@ -13,6 +13,7 @@
 #include "trees/tree_fixtures.hpp"
 
 using namespace tessera;
+using tessera_test::replace_once;
 using tessera_test::to_bytes;
 
 namespace {
@@ -59,13 +60,6 @@ std::string lgb_model(const std::string& max_feature_idx, int per_iteration, int
          "\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nthreshold=0.5\ndecision_type=2\nleft_child=-1\n"
          "right_child=-2\nleaf_value=-1 1\nshrinkage=1\n\n";
   return s + "end of trees\n";
-}
-
-// Replaces the first occurrence of `from` (which must exist) at or after `start`.
-std::string replace_once(std::string s, const std::string& from, const std::string& to, std::size_t start = 0) {
-  const std::size_t p = s.find(from, start);
-  REQUIRE(p != std::string::npos);
-  return s.replace(p, from.size(), to);
 }
 
 expected<trees::forest> load(const std::string& s) { return trees::load_forest_from_memory(to_bytes(s)); }
