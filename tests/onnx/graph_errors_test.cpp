@@ -142,6 +142,33 @@ TEST_CASE("absurd sizes are refused before anything is allocated") {
   REQUIRE_FALSE(m.ok());
   CHECK(m.err().code == errc::out_of_memory);
 
+  // What folding creates beyond its inputs has its own, smaller bound (a Transpose or Cast of a
+  // weight creates nothing new; ConstantOfShape, Tile and Expand do): 4 GiB from 16 bytes is
+  // refused under the defaults.
+  onnx_model_builder grow;
+  grow.initializer_i64("shape", {2}, {1 << 20, 1 << 10}).node("ConstantOfShape", {"shape"}, {"y"}, {}, "big").output("y");
+  const std::string ge = load_error(grow);
+  CHECK(contains(ge, "ConstantOfShape 'big'"));
+  CHECK(contains(ge, "max_folded_bytes"));
+  onnx::load_options tight;
+  tight.max_folded_bytes = 1024;
+  onnx_model_builder transpose;
+  transpose.initializer("w", {16, 64}, std::vector<float>(1024, 0.5f)).node("Transpose", {"w"}, {"y"}, {}, "t").output("y");
+  const auto tb = transpose.bytes();
+  auto transposed = onnx::model::load(std::span<const std::uint8_t>(tb), tight);
+  CHECK_MESSAGE(transposed.ok(), transposed.what());
+  onnx_model_builder tile_weight;
+  tile_weight.initializer("w", {1, 64}, std::vector<float>(64, 0.5f)).initializer_i64("r", {2}, {16, 1})
+      .node("Tile", {"w", "r"}, {"y"}, {}, "t").output("y");
+  const auto wb = tile_weight.bytes();
+  auto wm = onnx::model::load(std::span<const std::uint8_t>(wb), tight);
+  REQUIRE_FALSE(wm.ok());
+  CHECK(wm.err().code == errc::out_of_memory);
+  CHECK(contains(wm.err().message, "max_folded_bytes"));
+  tight.max_folded_bytes = 4096;  // 958 new elements: 3832 bytes
+  auto wm2 = onnx::model::load(std::span<const std::uint8_t>(wb), tight);
+  CHECK_MESSAGE(wm2.ok(), wm2.what());
+
   // A plan over the memory limit waits for a session (whose plan options may allow more):
   // the model loads without a plan and the run is refused, naming the node.
   onnx_model_builder huge_input;

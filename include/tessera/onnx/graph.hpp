@@ -47,6 +47,11 @@ struct load_options {
   // Bound on the bytes of constants the importer creates (initializers, folded nodes such as
   // ConstantOfShape): a small file must not make the loader allocate without limit.
   std::uint64_t max_constant_bytes = sizeof(void*) == 4 ? (std::uint64_t{3} << 30) : (std::uint64_t{16} << 30);
+  // Bound on what constant folding at load creates beyond its inputs: elements a folded node
+  // outputs past the element count of its inputs (ConstantOfShape, Expand, Tile, Range; not
+  // Cast, Transpose or Reshape of a weight, nor a Constant node, whose data is in the file).
+  // Initializers carry their own bytes, so this is where a few bytes can ask for gigabytes.
+  std::uint64_t max_folded_bytes = sizeof(void*) == 4 ? (std::uint64_t{256} << 20) : (std::uint64_t{2} << 30);
   // Bound on the load-time plan (workspace and constants folded for it) of a model whose input
   // dims are all static; over it the model loads without a plan and a session plans with its
   // own limit (session_options::plan.max_bytes).
@@ -183,7 +188,7 @@ inline status topological_order(graph& g) {
 // Runs node `n` once on constant inputs (null: omitted) into fresh tensors: load-time and
 // plan-time constant folding. `budget` bounds the bytes created.
 inline expected<std::vector<nn::tensor>> evaluate(const graph_node& n, const std::vector<const nn::tensor*>& inputs,
-                                                  std::uint64_t& budget) {
+                                                  std::uint64_t& budget, std::uint64_t& growth_budget) {
   const std::size_t k = inputs.size();
   std::vector<any_view> views(k);
   std::vector<value_desc> descs(k);
@@ -200,13 +205,25 @@ inline expected<std::vector<nn::tensor>> evaluate(const graph_node& n, const std
   const std::unique_ptr<op_state> state = ic.take_state();
   std::vector<nn::tensor> results;
   std::vector<any_view> out_views;
+  // Elements the outputs may have without growing the model (a Constant's are in the file).
+  std::uint64_t from_inputs = n.op_type == "Constant" ? UINT64_MAX : 0;
+  for (const nn::tensor* t : inputs)
+    if (t) from_inputs = std::min<std::uint64_t>(UINT64_MAX - static_cast<std::uint64_t>(t->size()), from_inputs) + static_cast<std::uint64_t>(t->size());
   for (std::size_t i = 0; i < outs.size(); ++i) {
     if (!outs[i].present) return make_error(errc::invalid_argument, "output " + std::to_string(i) + " was not inferred");
     TESSERA_ASSIGN_OR_RETURN(const index_t count, checked_numel(outs[i].shape));
-    const std::uint64_t bytes = static_cast<std::uint64_t>(count) * nn::elem_size(outs[i].type);
+    const std::uint64_t elems = static_cast<std::uint64_t>(count), size = nn::elem_size(outs[i].type);
+    const std::uint64_t bytes = elems * size, grown = elems > from_inputs ? (elems - from_inputs) * size : 0;
+    from_inputs -= std::min(elems, from_inputs);
     if (bytes > budget)
-      return make_error(errc::out_of_memory, "its output of " + std::to_string(bytes) + " bytes exceeds the constant limit");
+      return make_error(errc::out_of_memory, "its output of " + std::to_string(bytes) +
+                                                 " bytes exceeds what is left of the constant limit (load_options::max_constant_bytes)");
+    if (grown > growth_budget)
+      return make_error(errc::out_of_memory, "folding it at load creates " + std::to_string(grown) +
+                                                 " bytes beyond its inputs, over what is left of load_options::max_folded_bytes (" +
+                                                 std::to_string(growth_budget) + ")");
     budget -= bytes;
+    growth_budget -= grown;
     TESSERA_ASSIGN_OR_RETURN(nn::tensor t, nn::tensor::empty(outs[i].type, outs[i].shape));
     results.push_back(std::move(t));
   }
@@ -292,7 +309,8 @@ inline void fuse(graph& g) {
 
 }  // namespace detail
 
-inline expected<graph> import_graph(const model_proto& m, const load_options& opt = {}) {
+// `lookup` finds each node's op (see op_lookup); the overload below uses every registered op.
+inline expected<graph> import_graph(const model_proto& m, const load_options& opt, op_lookup lookup) {
   graph g;
   TESSERA_ASSIGN_OR_RETURN(g.opset, detail::default_domain_opset(m));
   const graph_proto& gp = m.graph;
@@ -349,7 +367,7 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
     n.op_type = std::string(np.op_type);
     if (!(np.domain.empty() || np.domain == "ai.onnx"))
       return make_error(errc::unsupported, n.label() + ": domain '" + std::string(np.domain) + "' is not supported");
-    const op_entry* e = find_op(np.op_type);
+    const op_entry* e = lookup(np.op_type);
     if (!e) return make_error(errc::unsupported, n.label() + ": operator " + n.op_type + " is not supported");
     if (g.opset < e->first_opset || g.opset > e->last_opset)
       return make_error(errc::unsupported, n.label() + ": opset " + std::to_string(g.opset) +
@@ -418,6 +436,7 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
   auto release = [&](int v) {
     if (v >= 0 && --readers[static_cast<std::size_t>(v)] == 0) g.values[static_cast<std::size_t>(v)].constant.reset();
   };
+  std::uint64_t fold_budget = opt.max_folded_bytes;
   // Folds the foldable nodes node `n` depends on (ancestors first: ascending = topological).
   auto fold_for = [&](std::size_t n, bool self) -> status {
     std::vector<std::size_t> todo, stack;
@@ -440,7 +459,7 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
       graph_node& f = g.nodes[k];
       std::vector<const nn::tensor*> in;
       for (int v : f.inputs) in.push_back(v >= 0 ? g.values[static_cast<std::size_t>(v)].constant.get() : nullptr);
-      auto results = detail::evaluate(f, in, budget);
+      auto results = detail::evaluate(f, in, budget, fold_budget);
       if (!results.ok()) return node_error(f, results.err());
       for (std::size_t i = 0; i < f.outputs.size(); ++i)
         detail::set_constant(g.values[static_cast<std::size_t>(f.outputs[i])], std::make_shared<const nn::tensor>(std::move((*results)[i])));
@@ -500,5 +519,7 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
     if (n.dead) n.impl.reset();
   return g;
 }
+
+inline expected<graph> import_graph(const model_proto& m, const load_options& opt = {}) { return import_graph(m, opt, &find_op); }
 
 }  // namespace tessera::onnx
