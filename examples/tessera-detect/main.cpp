@@ -36,6 +36,7 @@
 // This program's one translation unit compiles stb (see the header).
 #include <tessera/vision/stb_implementation.hpp>
 
+#include "../common/cli_main.hpp"
 #include "npy.hpp"
 
 #include <cstdio>
@@ -313,9 +314,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-detect: %s\n", s.message().c_str());
     return usage();
   }
-  if (const status s = run(o); !s.ok()) {
-    std::fprintf(stderr, "tessera-detect: %s\n", s.what().c_str());
-    return 1;
-  }
-  return 0;
+  return tessera_cli::guarded_main("tessera-detect", [&] {
+    if (const status s = run(o); !s.ok()) {
+      std::fprintf(stderr, "tessera-detect: %s\n", s.what().c_str());
+      return 1;
+    }
+    return 0;
+  });
 }

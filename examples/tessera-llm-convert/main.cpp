@@ -16,6 +16,7 @@
 #include <tessera/io/gguf_writer.hpp>
 #include <tessera/io/json.hpp>
 
+#include "../common/cli_main.hpp"
 #include "npy.hpp"  // tessera-detect's float32 .npy reader
 
 #include <algorithm>
@@ -239,9 +240,11 @@ int main(int argc, char** argv) {
                          "  EXPORT_DIR: hparams.json and one <tensor name>.npy per tensor (scripts/train_tiny_llm.py export)\n");
     return 2;
   }
-  if (const status st = convert(argv[1], argv[2]); !st) {
-    std::fprintf(stderr, "tessera-llm-convert: %s\n", st.what().c_str());
-    return 1;
-  }
-  return 0;
+  return tessera_cli::guarded_main("tessera-llm-convert", [&] {
+    if (const status st = convert(argv[1], argv[2]); !st) {
+      std::fprintf(stderr, "tessera-llm-convert: %s\n", st.what().c_str());
+      return 1;
+    }
+    return 0;
+  });
 }

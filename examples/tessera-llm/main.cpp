@@ -30,6 +30,7 @@
 #include <tessera/io/file.hpp>
 
 #include "../common/cli_args.hpp"
+#include "../common/cli_main.hpp"
 #include "memory_bandwidth.hpp"
 
 #include <algorithm>
@@ -568,12 +569,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-llm: %s\n", err.c_str());
     return usage();
   }
-  if (cmd == "generate") return cmd_generate(a);
-  if (cmd == "chat") return cmd_chat(a);
-  if (cmd == "tokenize") return cmd_tokenize(a);
-  if (cmd == "info") return cmd_info(a);
-  if (cmd == "bench") return cmd_bench(a);
-  if (cmd == "make-bench-models") return cmd_make_bench_models(a);
-  if (cmd == "make-model") return cmd_make_model(a);
-  return usage();
+  return tessera_cli::guarded_main("tessera-llm", [&] {
+    if (cmd == "generate") return cmd_generate(a);
+    if (cmd == "chat") return cmd_chat(a);
+    if (cmd == "tokenize") return cmd_tokenize(a);
+    if (cmd == "info") return cmd_info(a);
+    if (cmd == "bench") return cmd_bench(a);
+    if (cmd == "make-bench-models") return cmd_make_bench_models(a);
+    if (cmd == "make-model") return cmd_make_model(a);
+    return usage();
+  });
 }
