@@ -1,11 +1,13 @@
 // ONNX models through tessera's session against onnxruntime on the same files and inputs.
 //   bench_onnx [--quick] [--json] [--threads N] [--batch B] [--peers peers.jsonl]
-//              [--model M.onnx --case NAME]...
+//              [--model M.onnx --case NAME]... [--memory]
 // Without --model: the repo's digits CNN and YOLOv8-tiny, and the face detectors of
 // ../shared/models/face-detector when present. Inputs are the deterministic pattern below
 // (benchmarks/onnx/peer_ort.mjs feeds the peers the same one); symbolic dims take --batch.
 // Two records per case: the steady-state median time of one inference, and the first
-// inference after load (load, plan and the first run: what a page waits for).
+// inference after load (load, plan and the first run: what a page waits for). With --memory
+// (natively, one --model per process) one record instead: the peak resident memory that
+// loading the model and running it took, over the process's resident size before the load.
 // The peers' times come from benchmarks/onnx/run.py (onnxruntime-node natively,
 // onnxruntime-web under node for WASM) as JSON lines {"peer","case","threads","unit","value"}.
 #include "harness.hpp"
@@ -13,6 +15,7 @@
 #include <tessera/onnx.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -69,6 +72,8 @@ int main(int argc, char** argv) {
   std::vector<bench_case> cases;
   std::string peers_path;
   index_t batch = 1;
+  bool memory = false;
+  const std::uint64_t resident_at_start = bench::resident_bytes();
   for (std::size_t i = 0; i < opts.rest.size(); ++i) {
     const std::string& a = opts.rest[i];
     const bool has_value = i + 1 < opts.rest.size();
@@ -76,6 +81,7 @@ int main(int argc, char** argv) {
     else if (a == "--case" && has_value && !cases.empty()) cases.back().name = opts.rest[++i];
     else if (a == "--peers" && has_value) peers_path = opts.rest[++i];
     else if (a == "--batch" && has_value) batch = std::max<index_t>(1, std::atoll(opts.rest[++i].c_str()));
+    else if (a == "--memory") memory = true;
     else {
       std::fprintf(stderr, "bench_onnx: unexpected argument '%s'\n", a.c_str());
       return 2;
@@ -94,6 +100,10 @@ int main(int argc, char** argv) {
   }
   for (bench_case& c : cases)
     if (c.name.empty()) c.name = c.path.substr(c.path.find_last_of('/') + 1);
+  if (memory && (cases.size() != 1 || resident_at_start == 0)) {
+    std::fprintf(stderr, "bench_onnx: --memory measures one --model per process, natively on Linux\n");
+    return 2;
+  }
 
   const bench::peer_map peers = bench::read_peers(peers_path, "tessera");  // none without --peers
   const std::string main_peer = std::string(bench::target_name()) == "wasm" ? "onnxruntime-web" : "onnxruntime-node";
@@ -101,6 +111,22 @@ int main(int argc, char** argv) {
   onnx::session_options so;
   so.pool = &pool;
   const std::string case_suffix = batch > 1 ? "_b" + std::to_string(batch) : "";
+  // One record, with the peer's value for the same case when there is one.
+  const auto emit = [&](const std::string& case_name, const char* unit, double value) {
+    bench::record r;
+    r.bench = "onnx";
+    r.case_name = case_name;
+    r.threads = opts.threads;
+    r.unit = unit;
+    r.tessera = value;
+    r.lower_is_better = true;
+    if (auto it = peers.find(main_peer + "|" + r.case_name + "|" + std::to_string(opts.threads)); it != peers.end()) {
+      r.peer = main_peer;
+      r.peer_value = it->second.value;
+      r.note = it->second.note;
+    }
+    bench::emit(opts, r);
+  };
 
   for (const bench_case& c : cases) {
     // First inference: load, plan, run once.
@@ -122,6 +148,12 @@ int main(int argc, char** argv) {
     const double first_ms = (bench::now_seconds() - t0) * 1e3;
 
     bool failed = false;
+    if (memory) {
+      for (int rep = 0; rep < 3 && !failed; ++rep) failed = !s->run(p->feeds).ok();
+      const std::uint64_t peak = bench::peak_resident_bytes();
+      emit(c.name + case_suffix + "_peak_mb", "MB", static_cast<double>(peak - std::min(peak, resident_at_start)) / 1e6);
+      return failed ? 1 : 0;
+    }
     const double ms = 1e3 * bench::time_median(opts, [&] {
       if (!s->run(p->feeds).ok()) failed = true;
       bench::do_not_optimize(s->output(0).data);
@@ -131,21 +163,8 @@ int main(int argc, char** argv) {
       return 1;
     }
 
-    for (const auto& [kind, value] : {std::pair<std::string, double>{"", ms}, {"_first", first_ms}}) {
-      bench::record r;
-      r.bench = "onnx";
-      r.case_name = c.name + case_suffix + kind;
-      r.threads = opts.threads;
-      r.unit = "ms";
-      r.tessera = value;
-      r.lower_is_better = true;
-      if (auto it = peers.find(main_peer + "|" + r.case_name + "|" + std::to_string(opts.threads)); it != peers.end()) {
-        r.peer = main_peer;
-        r.peer_value = it->second.value;
-        r.note = it->second.note;
-      }
-      bench::emit(opts, r);
-    }
+    emit(c.name + case_suffix, "ms", ms);
+    emit(c.name + case_suffix + "_first", "ms", first_ms);
   }
   return 0;
 }

@@ -10,12 +10,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 namespace tessera::bench {
 
@@ -75,6 +81,25 @@ inline options parse_options(int argc, char** argv) {
     else o.rest.push_back(a);
   }
   return o;
+}
+
+// The process's resident memory now, and the most it has had, in bytes (0 where the system
+// does not say: outside Linux, and in WASM). A memory record runs one model per process and
+// reports peak minus the resident size before loading: what the model and its runs took.
+inline std::uint64_t resident_bytes() {
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages = 0, resident = 0;
+  if (statm >> pages >> resident) return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+#endif
+  return 0;
+}
+inline std::uint64_t peak_resident_bytes() {
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) == 0) return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
+#endif
+  return 0;
 }
 
 inline double now_seconds() {

@@ -6,7 +6,10 @@
 // backend web:  onnxruntime-web's WASM backend (SIMD, numThreads = 1) run by this node; run it
 //               with the node flags of tessera's WASM build (--no-liftoff).
 // Prints one JSON object per line per case: the steady-state median ms of one inference
-// ("case": name) and the first inference after load ("case": name + "_first").
+// ("case": name) and the first inference after load ("case": name + "_first"). With --memory
+// (one case per process) instead: the peak resident memory that loading and running the model
+// took over the process's resident size before the load ("case": name + "_peak_mb", MB), as
+// bench_onnx --memory measures tessera's.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,6 +29,8 @@ const minSeconds = Number(args['min-seconds'] || 0.2);
 const batch = Number(args.batch || 1);
 const threadList = (args.threads || '1').split(',').map(Number);
 const cases = JSON.parse(readFileSync(args.cases, 'utf8'));
+const memory = args.memory === 'true';
+if (memory && cases.length !== 1) throw new Error('peer_ort: --memory measures one case per process');
 const require = createRequire(path.join(here, '..', 'js', 'package.json'));
 const peer = backend === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
 const ort = require(peer);
@@ -51,6 +56,7 @@ for (const threads of threadList) {
     const opts = backend === 'node'
       ? { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' }
       : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
+    const residentAtStart = process.memoryUsage.rss();
     const t0 = process.hrtime.bigint();
     const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(c.path)), opts);
     const feeds = {};
@@ -62,6 +68,13 @@ for (const threads of threadList) {
     }
     await session.run(feeds);
     const firstMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (memory) {
+      for (let rep = 0; rep < 3; ++rep) await session.run(feeds);
+      const peak = process.resourceUsage().maxRSS * 1024;  // KiB
+      const value = Math.max(0, peak - residentAtStart) / 1e6;
+      console.log(JSON.stringify({ peer, case: c.name + suffix + '_peak_mb', threads, unit: 'MB', value, note }));
+      continue;
+    }
     const ms = 1e3 * await medianSeconds(() => session.run(feeds), reps, minSeconds);
     console.log(JSON.stringify({ peer, case: c.name + suffix, threads, unit: 'ms', value: ms, note }));
     console.log(JSON.stringify({ peer, case: c.name + suffix + '_first', threads, unit: 'ms', value: firstMs, note }));

@@ -5,13 +5,16 @@ harness JSON line with its ratio (peer time over tessera's: above 1, tessera is 
 
   /usr/bin/python3 benchmarks/onnx/run.py --native-build BUILD [--wasm-build WBUILD]
                                           [--threads 1,2] [--batch B] [--out records.jsonl] [--quick]
+                                          [--no-memory]
 
 Models: the repo's digits CNN and YOLOv8-tiny; without --quick also resnet18 and mobilenet_v2
 at 224x224 and YOLOv8n at 640x640 (random weights, written once by scripts/make_onnx_models.py
 --bench and scripts/make_detector_models.py), and ../shared/models/face-detector's two UltraFace
 models when present. Needs python3-torch and python3-onnx and, for the peers,
 scripts/install-bench-peers.sh. WASM contenders (tessera and onnxruntime-web) run under
-`node --no-liftoff`. Build first: cmake --build BUILD --target bench_onnx (and WBUILD).
+`node --no-liftoff`. Natively, each model also runs alone in a fresh process on each side
+(bench_onnx --memory, peer_ort.mjs --memory, 1 thread) for the peak resident memory that loading
+and running it took. Build first: cmake --build BUILD --target bench_onnx (and WBUILD).
 """
 import argparse
 import json
@@ -51,6 +54,25 @@ def input_shapes(path):
     return shapes
 
 
+def peak_memory_records(cases, work, native, node, js, common):
+    """One fresh process per model and side: the peak resident memory of load + runs."""
+    records = []
+    for c in cases:
+        one = os.path.join(work, "memory_case.json")
+        with open(one, "w") as f:
+            json.dump([c], f)
+        peer = []
+        if node and os.path.isdir(os.path.join(js, "onnxruntime-node")):
+            peer = run_lines([node, os.path.join(HERE, "peer_ort.mjs"), "--backend", "node", "--cases", one,
+                              "--threads", "1", "--memory"] + common) or []
+        peer_file = os.path.join(work, "memory_peer.jsonl")
+        with open(peer_file, "w") as f:
+            f.write("\n".join(peer) + "\n")
+        records += run_lines([native, "--json", "--threads", "1", "--memory", "--peers", peer_file,
+                              "--model", c["path"], "--case", c["name"]] + common) or []
+    return records
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--native-build", required=True)
@@ -60,6 +82,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, the repo's models only")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     args = ap.parse_args()
     reps = 2 if args.quick else args.reps
 
@@ -113,6 +136,8 @@ def main():
     native = os.path.join(args.native_build, "benchmarks", "bench_onnx")
     for t in args.threads.split(","):
         records += run_lines([native, "--json", "--threads", t, "--peers", peers_file] + common + model_args) or []
+    if not args.no_memory:
+        records += peak_memory_records(cases, work, native, node, js, ["--batch", str(args.batch)])
     if args.wasm_build and node:
         wasm = os.path.join(args.wasm_build, "benchmarks", "bench_onnx.js")
         records += run_lines([node] + NODE_FLAGS + [wasm, "--json", "--threads", "1", "--peers", peers_file]
