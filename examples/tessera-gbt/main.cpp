@@ -20,6 +20,7 @@
 #include <tessera/trees/predict.hpp>
 
 #include "../common/cli_args.hpp"
+#include "../common/cli_main.hpp"
 #include "breast_cancer_model.hpp"
 
 #include <cmath>
@@ -28,7 +29,6 @@
 #include <cstring>
 #include <functional>
 #include <map>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,7 +123,7 @@ int cmd_predict(const args& a) {
         line += '{';
         for (std::size_t c = 0; c < record.size(); ++c) {
           if (c) line += ", ";  // appended piecewise: GCC 12 warns (-Wrestrict) on "" + string here
-          line += trees::detail::c_string(columns.keys[c]) + ": " + fmt_value(record[c], f64);
+          line += cpp_source::c_string(columns.keys[c]) + ": " + fmt_value(record[c], f64);
         }
         line += "}\n";
       } else {
@@ -214,18 +214,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-gbt: %s\n", err.c_str());
     return usage();
   }
-#if defined(__cpp_exceptions)
-  // Sizes are bounded before allocating; a failure that remains (a big valid model or
-  // input on a small heap) is reported, not an abort.
-  try {
-#endif
+  return tessera_cli::guarded_main("tessera-gbt", [&] {
     if (cmd == "predict") return cmd_predict(a);
     if (cmd == "compile") return cmd_compile(a);
     if (cmd == "demo") return cmd_demo(a);
-#if defined(__cpp_exceptions)
-  } catch (const std::bad_alloc&) {
-    return fail(cmd + ": out of memory");
-  }
-#endif
-  return usage();
+    return usage();
+  });
 }

@@ -18,9 +18,11 @@
 #include <tessera/io/json.hpp>
 #include <tessera/io/npy.hpp>
 #include <tessera/onnx.hpp>
+#include <tessera/onnx/compiled_writer.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include "../common/cli_args.hpp"
+#include "../common/cli_main.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -49,7 +51,8 @@ int usage() {
                "usage:\n"
                "  tessera-onnx run --model M.onnx --input NAME=X.npy|X.json ... --output-dir D [--threads N]\n"
                "  tessera-onnx info --model M.onnx\n"
-               "  tessera-onnx compare --actual A.npy --expected B.npy [--tolerance T]\n");
+               "  tessera-onnx compare --actual A.npy --expected B.npy [--tolerance T]\n"
+               "  tessera-onnx compile --model M.onnx --name NAME [--shape INPUT=1,3,224,224]... [--out NAME.hpp]\n");
   return 2;
 }
 
@@ -355,6 +358,43 @@ int compare(const args& a) {
 
 }  // namespace
 
+// The model as a C++ header (tessera/onnx/compiled.hpp): tables, weights, only its ops.
+int compile(const args& a) {
+  const std::string path = a.get("model"), name = a.get("name");
+  if (path.empty() || name.empty()) return usage();
+  onnx::compiled::compile_options o;
+  const std::size_t slash = path.find_last_of('/');
+  o.external_data_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  for (const std::string& spec : a.all("shape")) {
+    const std::size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) return fail("--shape '" + spec + "': want INPUT=D0,D1,...");
+    std::vector<std::int64_t> dims;
+    for (std::size_t pos = eq + 1; pos <= spec.size();) {
+      const std::size_t comma = std::min(spec.find(',', pos), spec.size());
+      const std::string d = spec.substr(pos, comma - pos);
+      char* end = nullptr;
+      const long long v = std::strtoll(d.c_str(), &end, 10);
+      if (d.empty() || *end != '\0' || v < 0) return fail("--shape '" + spec + "': '" + d + "' is not a dim");
+      dims.push_back(v);
+      pos = comma + 1;
+    }
+    o.input_shapes.emplace_back(spec.substr(0, eq), std::move(dims));
+  }
+  auto bytes = io::read_file_bytes(path);
+  if (!bytes.ok()) return fail(bytes.what());
+  std::string header;
+  if (const status s = onnx::compiled::write_compiled_header(header, *bytes, name, o); !s.ok()) return fail(path + ": " + s.what());
+  const std::string out = a.get("out");
+  if (out.empty()) {
+    std::fwrite(header.data(), 1, header.size(), stdout);
+    return 0;
+  }
+  std::FILE* f = std::fopen(out.c_str(), "wb");
+  const bool written = f && std::fwrite(header.data(), 1, header.size(), f) == header.size();
+  if (f && std::fclose(f) != 0) return fail("cannot write '" + out + "'");
+  return written ? 0 : fail("cannot write '" + out + "'");
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string cmd = argv[1];
@@ -364,8 +404,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera-onnx: %s\n", err.c_str());
     return usage();
   }
-  if (cmd == "run") return run(a);
-  if (cmd == "info") return info(a);
-  if (cmd == "compare") return compare(a);
-  return usage();
+  return tessera_cli::guarded_main("tessera-onnx", [&] {
+    if (cmd == "run") return run(a);
+    if (cmd == "info") return info(a);
+    if (cmd == "compare") return compare(a);
+    if (cmd == "compile") return compile(a);
+    return usage();
+  });
 }

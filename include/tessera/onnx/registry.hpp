@@ -49,6 +49,10 @@ struct op_entry {
   op_builder build;
 };
 
+// How the importer finds an op type's entry: find_op (every op), or a compiled-in model's
+// own table of the ops it uses (onnx/compiled.hpp), so that its program carries no other.
+using op_lookup = const op_entry* (*)(std::string_view type) noexcept;
+
 #if defined(TESSERA_ONNX_OPS_EXTERN) && !defined(TESSERA_ONNX_OPS_DEFINE)
 
 // Defined in the one translation unit that defines TESSERA_ONNX_OPS_DEFINE.

@@ -62,11 +62,17 @@ class model {
   // From bytes in memory (a browser's fetched buffer). The bytes may be freed after loading.
   static expected<std::shared_ptr<const model>> load(bytes_view bytes, const load_options& opt = {}) {
     TESSERA_ASSIGN_OR_RETURN(const model_proto proto, parse_model(bytes));
+    return from_proto(proto, opt, &find_op);
+  }
+
+  // From a decoded (or, for a compiled-in model, constructed) ModelProto, with the ops that
+  // `lookup` knows. The proto's views may be released after loading.
+  static expected<std::shared_ptr<const model>> from_proto(const model_proto& proto, const load_options& opt, op_lookup lookup) {
     auto m = std::shared_ptr<model>(new model());
     m->producer_ = std::string(proto.producer_name);
     for (const metadata_entry& kv : proto.metadata_props) m->metadata_.emplace_back(std::string(kv.key), std::string(kv.value));
     for (const auto& t : proto.graph.initializers) m->parameters_ += t.numel;
-    TESSERA_ASSIGN_OR_RETURN(m->graph_, import_graph(proto, opt));
+    TESSERA_ASSIGN_OR_RETURN(m->graph_, import_graph(proto, opt, lookup));
     for (int v : m->graph_.inputs) {
       const graph_value& gv = m->graph_.values[static_cast<std::size_t>(v)];
       io_info io{gv.name, gv.type, gv.has_shape, gv.dims, gv.dim_names};

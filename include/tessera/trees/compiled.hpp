@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tessera/core/error.hpp"
+#include "tessera/core/cpp_source.hpp"
 #include "tessera/trees/compile.hpp"
 #include "tessera/trees/forest.hpp"
 #include "tessera/trees/forest_view.hpp"
@@ -30,54 +31,11 @@
 namespace tessera::trees {
 
 namespace detail {
-
-inline bool is_identifier(std::string_view s) {
-  if (s.empty() || s.size() > 200) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
-  }
-  return true;
-}
-
-inline std::string hex_double(double v) {
-  if (std::isinf(v)) return v > 0 ? "std::numeric_limits<double>::infinity()" : "-std::numeric_limits<double>::infinity()";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
-}
-
-inline std::string hex_float(float v) {
-  if (std::isinf(v)) return v > 0 ? "std::numeric_limits<float>::infinity()" : "-std::numeric_limits<float>::infinity()";
-  return hex_double(static_cast<double>(v)) + "f";
-}
-
-inline std::string c_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') { out += '\\'; out += static_cast<char>(c); }
-    else if (c < 0x20 || c >= 0x7f) { char b[8]; std::snprintf(b, sizeof b, "\\%03o", c); out += b; }
-    else out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
-// Appends "type name[] = {...};" with `per_line` items a line, or nothing when empty.
-template <class T, class F>
-void emit_array(std::string& out, const std::string& type, const std::string& name, std::span<const T> items,
-                std::size_t per_line, F&& format) {
-  if (items.empty()) return;
-  out += "inline constexpr " + type + " " + name + "[" + std::to_string(items.size()) + "] = {\n";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i % per_line == 0) out += "  ";
-    out += format(items[i]);
-    out += ',';
-    out += (i % per_line == per_line - 1 || i + 1 == items.size()) ? '\n' : ' ';
-  }
-  out += "};\n";
-}
-
+using cpp_source::c_string;
+using cpp_source::emit_array;
+using cpp_source::hex_double;
+using cpp_source::hex_float;
+using cpp_source::is_identifier;
 }  // namespace detail
 
 // Writes a self-contained header defining, in the global namespace:
