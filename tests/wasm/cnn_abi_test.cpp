@@ -94,16 +94,18 @@ tessera_cnn_detect_params yolov8_params(float confidence) {
   return p;
 }
 
-// tessera-detect's chain called directly: letterbox to the model's 64x64, the session, decode
-// and NMS, the JSON line.
-std::string native_detections(const std::vector<std::uint8_t>& rgba, float confidence) {
+// tessera-detect's chain called directly: fit to the model's 64x64, the session, decode and
+// NMS, the JSON line.
+std::string native_detections(const std::vector<std::uint8_t>& rgba, float confidence,
+                              tessera::vision::fit_mode fit = tessera::vision::fit_mode::letterbox,
+                              const tessera::vision::normalization& norm = tessera::vision::normalization::unit_range()) {
   using namespace tessera;
   auto m = onnx::model::load(kTiny + "model.onnx");
   REQUIRE(m.ok());
   auto s = onnx::session::create(*m);
   REQUIRE(s.ok());
   const vision::image_view photo{rgba.data(), kPhotoWidth, kPhotoHeight, 4, kPhotoWidth * 4};
-  auto in = vision::prepare_input(photo, 64, 64, vision::fit_mode::letterbox, vision::normalization::unit_range());
+  auto in = vision::prepare_input(photo, 64, 64, fit, norm);
   REQUIRE(in.ok());
   REQUIRE(s->run({{(*m)->inputs()[0].name, nn::any_view(in->tensor.view())}}).ok());
   const nn::any_view y = s->output(0);
@@ -188,6 +190,22 @@ TEST_CASE("cnn abi: detect() on RGBA pixels answers tessera-detect's JSON") {
       CHECK(!nlohmann::json::parse(got)["detections"].empty());
     }
   }
+  // Stretched, (x - 127) / 128 in BGR order: the same options natively.
+  tessera_cnn_detect_params stretched = yolov8_params(0.45f);
+  stretched.flags = tessera_cnn_flag_stretch | tessera_cnn_flag_bgr;
+  stretched.normalize = tessera_cnn_normalize_uniform;
+  stretched.mean = 127;
+  stretched.stddev = 128;
+  REQUIRE(tessera_cnn_detect(m, photo.data(), kPhotoWidth, kPhotoHeight, &stretched, "synthetic", 9, nullptr, 0) == 0);
+  tessera::vision::normalization bgr = tessera::vision::normalization::uniform(127, 128);
+  bgr.bgr = true;
+  const std::string stretched_native = native_detections(photo, 0.45f, tessera::vision::fit_mode::stretch, bgr);
+  CHECK(std::string(tessera_cnn_result(m)) == stretched_native);
+  CHECK(stretched_native != native_detections(photo, 0.45f));
+  stretched.stddev = 0;
+  CHECK(tessera_cnn_detect(m, photo.data(), kPhotoWidth, kPhotoHeight, &stretched, "", 0, nullptr, 0) ==
+        static_cast<std::int32_t>(tessera::errc::invalid_argument));
+
   // Class names given replace the model's; the raw output is there too.
   const tessera_cnn_detect_params p = yolov8_params(0.45f);
   const std::vector<std::string> names = {"cat", "dog", "bird"};

@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "tessera/onnx.hpp"
+#include "tessera/onnx/session.hpp"
 #include "tessera/vision/class_names.hpp"
 #include "tessera/vision/detect.hpp"
 #include "tessera/vision/detections_json.hpp"
@@ -63,7 +63,7 @@ struct tessera_cnn_detect_params {
   std::int32_t format;          //  0: tessera_cnn_format_*
   std::int32_t normalize;       //  4: tessera_cnn_normalize_*
   float mean;                   //  8: tessera_cnn_normalize_uniform
-  float std;                    // 12
+  float stddev;                 // 12
   std::int32_t width;           // 16: the model input's size; 0: its static size, else 640x640
   std::int32_t height;          // 20
   float confidence_threshold;   // 24
@@ -219,8 +219,8 @@ inline expected<vision::normalization> normalization_of(const tessera_cnn_detect
   vision::normalization n;
   if (p.normalize == tessera_cnn_normalize_unit) n = vision::normalization::unit_range();
   else if (p.normalize == tessera_cnn_normalize_imagenet) n = vision::normalization::imagenet();
-  else if (p.normalize == tessera_cnn_normalize_uniform && p.std != 0 && p.std == p.std && p.mean == p.mean)
-    n = vision::normalization::uniform(p.mean, p.std);
+  else if (p.normalize == tessera_cnn_normalize_uniform && p.stddev != 0 && p.stddev == p.stddev && p.mean == p.mean)
+    n = vision::normalization::uniform(p.mean, p.stddev);
   else return make_error(errc::invalid_argument, "detect: normalize is unit, imagenet, or a mean and a non-zero std");
   n.bgr = (p.flags & tessera_cnn_flag_bgr) != 0;
   return n;
@@ -287,10 +287,7 @@ inline status detect_cnn(cnn_model& m, const std::uint8_t* rgba, std::int32_t wi
 // Loads an ONNX model from the streamed bytes, which it frees (whether or not the load
 // succeeds), and makes its session. Null on failure (error slot set).
 TESSERA_WASM_EXPORT tessera::wasm::cnn_model* tessera_cnn_load(tessera::wasm::byte_buffer* bytes) {
-  std::unique_ptr<tessera::wasm::byte_buffer> owned(bytes);
-  std::unique_ptr<tessera::wasm::cnn_model> model;
-  const std::int32_t rc = tessera::wasm::guarded([&] { return tessera::wasm::load_cnn_model(std::move(owned), model); });
-  return rc == 0 ? model.release() : nullptr;
+  return tessera::wasm::load_from_bytes<tessera::wasm::cnn_model>(bytes, tessera::wasm::load_cnn_model);
 }
 
 TESSERA_WASM_EXPORT const char* tessera_cnn_info(const tessera::wasm::cnn_model* m) { return m == nullptr ? "" : m->info.c_str(); }
