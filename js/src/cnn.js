@@ -23,8 +23,9 @@ function pixelsOf(image) {
     const data = image.data;
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: image.width, height: image.height };
   }
-  const width = image?.width ?? image?.displayWidth;
-  const height = image?.height ?? image?.displayHeight;
+  // The source's own size: an <img>'s natural one, a <video>'s or VideoFrame's frame.
+  const width = image?.naturalWidth || image?.videoWidth || image?.displayWidth || image?.width;
+  const height = image?.naturalHeight || image?.videoHeight || image?.displayHeight || image?.height;
   if (typeof OffscreenCanvas === 'function' && Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) {
     const context = new OffscreenCanvas(width, height).getContext('2d');
     context.drawImage(image, 0, 0);

@@ -124,6 +124,32 @@ describe('run() and detect() equal the oracles', () => {
   }
 });
 
+describe('browser image sources', () => {
+  it('a canvas, ImageBitmap or image is drawn to an OffscreenCanvas when there is one', async () => {
+    const photo = syntheticPhoto(96, 72);
+    const drawn = [];
+    globalThis.OffscreenCanvas = class {
+      constructor(width, height) { this.size = [width, height]; }
+      getContext(kind) {
+        assert.equal(kind, '2d');
+        return {
+          drawImage: (image, x, y) => drawn.push({ image, x, y, size: this.size }),
+          getImageData: (x, y, width, height) => ({ data: photo.data, width, height }),
+        };
+      }
+    };
+    const tiny = await loadCnn(tinyPath, { worker: false, threads: 1, warmup: false });
+    try {
+      const image = { naturalWidth: 96, naturalHeight: 72, width: 10, height: 10 };  // an <img> shown smaller
+      assertSameDetections(await tiny.detect(image, { confidence: 0.45, name: 'synthetic' }), tinyAnswer);
+      assert.deepEqual(drawn, [{ image, x: 0, y: 0, size: [96, 72] }]);
+    } finally {
+      delete globalThis.OffscreenCanvas;
+      await tiny.dispose();
+    }
+  });
+});
+
 describe('errors are TesseraErrors carrying tessera\'s message', () => {
   for (const worker of [true, false]) {
     it(`bad models, inputs and options (${worker ? 'worker' : 'main thread'})`, async () => {
