@@ -3,7 +3,7 @@
 # for the pthreads flavour, <name>.worker.js.
 #
 #   tessera_add_wasm_module(<target>
-#     FAMILY trees                  the C ABI it exports: include/tessera/wasm/<FAMILY>_abi.hpp
+#     FAMILY trees|llm|cnn          the C ABI it exports: include/tessera/wasm/<FAMILY>_abi.hpp
 #     [FOREST_HEADER <file.hpp> FOREST_NAME <name>]
 #                                   trees: embed a forest written by
 #                                   `tessera-gbt compile --model M --name <name> > <file.hpp>`
@@ -26,7 +26,10 @@ function(tessera_add_wasm_module target)
     message(FATAL_ERROR "tessera_add_wasm_module(${target}): configure with emcmake (Emscripten)")
   endif()
   if(NOT arg_FAMILY)
-    message(FATAL_ERROR "tessera_add_wasm_module(${target}): FAMILY is required (trees)")
+    message(FATAL_ERROR "tessera_add_wasm_module(${target}): FAMILY is required (trees, llm or cnn)")
+  endif()
+  if(NOT arg_FAMILY MATCHES "^(trees|llm|cnn)$")
+    message(FATAL_ERROR "tessera_add_wasm_module(${target}): unknown FAMILY ${arg_FAMILY} (trees, llm or cnn)")
   endif()
   if(arg_FOREST_HEADER AND NOT arg_FAMILY STREQUAL "trees")
     message(FATAL_ERROR "tessera_add_wasm_module(${target}): FOREST_HEADER needs FAMILY trees")

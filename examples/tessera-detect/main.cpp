@@ -176,17 +176,11 @@ class model_runner {
   static expected<model_runner> open(const std::string& path, int threads) {
     model_runner r;
     TESSERA_ASSIGN_OR_RETURN(r.model_, onnx::model::load(path));
-    // The photo goes to the one input the caller must feed (initializers listed as inputs
-    // keep their stored values).
-    int fed = -1;
-    for (std::size_t k = 0; k < r.model_->inputs().size(); ++k) {
-      const int v = r.model_->graph().inputs[k];
-      if (r.model_->graph().values[static_cast<std::size_t>(v)].default_value) continue;
-      if (fed >= 0) return make_error(errc::unsupported, path + ": the model has several inputs to feed; tessera-detect feeds one image");
-      fed = static_cast<int>(k);
-    }
-    if (fed < 0) return make_error(errc::unsupported, path + ": the model has no input to feed the image to");
-    const onnx::io_info& in = r.model_->inputs()[static_cast<std::size_t>(fed)];
+    // The photo goes to the one input the caller must feed.
+    const std::vector<std::size_t> fed = r.model_->required_inputs();
+    if (fed.size() > 1) return make_error(errc::unsupported, path + ": the model has several inputs to feed; tessera-detect feeds one image");
+    if (fed.empty()) return make_error(errc::unsupported, path + ": the model has no input to feed the image to");
+    const onnx::io_info& in = r.model_->inputs()[fed[0]];
     if (in.type != nn::elem_type::f32) return make_error(errc::unsupported, path + ": input '" + in.name + "' is not float32");
     r.input_name_ = in.name;
     if (in.has_shape && in.dims.size() == 4 && in.dims[2] > 0 && in.dims[3] > 0 && in.dims[2] <= max_image_side && in.dims[3] <= max_image_side)
@@ -287,10 +281,7 @@ status run(const options& o) {
       }
       std::vector<TensorView<const float>> views;
       for (const Tensor<float>& t : outputs) views.push_back(t.view());
-      // detect() wants (boxes, scores); models such as the face detector list scores first.
-      if (o.format == output_format::boxes_scores && views.size() == 2 && views[0].rank() >= 1 && views[1].rank() >= 1 &&
-          views[0].dim(-1) != 4 && views[1].dim(-1) == 4)
-        std::swap(views[0], views[1]);
+      if (o.format == output_format::boxes_scores) boxes_before_scores(views);
       auto found = detect(o.format, views, in.transform, o.detect);
       if (!found) return make_error(found.err().code, o.photos[i] + ": " + found.err().message);
       const std::string line = detections_to_json(base_name(o.photos[i]), *found, names) + "\n";

@@ -1,4 +1,4 @@
-// tessera-web: shared types. Families are separate entry points: 'tessera-web/trees', 'tessera-web/llm'.
+// tessera-web: shared types. Families are separate entry points: 'tessera-web/trees', 'tessera-web/llm', 'tessera-web/cnn'.
 
 export type ErrorCode =
   | 'invalid_argument' | 'shape_mismatch' | 'out_of_range' | 'parse_error' | 'unsupported'

@@ -1,6 +1,6 @@
 // tessera-web: the shared part of the package. It loads no WebAssembly: each model family is
-// its own entry point (tessera-web/trees, tessera-web/llm; the CNN family comes as
-// tessera-web/vision), so a page pulls in only the family it uses.
+// its own entry point (tessera-web/trees, tessera-web/llm, tessera-web/cnn), so a page pulls
+// in only the family it uses.
 import { chooseFlavour, hasSimd128, isNode, threadsUnavailableReason } from './core/environment.js';
 
 export { TesseraError, ERROR_CODES } from './core/errors.js';

@@ -11,7 +11,7 @@
 // A generation is fed and generated in short calls to the worker (a prompt batch, or a few
 // tokens: about TARGET_STEP_MS each), so the page never waits long for a stop button, an
 // AbortSignal takes effect between two steps, and V8 optimizes the kernels as they run.
-import { sendModelBytes, startBackend, warmUp } from './core/loader.js';
+import { loadModel, sendModelBytes } from './core/loader.js';
 import { ModelHandle } from './core/model-handle.js';
 import { now, yieldToEventLoop } from './core/environment.js';
 import { tesseraError, throwIfAborted } from './core/errors.js';
@@ -340,10 +340,7 @@ function abortMessage(signal) {
  * @param options see llm.d.ts (LoadOptions)
  */
 export async function loadLLM(source, options = {}) {
-  const t0 = now();
-  const started = await startBackend('llm', options);
-  const { channel, runtime, startMs } = started;
-  try {
+  return loadModel('llm', options, async (channel, runtime) => {
     const { fromCache, bytes } = await sendModelBytes(channel, source, options, runtime.worker);
     throwIfAborted(options.signal);
     const context = options.context ?? 0;
@@ -351,12 +348,6 @@ export async function loadLLM(source, options = {}) {
     const loaded = await channel.call('loadEnd', {
       context, batch: options.batch ?? 0, kvCache: options.kvCache ?? 'f32', chatTemplate: options.chatTemplate,
     });
-    const loadMs = now() - t0;
-    const warmup = options.warmup === false ? null : await warmUp(channel, 'warmup', 2);
-    const timings = { startMs, loadMs, warmup, readyMs: now() - t0, fromCache, bytes };
-    return new LLM(channel, loaded, runtime, timings);
-  } catch (e) {
-    channel.close();
-    throw e;
-  }
+    return { loaded, fromCache, bytes, warmupRounds: 2 };
+  }, (channel, { loaded }, runtime, timings) => new LLM(channel, loaded, runtime, timings));
 }

@@ -6,7 +6,7 @@
 //   await model.predict({ tenure: 3, plan: 'basic' });     // {"0": 0.85, "1": 0.15}
 //   await model.predict(new Float32Array(rows));           // Float64Array, rows x outputs
 //   await model.dispose();
-import { CallStats, sendModelBytes, startBackend, warmUp } from './core/loader.js';
+import { CallStats, loadModel, sendModelBytes } from './core/loader.js';
 import { ModelHandle } from './core/model-handle.js';
 import { now, yieldToEventLoop } from './core/environment.js';
 import { tesseraError, throwIfAborted } from './core/errors.js';
@@ -142,19 +142,7 @@ export class TreeModel extends ModelHandle {
   }
 }
 
-async function finishLoad(started, loadModel, options, t0) {
-  const { channel, runtime, startMs } = started;
-  try {
-    const { info, fromCache, bytes } = await loadModel(channel);
-    const loadedMs = now() - t0;
-    const warmup = options.warmup === false ? null : await warmUp(channel);
-    const timings = { startMs, loadMs: loadedMs, warmup, readyMs: now() - t0, fromCache, bytes };
-    return new TreeModel(channel, info, runtime, timings);
-  } catch (e) {
-    channel.close();
-    throw e;
-  }
-}
+const makeTreeModel = (channel, { info }, runtime, timings) => new TreeModel(channel, info, runtime, timings);
 
 /**
  * Loads an XGBoost JSON/UBJSON or LightGBM text model.
@@ -163,13 +151,11 @@ async function finishLoad(started, loadModel, options, t0) {
  * @param options see trees.d.ts (LoadOptions)
  */
 export async function loadTrees(source, options = {}) {
-  const t0 = now();
-  const started = await startBackend('trees', options);
-  return finishLoad(started, async (channel) => {
-    const { fromCache, bytes } = await sendModelBytes(channel, source, options, started.runtime.worker);
+  return loadModel('trees', options, async (channel, runtime) => {
+    const { fromCache, bytes } = await sendModelBytes(channel, source, options, runtime.worker);
     const info = await channel.call('loadEnd', {});
     return { info, fromCache, bytes };
-  }, options, t0);
+  }, makeTreeModel);
 }
 
 /**
@@ -178,8 +164,6 @@ export async function loadTrees(source, options = {}) {
  */
 export async function loadCompiledTrees(options = {}) {
   if (!options.module) throw new TypeError('loadCompiledTrees needs options.module = {st: <url of the .mjs>}');
-  const t0 = now();
-  const started = await startBackend('trees', options);
-  return finishLoad(started, async (channel) => ({ info: await channel.call('loadEmbedded', {}), fromCache: false, bytes: 0 }),
-    options, t0);
+  return loadModel('trees', options, async (channel) => ({ info: await channel.call('loadEmbedded', {}), fromCache: false, bytes: 0 }),
+    makeTreeModel);
 }

@@ -70,3 +70,18 @@ export function moduleSizes(dist) {
   return sizes;
 }
 
+
+/** {data: Float32Array, dims: number[]} of a little-endian float32 .npy file (versions 1-3, C order). */
+export function readNpyF32(file) {
+  const bytes = readFileSync(file);
+  if (bytes.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file}: not a .npy file`);
+  const major = bytes[6];
+  const headerBytes = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  const header = bytes.toString('latin1', start, start + headerBytes);
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new Error(`${file}: not C-order float32`);
+  const dims = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const at = start + headerBytes;
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + bytes.byteLength));
+  return { data, dims };
+}

@@ -1,7 +1,7 @@
 // The npm package as a user gets it (ctest wasm/js_package): `npm pack` of the staged package,
 // installed from the tarball into a fresh folder with --ignore-scripts, imported by name from
-// Node, and its size checked against the budget (trees: under 300 KB gzip, the LLM family
-// under 1 MB, glue included). Skips when npm is not installed.
+// Node, and its size checked against the budget (trees: under 300 KB gzip, the LLM and CNN
+// families under 1 MB, glue included). Skips when npm is not installed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { it } from 'node:test';
 
 import { fixture, moduleSizes, packageDir, sourceDir } from './helpers.js';
 
-const BUDGET_GZIP = { trees: 300 * 1024, llm: 1024 * 1024 };  // per flavour: .wasm + .mjs (+ .worker.js)
+const BUDGET_GZIP = { trees: 300 * 1024, llm: 1024 * 1024, cnn: 1024 * 1024 };  // per flavour: .wasm + .mjs (+ .worker.js)
 const TARBALL_BUDGET = 2 * 1024 * 1024;
 
 function hasNpm() {
@@ -25,14 +25,14 @@ function hasNpm() {
 
 it('every module is within its size budget (gzip, glue included)', () => {
   const sizes = moduleSizes(path.join(packageDir, 'dist'));
-  assert.deepEqual(sizes.map((s) => s.module).sort(), ['llm-simd', 'llm-simd-mt', 'trees-simd', 'trees-simd-mt']);
+  assert.deepEqual(sizes.map((s) => s.module).sort(), ['cnn-simd', 'cnn-simd-mt', 'llm-simd', 'llm-simd-mt', 'trees-simd', 'trees-simd-mt']);
   for (const s of sizes) {
     console.log(`${s.module}: ${s.raw} bytes raw, ${s.gzip} gzip (${s.files.join(' + ')})`);
     assert.ok(s.gzip < BUDGET_GZIP[s.family], `${s.module}: ${s.gzip} bytes gzip, budget ${BUDGET_GZIP[s.family]}`);
   }
 });
 
-it('npm pack, install the tarball into a fresh folder, import tessera-web/trees and tessera-web/llm from Node', { skip: !hasNpm() && 'npm is not installed' }, () => {
+it('npm pack, install the tarball into a fresh folder, import tessera-web/trees, /llm and /cnn from Node', { skip: !hasNpm() && 'npm is not installed' }, () => {
   const work = mkdtempSync(path.join(tmpdir(), 'tessera-web-pack-'));
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work, packageDir], { encoding: 'utf8' });
   const [info] = JSON.parse(out);
@@ -41,7 +41,8 @@ it('npm pack, install the tarball into a fresh folder, import tessera-web/trees 
   for (const f of ['package.json', 'src/trees.js', 'src/trees.d.ts', 'src/index.d.ts', 'src/worker.js',
     'dist/trees-simd.wasm', 'dist/trees-simd.mjs', 'dist/trees-simd-mt.wasm', 'dist/trees-simd-mt.worker.js', 'dist/package.json',
     'src/llm.js', 'src/llm.d.ts', 'src/llm/backend.js', 'dist/llm-simd.wasm', 'dist/llm-simd.mjs', 'dist/llm-simd-mt.wasm',
-    'dist/llm-simd-mt.worker.js']) {
+    'dist/llm-simd-mt.worker.js', 'src/cnn.js', 'src/cnn.d.ts', 'src/cnn/backend.js', 'dist/cnn-simd.wasm', 'dist/cnn-simd.mjs',
+    'dist/cnn-simd-mt.wasm', 'dist/cnn-simd-mt.worker.js']) {
     assert.ok(files.includes(f), `the tarball holds ${f}`);
   }
   assert.ok(!files.some((f) => f.startsWith('test/')), 'no tests in the tarball');
@@ -56,13 +57,18 @@ it('npm pack, install the tarball into a fresh folder, import tessera-web/trees 
   writeFileSync(path.join(app, 'main.js'), `
     import { loadTrees } from 'tessera-web/trees';
     import { loadLLM } from 'tessera-web/llm';
+    import { loadCnn } from 'tessera-web/cnn';
     import { environment } from 'tessera-web';
     const model = await loadTrees(${JSON.stringify(fixture('breast_cancer.json'))});
     const answer = await model.predict({ worst_perimeter: 80, worst_concave_points: 0.05 });
     const llm = await loadLLM(${JSON.stringify(path.join(sourceDir, 'tests', 'llm', 'tokenizer_data', 'spm_bytes.gguf'))}, { warmup: false })
       .catch((e) => e);
-    console.log(JSON.stringify({ answer, flavour: model.runtime.flavour, env: await environment(), llmError: llm.message }));
+    const net = await loadCnn(${JSON.stringify(path.join(sourceDir, 'examples', 'models', 'digits_cnn.onnx'))});
+    const { logits } = await net.run({ input: { data: new Float32Array(64), dims: [1, 1, 8, 8] } });
+    console.log(JSON.stringify({ answer, flavour: model.runtime.flavour, env: await environment(), llmError: llm.message,
+      logitDims: logits.dims }));
     await model.dispose();
+    await net.dispose();
   `);
   const result = JSON.parse(execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' }).trim());
   assert.deepEqual(Object.keys(result.answer), ['0', '1']);
@@ -70,4 +76,5 @@ it('npm pack, install the tarball into a fresh folder, import tessera-web/trees 
   assert.equal(result.env.simd128, true);
   // The LLM module loads and reads the GGUF (a vocabulary-only file: no weights, tessera's message says so).
   assert.match(result.llmError, /tensor|weight|no metadata key/);
+  assert.deepEqual(result.logitDims, [1, 10]);
 });

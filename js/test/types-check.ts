@@ -3,6 +3,7 @@
 import { loadTrees, loadCompiledTrees, TesseraError, type TreeModel, type Answer } from 'tessera-web/trees';
 import { environment, type Progress } from 'tessera-web';
 import { loadLLM, type LLM, type GenerateResult, type ChatMessage } from 'tessera-web/llm';
+import { loadCnn, type CnnModel, type Detections, type Tensor } from 'tessera-web/cnn';
 
 async function main(): Promise<void> {
   const seen: Progress[] = [];
@@ -45,5 +46,18 @@ async function llmUser(signal: AbortSignal): Promise<void> {
   await llm.reset();
   await llm.dispose();
 }
+async function cnnUser(canvas: HTMLCanvasElement, signal: AbortSignal): Promise<void> {
+  const net: CnnModel = await loadCnn('/models/yolov8n.onnx', { threads: 2, warmup: false, onProgress: (p) => console.log(p.phase) });
+  const dims: (number | string | null)[] | null = net.info.inputs[0].dims;
+  const outputs: Record<string, Tensor> = await net.run({ images: { data: new Float32Array(3 * 640 * 640), dims: [1, 3, 640, 640] } }, { signal });
+  const logits: Float32Array = outputs.output0.data;
+  const found: Detections = await net.detect({ data: new Uint8ClampedArray(16), width: 2, height: 2 },
+    { confidence: 0.3, iou: 0.5, format: 'yolov5', normalize: { mean: 127, std: 128 }, size: [320, 240], classNames: ['a'], signal });
+  const fromCanvas = await net.detect(canvas, { fit: 'stretch', boxes: 'pixels', background: true });
+  const [x, y, w, h] = found.detections[0].bbox_xywh;
+  console.log(dims, logits.length, x + y + w + h, found.detections[0].class_name, fromCanvas.image, net.info.classNames, net.stats.steadyCallMs);
+  await net.dispose();
+}
 void main();
 void llmUser(new AbortController().signal);
+void cnnUser(document.createElement('canvas'), new AbortController().signal);

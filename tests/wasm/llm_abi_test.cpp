@@ -17,6 +17,7 @@
 #include "support/llm_test_model.hpp"
 #include "tessera/llm/generate.hpp"
 #include "tessera/wasm/llm_abi.hpp"
+#include "wasm/stream_bytes.hpp"
 
 namespace {
 
@@ -45,17 +46,7 @@ const std::vector<std::uint8_t>& model_bytes() {
   return bytes;
 }
 
-byte_buffer* stream_bytes(const std::vector<std::uint8_t>& bytes, std::size_t chunk, bool announce_size) {
-  byte_buffer* b = tessera_bytes_new(announce_size ? static_cast<std::uint32_t>(bytes.size()) : 0u);
-  REQUIRE(b != nullptr);
-  for (std::size_t at = 0; at < bytes.size(); at += chunk) {
-    const std::size_t n = std::min(chunk, bytes.size() - at);
-    std::uint8_t* dst = tessera_bytes_append(b, static_cast<std::uint32_t>(n));
-    REQUIRE(dst != nullptr);
-    std::memcpy(dst, bytes.data() + at, n);
-  }
-  return b;
-}
+using tessera_wasm_test::stream_bytes;
 
 llm_model* load(std::size_t chunk = 65536, bool announce = true) {
   llm_model* m = tessera_llm_load(stream_bytes(model_bytes(), chunk, announce));

@@ -13,6 +13,7 @@
 
 #include "tessera/wasm/trees_abi.hpp"
 #include "trees/tree_fixtures.hpp"
+#include "wasm/stream_bytes.hpp"
 #include "../../examples/tessera-gbt/breast_cancer_model.hpp"
 
 TESSERA_WASM_TREES_EMBED(breast_cancer)
@@ -22,19 +23,7 @@ namespace {
 using tessera::wasm::byte_buffer;
 using tessera::wasm::trees_model;
 
-// Streams a file's bytes into a buffer `chunk` bytes at a time, as the JS loader does.
-byte_buffer* stream_bytes(const std::string& text, std::size_t chunk, bool announce_size) {
-  byte_buffer* b = tessera_bytes_new(announce_size ? static_cast<std::uint32_t>(text.size()) : 0u);
-  REQUIRE(b != nullptr);
-  for (std::size_t at = 0; at < text.size(); at += chunk) {
-    const std::size_t n = std::min(chunk, text.size() - at);
-    std::uint8_t* dst = tessera_bytes_append(b, static_cast<std::uint32_t>(n));
-    REQUIRE(dst != nullptr);
-    std::memcpy(dst, text.data() + at, n);
-  }
-  CHECK(tessera_bytes_size(b) == text.size());
-  return b;
-}
+using tessera_wasm_test::stream_bytes;
 
 trees_model* load_fixture(const std::string& file, std::size_t chunk = 4096, bool announce_size = true) {
   std::string text;

@@ -134,6 +134,14 @@ class model {
       if (kv.first == key) return &kv.second;
     return nullptr;
   }
+  // Indices into inputs() of the inputs a caller must feed: initializers listed as graph
+  // inputs keep their stored values when not fed.
+  std::vector<std::size_t> required_inputs() const {
+    std::vector<std::size_t> out;
+    for (std::size_t k = 0; k < inputs_.size(); ++k)
+      if (!graph_.values[static_cast<std::size_t>(graph_.inputs[k])].default_value) out.push_back(k);
+    return out;
+  }
   // Elements of the file's initializers (the parameter count of a network).
   std::uint64_t parameters() const noexcept { return parameters_; }
   // The plan made at load when every input dim is static, else null.

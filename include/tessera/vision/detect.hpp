@@ -32,6 +32,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tessera::vision {
@@ -272,6 +273,14 @@ inline void to_source(std::span<detection> dets, const image_transform& t) {
     d.bbox.y1 = static_cast<float>(std::clamp(t.to_source_y(d.bbox.y1), 0.0, h));
     d.bbox.y2 = static_cast<float>(std::clamp(t.to_source_y(d.bbox.y2), 0.0, h));
   }
+}
+
+// boxes_scores wants (boxes, scores); some models (the face detector) list scores first: a
+// pair whose first tensor does not end in 4 and whose second does is swapped.
+inline void boxes_before_scores(std::span<TensorView<const float>> outputs) noexcept {
+  if (outputs.size() == 2 && outputs[0].rank() >= 1 && outputs[1].rank() >= 1 && outputs[0].dim(-1) != 4 &&
+      outputs[1].dim(-1) == 4)
+    std::swap(outputs[0], outputs[1]);
 }
 
 // The raw outputs of one image -> detections in photo pixels: decode, NMS, to_source.

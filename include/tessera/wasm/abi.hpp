@@ -1,5 +1,5 @@
 // The C ABI every tessera WebAssembly module shares: errors, heap buffers, streamed model
-// bytes, threads and build facts. A family's ABI (wasm/trees_abi.hpp; later vision and llm)
+// bytes, threads and build facts. A family's ABI (wasm/trees_abi.hpp, llm_abi.hpp, cnn_abi.hpp)
 // adds its handles on top. The JS package (js/) drives these functions; nothing here knows JS.
 //
 // Conventions, for every exported function:
@@ -141,6 +141,16 @@ struct byte_buffer {
   std::vector<std::uint8_t> bytes;
   std::size_t expected = 0;
 };
+
+// A family's load export: takes the streamed bytes (freed whether or not the load succeeds),
+// runs load(bytes, model) guarded, and returns the model, or null with the error slot set.
+template <class Model, class Load>
+Model* load_from_bytes(byte_buffer* bytes, Load&& load) {
+  std::unique_ptr<byte_buffer> owned(bytes);
+  std::unique_ptr<Model> model;
+  const std::int32_t rc = guarded([&] { return load(std::move(owned), model); });
+  return rc == 0 ? model.release() : nullptr;
+}
 
 // The worker threads of this module (a pthreads build); a single-threaded build runs inline.
 inline runtime::thread_pool& module_pool() {

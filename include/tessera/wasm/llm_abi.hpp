@@ -401,10 +401,7 @@ inline void generate_finish(llm_session& s) {
 // Loads a GGUF model from the streamed bytes, which the model keeps (its weights are views
 // into them). Null on failure (error slot set); the bytes are freed either way.
 TESSERA_WASM_EXPORT tessera::wasm::llm_model* tessera_llm_load(tessera::wasm::byte_buffer* bytes) {
-  std::unique_ptr<tessera::wasm::byte_buffer> owned(bytes);
-  std::unique_ptr<tessera::wasm::llm_model> model;
-  const std::int32_t rc = tessera::wasm::guarded([&] { return tessera::wasm::load_llm_model(std::move(owned), model); });
-  return rc == 0 ? model.release() : nullptr;
+  return tessera::wasm::load_from_bytes<tessera::wasm::llm_model>(bytes, tessera::wasm::load_llm_model);
 }
 
 TESSERA_WASM_EXPORT const char* tessera_llm_info(const tessera::wasm::llm_model* m) { return m == nullptr ? "" : m->info.c_str(); }

@@ -192,10 +192,7 @@ inline status predict_records(trees_model& m, std::string_view text, bool margin
 // Loads an XGBoost JSON/UBJSON or LightGBM text model from the streamed bytes, which it frees
 // (whether or not the load succeeds). Null on failure (error slot set).
 TESSERA_WASM_EXPORT tessera::wasm::trees_model* tessera_trees_load(tessera::wasm::byte_buffer* bytes) {
-  std::unique_ptr<tessera::wasm::byte_buffer> owned(bytes);
-  std::unique_ptr<tessera::wasm::trees_model> model;
-  const std::int32_t rc = tessera::wasm::guarded([&] { return tessera::wasm::load_trees_model(std::move(owned), model); });
-  return rc == 0 ? model.release() : nullptr;
+  return tessera::wasm::load_from_bytes<tessera::wasm::trees_model>(bytes, tessera::wasm::load_trees_model);
 }
 
 TESSERA_WASM_EXPORT const char* tessera_trees_info(const tessera::wasm::trees_model* m) {

@@ -1,9 +1,9 @@
 // The families a worker can host: one line each, imported only when a model of that family is
 // loaded, so a trees-only page never fetches another family's code or module.
-// (The CNN/ONNX family adds its line here: vision: () => import('../vision/backend.js').)
 export const BACKENDS = {
   trees: () => import('../trees/backend.js'),
   llm: () => import('../llm/backend.js'),
+  cnn: () => import('../cnn/backend.js'),
 };
 
 export async function createBackend(family) {

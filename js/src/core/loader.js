@@ -95,6 +95,29 @@ export async function sendModelBytes(channel, source, options, worker) {
 }
 
 /**
+ * A family's whole load: starts its backend, lets `open(channel, runtime)` make the model
+ * (stream its bytes, loadEnd...), warms it up (unless options.warmup is false or `open`
+ * returned warmupRounds: 0), and hands everything to `make(channel, opened, runtime, timings)`
+ * for the family's handle. The backend is closed if anything fails.
+ * `open` returns {fromCache, bytes, warmupRounds?, ...what the family's handle needs}.
+ */
+export async function loadModel(family, options, open, make) {
+  const t0 = now();
+  const { channel, runtime, startMs } = await startBackend(family, options);
+  try {
+    const opened = await open(channel, runtime);
+    const loadMs = now() - t0;
+    const rounds = opened.warmupRounds ?? 3;
+    const warmup = options.warmup === false || rounds === 0 ? null : await warmUp(channel, 'warmup', rounds);
+    const timings = { startMs, loadMs, warmup, readyMs: now() - t0, fromCache: opened.fromCache, bytes: opened.bytes };
+    return make(channel, opened, runtime, timings);
+  } catch (e) {
+    channel.close();
+    throw e;
+  }
+}
+
+/**
  * Runs `op` a few times with the event loop turning in between, so the first call a user makes
  * already meets optimized kernels. Returns the first and the last call's time (in the module).
  */

@@ -1,0 +1,120 @@
+// tessera-web/cnn: ONNX convolutional networks (raw tensors, or object detection on images) in
+// WebAssembly SIMD128.
+import type { CallStats, LoadTimings, RuntimeInfo, RuntimeOptions } from './index.js';
+
+export { TesseraError } from './index.js';
+export type { CallStats, LoadTimings, Progress, RuntimeInfo, RuntimeOptions } from './index.js';
+
+/** ArrayBuffer, typed array, Blob/File, Response, URL, or a string URL (under Node also a file path). */
+export type ModelSource = ArrayBuffer | ArrayBufferView | Blob | Response | URL | string;
+
+export interface LoadOptions extends RuntimeOptions {
+  /** Browsers: keep downloaded models in the Cache API under this name ('tessera-models'); false: never. */
+  cache?: boolean | string;
+  /** Run the network on zeros at load so the first call meets optimized code (default true; only when every input's dims are static). */
+  warmup?: boolean;
+}
+
+/** A graph input or output. dims: a number when static, the dim's name when symbolic ("batch"), null when unknown; null without a declared shape. */
+export interface TensorInfo {
+  name: string;
+  /** 'float32', 'int64', ...: tessera-web feeds and reads float32 tensors only. */
+  type: string;
+  dims: (number | string | null)[] | null;
+  /** Inputs the caller must feed (initializers listed as inputs keep their stored values). */
+  required?: true;
+}
+
+export interface CnnModelInfo {
+  producer: string;
+  /** Elements of the file's initializers. */
+  parameters: number;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  /** The operator types of the graph, sorted. */
+  operators: string[];
+  /** The file's metadata_props. */
+  metadata: Record<string, string>;
+  /** From the metadata's "names" (Ultralytics' export), else empty: detect()'s default class names. */
+  classNames: string[];
+}
+
+export interface Tensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+}
+
+/** RGBA pixels: ImageData, or anything shaped like it. */
+export interface ImageDataLike {
+  data: Uint8ClampedArray | Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** What detect() takes; in browsers with OffscreenCanvas also what drawImage takes. */
+export type DetectImage = ImageDataLike | CanvasImageSource;
+
+/** tessera-detect's options. */
+export interface DetectOptions {
+  /** The output layout (default 'yolov8'). */
+  format?: 'yolov8' | 'yolov5' | 'boxes-scores';
+  /** Minimum score (default 0.25). */
+  confidence?: number;
+  /** NMS IoU threshold in [0, 1] (default 0.45). */
+  iou?: number;
+  /** Detections kept at most (default 300). */
+  maxDetections?: number;
+  /** Keep the aspect ratio and pad (default), or resize to the input size. */
+  fit?: 'letterbox' | 'stretch';
+  /** The model input's [width, height] (default: the model's static input size, else 640x640). */
+  size?: [number, number];
+  /** Pixel normalization: x/255 (default), ImageNet's, or (x - mean) / std in pixel units. */
+  normalize?: 'unit' | 'imagenet' | { mean: number; std: number };
+  /** The model wants BGR planes. */
+  bgr?: boolean;
+  /** NMS across classes. */
+  agnostic?: boolean;
+  /** Every class over the threshold, not only the best. */
+  multiLabel?: boolean;
+  /** boxes-scores: boxes as fractions of the input (default) or in input pixels. */
+  boxes?: 'fractions' | 'pixels';
+  /** boxes-scores: class 0 is "no object" (never reported). */
+  background?: boolean;
+  /** Class names by class id (default: the model's, info.classNames). */
+  classNames?: string[];
+  /** The answer's "image" field (default ''). */
+  name?: string;
+  signal?: AbortSignal;
+}
+
+export interface Detection {
+  class_id: number;
+  class_name: string;
+  confidence: number;
+  /** Top-left corner, width and height in photo pixels. */
+  bbox_xywh: [number, number, number, number];
+}
+
+/** tessera-detect's JSON line for one photo. */
+export interface Detections {
+  image: string;
+  detections: Detection[];
+}
+
+export declare class CnnModel {
+  readonly info: CnnModelInfo;
+  readonly runtime: RuntimeInfo;
+  readonly timings: LoadTimings;
+  readonly stats: CallStats;
+  /** Every input the model requires, by name -> every output, by name. */
+  run(inputs: Record<string, { data: Float32Array | ArrayLike<number>; dims: number[] }>, options?: RunOptions): Promise<Record<string, Tensor>>;
+  detect(image: DetectImage, options?: DetectOptions): Promise<Detections>;
+  /** Frees the model, its module instance and its worker. */
+  dispose(): Promise<void>;
+}
+
+export declare function loadCnn(source: ModelSource, options?: LoadOptions): Promise<CnnModel>;

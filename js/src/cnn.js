@@ -1,0 +1,112 @@
+// tessera-web/cnn: ONNX convolutional networks run by tessera's ONNX runtime in WebAssembly
+// SIMD128, in a worker by default: raw tensors in and out, or object detection on an image
+// (YOLOv8, YOLOv5, boxes + scores) answered with the JSON tessera-detect prints.
+//
+//   import { loadCnn } from 'tessera-web/cnn';
+//   const net = await loadCnn('/models/yolov8n.onnx', { onProgress: (p) => console.log(p) });
+//   const { detections } = await net.detect(imageData, { confidence: 0.3 });
+//   const { logits } = await net.run({ input: { data: new Float32Array(64), dims: [1, 1, 8, 8] } });
+//   await net.dispose();
+import { CallStats, loadModel, sendModelBytes } from './core/loader.js';
+import { ModelHandle } from './core/model-handle.js';
+import { now } from './core/environment.js';
+import { tesseraError, throwIfAborted } from './core/errors.js';
+
+export { TesseraError } from './core/errors.js';
+
+const numelOf = (dims) => dims.reduce((a, b) => a * b, 1);
+
+// RGBA pixels of an image: ImageData-like objects as they are; in browsers, anything
+// drawImage takes (canvas, ImageBitmap, <img>, VideoFrame) through an OffscreenCanvas.
+function pixelsOf(image) {
+  if (image && ArrayBuffer.isView(image.data) && Number.isInteger(image.width) && Number.isInteger(image.height)) {
+    const data = image.data;
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: image.width, height: image.height };
+  }
+  // The source's own size: an <img>'s natural one, a <video>'s or VideoFrame's frame.
+  const width = image?.naturalWidth || image?.videoWidth || image?.displayWidth || image?.width;
+  const height = image?.naturalHeight || image?.videoHeight || image?.displayHeight || image?.height;
+  if (typeof OffscreenCanvas === 'function' && Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) {
+    const context = new OffscreenCanvas(width, height).getContext('2d');
+    context.drawImage(image, 0, 0);
+    return pixelsOf(context.getImageData(0, 0, width, height));
+  }
+  throw new TypeError('detect takes ImageData or {data: RGBA bytes, width, height}' +
+    (typeof OffscreenCanvas === 'function' ? ', a canvas, an ImageBitmap or an image' : ''));
+}
+
+function checkFeed(name, feed) {
+  if (!feed || !Array.isArray(feed.dims) || !feed.dims.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new TypeError(`run: input '${name}' needs {data: Float32Array, dims: [non-negative integers]}`);
+  }
+  const data = feed.data instanceof Float32Array ? feed.data : Float32Array.from(feed.data ?? []);
+  if (data.length !== numelOf(feed.dims)) {
+    throw tesseraError('shape_mismatch', `run: input '${name}' has ${data.length} values, its dims [${feed.dims}] hold ${numelOf(feed.dims)}`);
+  }
+  return { name, data, dims: feed.dims };
+}
+
+export class CnnModel extends ModelHandle {
+  /** @internal */
+  constructor(channel, info, runtime, timings) {
+    super(channel, runtime, timings);
+    this.info = info;
+    this.stats = new CallStats();
+  }
+
+  /**
+   * Runs the network: {inputName: {data: Float32Array, dims}} (every input it requires) ->
+   * {outputName: {data: Float32Array, dims}}.
+   */
+  async run(inputs, { signal } = {}) {
+    this._checkOpen();
+    throwIfAborted(signal);
+    if (inputs === null || typeof inputs !== 'object') throw new TypeError('run takes {inputName: {data, dims}}');
+    const t0 = now();
+    // Copies travel (transferred) to the worker: posting the caller's arrays would clone their buffers.
+    const feeds = Object.entries(inputs).map(([name, feed]) => checkFeed(name, feed))
+      .map((f) => (this.runtime.worker ? { ...f, data: f.data.slice() } : f));
+    const { outputs, ms } = await this._channel.call('run', { feeds }, this.runtime.worker ? feeds.map((f) => f.data.buffer) : []);
+    this.stats.record({ rows: 1, ms: now() - t0, computeMs: ms });
+    return Object.fromEntries(outputs.map((o) => [o.name, { data: o.data, dims: o.dims }]));
+  }
+
+  /**
+   * Detects objects on an image (ImageData-like {data: RGBA, width, height}; in browsers also a
+   * canvas, ImageBitmap or image): the model's input gets the fitted photo, its output is
+   * decoded, and the answer is tessera-detect's JSON as an object:
+   * {image, detections: [{class_id, class_name, confidence, bbox_xywh}]} in photo pixels.
+   */
+  async detect(image, options = {}) {
+    this._checkOpen();
+    throwIfAborted(options.signal);
+    const t0 = now();
+    const { pixels, width, height } = pixelsOf(image);
+    const { signal, ...detectOptions } = options;
+    const copy = this.runtime.worker ? pixels.slice() : pixels;
+    const { json, ms } = await this._channel.call('detect', { pixels: copy, width, height, options: detectOptions },
+      this.runtime.worker ? [copy.buffer] : []);
+    this.stats.record({ rows: 1, ms: now() - t0, computeMs: ms });
+    return JSON.parse(json);
+  }
+}
+
+// Every input the caller must feed has static dims: a run on zeros can warm the kernels up.
+function hasStaticInputs(info) {
+  return info.inputs.filter((i) => i.required).every((i) => Array.isArray(i.dims) && i.dims.every(Number.isInteger));
+}
+
+/**
+ * Loads an ONNX model.
+ * @param source  ArrayBuffer, typed array, Blob/File, Response, URL or string (a URL; under
+ *                Node also a file path)
+ * @param options see cnn.d.ts (LoadOptions)
+ */
+export async function loadCnn(source, options = {}) {
+  return loadModel('cnn', options, async (channel, runtime) => {
+    const { fromCache, bytes } = await sendModelBytes(channel, source, options, runtime.worker);
+    throwIfAborted(options.signal);
+    const info = await channel.call('loadEnd', {});
+    return { info, fromCache, bytes, warmupRounds: hasStaticInputs(info) ? 2 : 0 };
+  }, (channel, { info }, runtime, timings) => new CnnModel(channel, info, runtime, timings));
+}

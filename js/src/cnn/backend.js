@@ -1,0 +1,163 @@
+// The CNN family's side of the worker (or of the page, in main-thread mode): one module
+// instance, one ONNX model and its session, called through the CNN C ABI
+// (include/tessera/wasm/cnn_abi.hpp). Every operation is one synchronous call of the module.
+import { ModelBackend } from '../core/backend.js';
+import { now } from '../core/environment.js';
+import { tesseraError } from '../core/errors.js';
+
+// tessera_cnn_tensor: {name, name_bytes, data, dims, rank}, 20 bytes, little-endian.
+const TENSOR_BYTES = 20;
+// tessera_cnn_detect_params, 40 bytes, and the values it carries.
+const DETECT_PARAMS_BYTES = 40;
+const FORMATS = { yolov8: 0, yolov5: 1, 'boxes-scores': 2 };
+const NORMALIZE_UNIT = 0;
+const NORMALIZE_IMAGENET = 1;
+const NORMALIZE_UNIFORM = 2;
+const FLAG_STRETCH = 1;
+const FLAG_BGR = 2;
+const FLAG_AGNOSTIC = 4;
+const FLAG_MULTI_LABEL = 8;
+const FLAG_BOX_PIXELS = 16;
+const FLAG_BACKGROUND = 32;
+
+const align = (n, to) => Math.ceil(n / to) * to;
+const numelOf = (dims) => dims.reduce((a, b) => a * b, 1);
+
+export class CnnBackend extends ModelBackend {
+  constructor() {
+    super();
+    this.model = 0;
+    this.info = null;
+  }
+
+  loadEnd() {
+    this.model = this.rt.callPointer('tessera_cnn_load', this.takeBytes());  // consumes the bytes
+    this.info = JSON.parse(this.rt.string(this.rt.call('tessera_cnn_info', this.model)));
+    return this.info;
+  }
+
+  /** feeds: [{name, data: Float32Array, dims: number[]}] -> {outputs: [{name, data, dims}], ms}. */
+  run({ feeds }) {
+    const t0 = now();
+    const encoder = new TextEncoder();
+    const names = feeds.map((f) => encoder.encode(f.name));
+    // The tensor structs, then each feed's name, dims and values (4-byte aligned).
+    let bytes = feeds.length * TENSOR_BYTES;
+    const at = feeds.map((f, i) => {
+      const name = bytes;
+      const dims = align(name + names[i].byteLength, 4);
+      const data = dims + f.dims.length * 4;
+      bytes = data + f.data.byteLength;
+      return { name, dims, data };
+    });
+    const base = this.scratchFor(bytes || 4);
+    const heap = this.rt.u8();
+    const view = new DataView(heap.buffer);
+    feeds.forEach((f, i) => {
+      const { name, dims, data } = at[i];
+      heap.set(names[i], base + name);
+      f.dims.forEach((d, k) => view.setUint32(base + dims + k * 4, d, true));
+      heap.set(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), base + data);
+      const t = base + i * TENSOR_BYTES;
+      view.setUint32(t, base + name, true);
+      view.setUint32(t + 4, names[i].byteLength, true);
+      view.setUint32(t + 8, base + data, true);
+      view.setUint32(t + 12, base + dims, true);
+      view.setUint32(t + 16, f.dims.length, true);
+    });
+    this.rt.check(this.rt.call('tessera_cnn_run', this.model, base, feeds.length));
+    return { outputs: this.readOutputs(), ms: now() - t0 };
+  }
+
+  // The last run's outputs, copied out of the module's workspace.
+  readOutputs() {
+    const n = this.rt.call('tessera_cnn_output_count', this.model) >>> 0;
+    const list = this.rt.call('tessera_cnn_outputs', this.model) >>> 0;
+    const view = new DataView(this.rt.u8().buffer);
+    const f32 = this.rt.f32();
+    const outputs = [];
+    for (let i = 0; i < n; ++i) {
+      const t = list + i * TENSOR_BYTES;
+      const data = view.getUint32(t + 8, true);
+      const dimsAt = view.getUint32(t + 12, true);
+      const dims = Array.from({ length: view.getUint32(t + 16, true) }, (_, k) => view.getUint32(dimsAt + k * 4, true));
+      const numel = numelOf(dims);
+      outputs.push({ name: this.rt.string(view.getUint32(t, true)), data: f32.slice(data / 4, data / 4 + numel), dims });
+    }
+    return outputs;
+  }
+
+  /** pixels: RGBA bytes of width x height; options: see detect() in ../cnn.d.ts. -> {json, ms}. */
+  detect({ pixels, width, height, options = {} }) {
+    const t0 = now();
+    if (pixels.byteLength !== width * height * 4) {
+      throw tesseraError('shape_mismatch', `detect: ${pixels.byteLength} bytes of pixels for a ${width}x${height} RGBA image`);
+    }
+    const encoder = new TextEncoder();
+    const name = encoder.encode(options.name ?? '');
+    const classNames = options.classNames ?? [];
+    if (!Array.isArray(classNames) || classNames.some((c) => typeof c !== 'string' || /[\r\n]/.test(c))) {
+      throw new TypeError('detect: classNames must be an array of strings without line breaks');
+    }
+    const names = encoder.encode(classNames.length ? `${classNames.join('\n')}\n` : '');
+    const nameAt = DETECT_PARAMS_BYTES;
+    const namesAt = nameAt + name.byteLength;
+    const pixelsAt = align(namesAt + names.byteLength, 4);
+    const base = this.scratchFor(pixelsAt + pixels.byteLength);
+    const heap = this.rt.u8();
+    writeDetectParams(new DataView(heap.buffer, base, DETECT_PARAMS_BYTES), options);
+    heap.set(name, base + nameAt);
+    heap.set(names, base + namesAt);
+    heap.set(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), base + pixelsAt);
+    this.rt.check(this.rt.call('tessera_cnn_detect', this.model, base + pixelsAt, width, height, base,
+      base + nameAt, name.byteLength, base + namesAt, names.byteLength));
+    return { json: this.rt.string(this.rt.call('tessera_cnn_result', this.model)), ms: now() - t0 };
+  }
+
+  // One run on zeros (the client asks only when every input it must feed has static dims).
+  warmup() {
+    const feeds = this.info.inputs.filter((i) => i.required).map((i) => ({ name: i.name, data: new Float32Array(numelOf(i.dims)), dims: i.dims }));
+    const t0 = now();
+    this.run({ feeds });
+    return { ms: now() - t0, rows: 1 };
+  }
+
+  releaseModel() {
+    if (this.model) this.rt.call('tessera_cnn_free', this.model);
+    this.model = 0;
+    this.info = null;
+  }
+}
+
+// detect()'s options into tessera_cnn_detect_params (offsets as in cnn_abi.hpp).
+function writeDetectParams(view, o) {
+  const format = FORMATS[o.format ?? 'yolov8'];
+  if (format === undefined) throw new TypeError(`detect: format must be yolov8, yolov5 or boxes-scores, not '${o.format}'`);
+  let normalize = NORMALIZE_UNIT;
+  let mean = 0;
+  let std = 1;
+  if (o.normalize === 'imagenet') normalize = NORMALIZE_IMAGENET;
+  else if (typeof o.normalize === 'object' && o.normalize !== null) [normalize, mean, std] = [NORMALIZE_UNIFORM, o.normalize.mean, o.normalize.std];
+  else if (o.normalize !== undefined && o.normalize !== 'unit') {
+    throw new TypeError("detect: normalize must be 'unit', 'imagenet' or {mean, std}");
+  }
+  if (o.fit !== undefined && o.fit !== 'letterbox' && o.fit !== 'stretch') throw new TypeError("detect: fit must be 'letterbox' or 'stretch'");
+  if (o.boxes !== undefined && o.boxes !== 'fractions' && o.boxes !== 'pixels') throw new TypeError("detect: boxes must be 'fractions' or 'pixels'");
+  const [width, height] = o.size ?? [0, 0];
+  const flags = (o.fit === 'stretch' ? FLAG_STRETCH : 0) | (o.bgr ? FLAG_BGR : 0) | (o.agnostic ? FLAG_AGNOSTIC : 0) |
+    (o.multiLabel ? FLAG_MULTI_LABEL : 0) | (o.boxes === 'pixels' ? FLAG_BOX_PIXELS : 0) | (o.background ? FLAG_BACKGROUND : 0);
+  view.setInt32(0, format, true);
+  view.setInt32(4, normalize, true);
+  view.setFloat32(8, mean, true);
+  view.setFloat32(12, std, true);
+  view.setInt32(16, width, true);
+  view.setInt32(20, height, true);
+  view.setFloat32(24, o.confidence ?? 0.25, true);
+  view.setFloat32(28, o.iou ?? 0.45, true);
+  view.setInt32(32, o.maxDetections ?? 300, true);
+  view.setUint32(36, flags, true);
+}
+
+export function createBackend() {
+  return new CnnBackend();
+}

@@ -1,0 +1,206 @@
+// Node tests of tessera-web/cnn against the staged package (ctest wasm/js_cnn):
+//   node --test js/test/cnn.test.js     (TESSERA_WEB_PACKAGE=<build>/js/package, default build/wasm)
+// Oracles: the digits CNN's PyTorch outputs (examples/models/digits_cnn_*.npy), and for
+// detection tests/models/yolov8_tiny/synthetic_detections.json, the answer of tessera's native
+// chain on the same synthetic photo (tests/wasm/cnn_abi_test.cpp checks it natively).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, it } from 'node:test';
+
+import { importPackage, readNpyF32, sourceDir } from './helpers.js';
+
+const { loadCnn, TesseraError } = await importPackage('cnn');
+const digitsPath = path.join(sourceDir, 'examples', 'models', 'digits_cnn.onnx');
+const digitsInputs = readNpyF32(path.join(sourceDir, 'examples', 'models', 'digits_cnn_inputs.npy'));
+const digitsOutputs = readNpyF32(path.join(sourceDir, 'examples', 'models', 'digits_cnn_outputs.npy'));
+const tinyPath = path.join(sourceDir, 'tests', 'models', 'yolov8_tiny', 'model.onnx');
+const tinyAnswer = JSON.parse(readFileSync(path.join(sourceDir, 'tests', 'models', 'yolov8_tiny', 'synthetic_detections.json'), 'utf8'));
+
+// The photo tests/wasm/cnn_abi_test.cpp draws (synthetic_photo there), as ImageData would hold it.
+function syntheticPhoto(width, height) {
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; ++y) {
+    for (let x = 0; x < width; ++x) {
+      for (let c = 0; c < 4; ++c) data[(y * width + x) * 4 + c] = c === 3 ? 255 : ((x * 5 + y * 3 + c * 70) ^ (x * y)) & 255;
+    }
+  }
+  return { data, width, height };
+}
+
+function assertClose(got, want, rel, what) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; ++i) {
+    assert.ok(Math.abs(got[i] - want[i]) <= rel * (1 + Math.abs(want[i])), `${what}: value ${i}: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+// Confidence printed with 4 decimals, boxes with 1: a last-digit difference is float rounding.
+function assertSameDetections(got, want) {
+  assert.equal(got.image, want.image);
+  assert.equal(got.detections.length, want.detections.length, 'detection count');
+  got.detections.forEach((d, i) => {
+    const w = want.detections[i];
+    assert.equal(d.class_id, w.class_id);
+    assert.equal(d.class_name, w.class_name);
+    assert.ok(Math.abs(d.confidence - w.confidence) <= 2e-4, `confidence ${d.confidence} vs ${w.confidence}`);
+    d.bbox_xywh.forEach((v, k) => assert.ok(Math.abs(v - w.bbox_xywh[k]) <= 0.15, `bbox ${d.bbox_xywh} vs ${w.bbox_xywh}`));
+  });
+}
+
+const flavours = [
+  { name: 'worker, st', options: { threads: 1 }, flavour: 'st' },
+  { name: 'main thread', options: { worker: false, threads: 1 }, flavour: 'st' },
+  { name: 'worker, mt, 2 threads', options: { threads: 2 }, flavour: 'mt' },
+];
+
+describe('loading', () => {
+  it('from a path in a worker: progress up to the file size, the model described', async () => {
+    const events = [];
+    const net = await loadCnn(digitsPath, { threads: 1, onProgress: (p) => events.push(p) });
+    try {
+      assert.equal(net.runtime.worker, true);
+      const bytes = events.filter((e) => e.phase === 'download');
+      assert.equal(bytes[bytes.length - 1].loaded, readFileSync(digitsPath).byteLength);
+      assert.equal(net.timings.bytes, readFileSync(digitsPath).byteLength);
+      assert.deepEqual(net.info.inputs, [{ name: 'input', type: 'float32', dims: ['batch', 1, 8, 8], required: true }]);
+      assert.deepEqual(net.info.outputs, [{ name: 'logits', type: 'float32', dims: ['batch', 10] }]);
+      assert.ok(net.info.operators.includes('Conv'));
+      assert.ok(net.info.parameters > 1000);
+      assert.equal(net.timings.warmup, null, 'a symbolic batch dim: no warm-up run');
+    } finally {
+      await net.dispose();
+    }
+  });
+
+  it('from an ArrayBuffer and a file: URL on the main thread; a static model warms up', async () => {
+    const b = readFileSync(tinyPath);
+    const net = await loadCnn(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), { worker: false, threads: 1 });
+    const again = await loadCnn(pathToFileURL(tinyPath), { worker: false, threads: 1, warmup: false });
+    try {
+      assert.equal(net.runtime.flavour, 'st');
+      assert.deepEqual(net.info.classNames, ['class0', 'class1', 'class2']);
+      assert.deepEqual(net.info.inputs[0].dims, [1, 3, 64, 64]);
+      assert.equal(net.info.metadata.stride, '32');
+      assert.equal(net.timings.warmup.rounds, 2);
+      assert.deepEqual(again.info, net.info);
+    } finally {
+      await net.dispose();
+      await again.dispose();
+    }
+  });
+});
+
+describe('run() and detect() equal the oracles', () => {
+  for (const { name, options, flavour } of flavours) {
+    it(`digits CNN logits equal PyTorch's; yolov8_tiny detections the native answer (${name})`, async () => {
+      const digits = await loadCnn(digitsPath, options);
+      const tiny = await loadCnn(tinyPath, options);
+      try {
+        assert.equal(digits.runtime.flavour, flavour);
+        const out = await digits.run({ input: digitsInputs });
+        assert.deepEqual(Object.keys(out), ['logits']);
+        assert.deepEqual(out.logits.dims, digitsOutputs.dims);
+        assertClose(out.logits.data, digitsOutputs.data, 1e-4, 'logits');
+        // One image (a plain array works too): the first row.
+        const one = await digits.run({ input: { data: Array.from(digitsInputs.data.subarray(0, 64)), dims: [1, 1, 8, 8] } });
+        assertClose(one.logits.data, digitsOutputs.data.subarray(0, 10), 1e-4, 'one image');
+        assert.equal(digits.stats.calls, 2);
+
+        const found = await tiny.detect(syntheticPhoto(96, 72), { confidence: 0.45, name: 'synthetic' });
+        assertSameDetections(found, tinyAnswer);
+        const renamed = await tiny.detect(syntheticPhoto(96, 72), { confidence: 0.45, classNames: ['cat', 'dog', 'bird'] });
+        assert.equal(renamed.image, '');
+        assert.ok(renamed.detections.length > 0);
+        for (const d of renamed.detections) assert.equal(d.class_name, ['cat', 'dog', 'bird'][d.class_id]);
+        const strict = await tiny.detect(syntheticPhoto(96, 72), { confidence: 0.99 });
+        assert.deepEqual(strict.detections, []);
+      } finally {
+        await digits.dispose();
+        await tiny.dispose();
+      }
+    });
+  }
+});
+
+describe('browser image sources', () => {
+  it('a canvas, ImageBitmap or image is drawn to an OffscreenCanvas when there is one', async () => {
+    const photo = syntheticPhoto(96, 72);
+    const drawn = [];
+    globalThis.OffscreenCanvas = class {
+      constructor(width, height) { this.size = [width, height]; }
+      getContext(kind) {
+        assert.equal(kind, '2d');
+        return {
+          drawImage: (image, x, y) => drawn.push({ image, x, y, size: this.size }),
+          getImageData: (x, y, width, height) => ({ data: photo.data, width, height }),
+        };
+      }
+    };
+    const tiny = await loadCnn(tinyPath, { worker: false, threads: 1, warmup: false });
+    try {
+      const image = { naturalWidth: 96, naturalHeight: 72, width: 10, height: 10 };  // an <img> shown smaller
+      assertSameDetections(await tiny.detect(image, { confidence: 0.45, name: 'synthetic' }), tinyAnswer);
+      assert.deepEqual(drawn, [{ image, x: 0, y: 0, size: [96, 72] }]);
+    } finally {
+      delete globalThis.OffscreenCanvas;
+      await tiny.dispose();
+    }
+  });
+});
+
+describe('errors are TesseraErrors carrying tessera\'s message', () => {
+  for (const worker of [true, false]) {
+    it(`bad models, inputs and options (${worker ? 'worker' : 'main thread'})`, async () => {
+      await assert.rejects(loadCnn(new TextEncoder().encode('<!DOCTYPE html><p>not found</p>'), { worker, threads: 1 }),
+        (e) => e instanceof TesseraError && e.message.length > 0);
+      const cut = readFileSync(digitsPath).subarray(0, 300);
+      await assert.rejects(loadCnn(new Uint8Array(cut), { worker, threads: 1 }), (e) => e instanceof TesseraError);
+      await assert.rejects(loadCnn('/no/such/model.onnx', { worker, threads: 1 }), (e) => e instanceof TesseraError && e.code === 'io_error');
+      const net = await loadCnn(digitsPath, { worker, threads: 1 });
+      try {
+        const zeros = { data: new Float32Array(64), dims: [1, 1, 8, 8] };
+        await assert.rejects(net.run({ pixels: zeros }),
+          (e) => e instanceof TesseraError && e.code === 'invalid_argument' && /no input named 'pixels'/.test(e.message));
+        await assert.rejects(net.run({ input: { data: new Float32Array(49), dims: [1, 1, 7, 7] } }),
+          (e) => e instanceof TesseraError && e.code === 'shape_mismatch' && /dim 2 must be 8/.test(e.message));
+        await assert.rejects(net.run({ input: { data: new Float32Array(3), dims: [1, 1, 8, 8] } }),
+          (e) => e instanceof TesseraError && e.code === 'shape_mismatch');
+        await assert.rejects(net.run({}), (e) => e instanceof TesseraError && /missing/.test(e.message));
+        await assert.rejects(net.run({ input: { data: new Float32Array(64) } }), TypeError);
+        // A classifier's output is no detector's; bad options say which.
+        await assert.rejects(net.detect(syntheticPhoto(8, 8)), (e) => e instanceof TesseraError);
+        await assert.rejects(net.detect(syntheticPhoto(8, 8), { format: 'ssd' }), /format/);
+        await assert.rejects(net.detect({ data: new Uint8Array(5), width: 2, height: 2 }), /RGBA/);
+        await assert.rejects(net.detect('photo.jpg'), TypeError);
+        // NaN in, NaN out: no error, and the model still answers.
+        const nan = new Float32Array(64);
+        nan[10] = NaN;
+        const out = await net.run({ input: { data: nan, dims: [1, 1, 8, 8] } });
+        assert.ok(out.logits.data.some(Number.isNaN));
+        const first = await net.run({ input: { data: digitsInputs.data.subarray(0, 64), dims: [1, 1, 8, 8] } });
+        assertClose(first.logits.data, digitsOutputs.data.subarray(0, 10), 1e-4, 'after the errors');
+        const controller = new AbortController();
+        controller.abort();
+        await assert.rejects(net.run({ input: zeros }, { signal: controller.signal }), (e) => e.code === 'cancelled');
+      } finally {
+        await net.dispose();
+      }
+      await net.dispose();  // twice is fine
+      await assert.rejects(net.run({ input: { data: new Float32Array(64), dims: [1, 1, 8, 8] } }), /disposed/);
+      await assert.rejects(net.detect(syntheticPhoto(8, 8)), /disposed/);
+    });
+  }
+
+  it('a tiny detector with a bad IoU threshold, then a good call', async () => {
+    const tiny = await loadCnn(tinyPath, { worker: false, threads: 1, warmup: false });
+    try {
+      await assert.rejects(tiny.detect(syntheticPhoto(16, 16), { iou: 2 }), (e) => e instanceof TesseraError && e.code === 'invalid_argument');
+      await assert.rejects(tiny.detect({ data: new Uint8Array(0), width: 0, height: 0 }), /empty/);
+      assert.ok(Array.isArray((await tiny.detect(syntheticPhoto(16, 16))).detections));
+    } finally {
+      await tiny.dispose();
+    }
+  });
+});
