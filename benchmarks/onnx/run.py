@@ -5,7 +5,7 @@ harness JSON line with its ratio (peer time over tessera's: above 1, tessera is 
 
   /usr/bin/python3 benchmarks/onnx/run.py --native-build BUILD [--wasm-build WBUILD]
                                           [--threads 1,2] [--batch B] [--out records.jsonl] [--quick]
-                                          [--no-memory]
+                                          [--no-memory | --memory-only]
 
 Models: the repo's digits CNN and YOLOv8-tiny; without --quick also resnet18 and mobilenet_v2
 at 224x224 and YOLOv8n at 640x640 (random weights, written once by scripts/make_onnx_models.py
@@ -54,6 +54,15 @@ def input_shapes(path):
     return shapes
 
 
+def finish(records, out):
+    for r in records:
+        print(r)
+    if out:
+        with open(out, "w") as f:
+            f.write("\n".join(records) + "\n")
+    return 0 if records else 1
+
+
 def peak_memory_records(cases, work, native, node, js, common):
     """One fresh process per model and side: the peak resident memory of load + runs."""
     records = []
@@ -83,6 +92,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, the repo's models only")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory runs")
     args = ap.parse_args()
     reps = 2 if args.quick else args.reps
 
@@ -119,6 +129,10 @@ def main():
 
     node = shutil.which("node") or shutil.which("nodejs")
     js = os.path.join(ROOT, "benchmarks", "js", "node_modules")
+    native = os.path.join(args.native_build, "benchmarks", "bench_onnx")
+    if args.memory_only:
+        records = peak_memory_records(cases, work, native, node, js, ["--batch", str(args.batch)])
+        return finish(records, args.out)
     peers = []
     if node and os.path.isdir(os.path.join(js, "onnxruntime-node")):
         peers += run_lines([node, os.path.join(HERE, "peer_ort.mjs"), "--backend", "node", "--cases", cases_json,
@@ -133,7 +147,6 @@ def main():
         f.write("\n".join(peers) + "\n")
 
     records = []
-    native = os.path.join(args.native_build, "benchmarks", "bench_onnx")
     for t in args.threads.split(","):
         records += run_lines([native, "--json", "--threads", t, "--peers", peers_file] + common + model_args) or []
     if not args.no_memory:
@@ -142,12 +155,7 @@ def main():
         wasm = os.path.join(args.wasm_build, "benchmarks", "bench_onnx.js")
         records += run_lines([node] + NODE_FLAGS + [wasm, "--json", "--threads", "1", "--peers", peers_file]
                              + common + model_args) or []
-    for r in records:
-        print(r)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(records) + "\n")
-    return 0 if records else 1
+    return finish(records, args.out)
 
 
 if __name__ == "__main__":
