@@ -19,7 +19,6 @@
 #include <vector>
 
 #if defined(__linux__)
-#include <sys/resource.h>
 #include <unistd.h>
 #endif
 
@@ -94,10 +93,17 @@ inline std::uint64_t resident_bytes() {
 #endif
   return 0;
 }
+// VmHWM, the high-water mark of this address space: getrusage's ru_maxrss would also count the
+// parent's resident size at the fork before exec (a Python driver's 130 MB).
 inline std::uint64_t peak_resident_bytes() {
 #if defined(__linux__) && !defined(__EMSCRIPTEN__)
-  rusage u{};
-  if (getrusage(RUSAGE_SELF, &u) == 0) return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  std::uint64_t kib = 0;
+  while (status >> key) {
+    if (key == "VmHWM:" && status >> kib) return kib * 1024;
+    status.ignore(1 << 20, '\n');
+  }
 #endif
   return 0;
 }

@@ -43,6 +43,14 @@ const version = JSON.parse(readFileSync(path.join(here, '..', 'js', 'node_module
 const flags = process.execArgv.join(' ');
 const note = `${peer} ${version}${flags ? ' node ' + flags : ''}`;
 
+// VmHWM, the high-water mark of this address space (bench harness.hpp's peak_resident_bytes):
+// resourceUsage().maxRSS would also count the parent's resident size at the fork before exec.
+function peakResidentBytes() {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  if (!line) throw new Error('peer_ort: --memory needs /proc/self/status (Linux)');
+  return Number(line.split(/\s+/)[1]) * 1024;
+}
+
 // bench_onnx.cpp's fill_pattern.
 function pattern(n) {
   const x = new Float32Array(n);
@@ -70,7 +78,7 @@ for (const threads of threadList) {
     const firstMs = Number(process.hrtime.bigint() - t0) / 1e6;
     if (memory) {
       for (let rep = 0; rep < 3; ++rep) await session.run(feeds);
-      const peak = process.resourceUsage().maxRSS * 1024;  // KiB
+      const peak = peakResidentBytes();
       const value = Math.max(0, peak - residentAtStart) / 1e6;
       console.log(JSON.stringify({ peer, case: c.name + suffix + '_peak_mb', threads, unit: 'MB', value, note }));
       continue;
