@@ -142,6 +142,18 @@ inline synthetic_vocabulary synthetic_vocabulary_of(std::uint32_t n, const std::
 // A GGUF file of a model with random weights: matrices uniform in +-1/sqrt(fan_in) (so
 // activations keep their scale through the layers), norm weights near 1, small biases,
 // embeddings uniform in +-1 (logits spread enough that greedy choices are clear).
+// rows x cols float values, or out_of_memory where the count cannot even be addressed (a
+// 32-bit build asked for a 1M x 16384 embedding): never a product that wraps.
+namespace detail {
+inline expected<std::size_t> float_count(const std::string& name, std::uint32_t rows, std::uint32_t cols) {
+  const std::uint64_t n = std::uint64_t{rows} * cols;
+  if (n > SIZE_MAX / sizeof(float))
+    return make_error(errc::out_of_memory, "add_tensor '" + name + "': " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                               " floats are past this build's address space (out of memory)");
+  return static_cast<std::size_t>(n);
+}
+}  // namespace detail
+
 inline expected<std::vector<std::uint8_t>> random_model_gguf(const random_model_spec& s) {
   io::gguf_writer w;
   const std::string a = architecture_name(s.arch);
@@ -177,14 +189,16 @@ inline expected<std::vector<std::uint8_t>> random_model_gguf(const random_model_
   }
 
   detail::splitmix g(s.seed);
-  const auto matrix = [&](const std::string& name, std::uint32_t rows, std::uint32_t cols, dtype t) {
+  const auto matrix = [&](const std::string& name, std::uint32_t rows, std::uint32_t cols, dtype t) -> status {
     const double bound = 1.0 / std::sqrt(static_cast<double>(cols));
-    return add_tensor(w, name, t, rows, cols, g.values(std::size_t{rows} * cols, -bound, bound));
+    TESSERA_ASSIGN_OR_RETURN(const std::size_t n, detail::float_count(name, rows, cols));
+    return add_tensor(w, name, t, rows, cols, g.values(n, -bound, bound));
   };
   const auto vector = [&](const std::string& name, std::uint32_t n, double lo, double hi) {
     return add_tensor(w, name, dtype::f32, 1, n, g.values(n, lo, hi), true);
   };
-  TESSERA_TRY(add_tensor(w, "token_embd.weight", s.embeddings, s.vocab, s.dim, g.values(std::size_t{s.vocab} * s.dim, -1, 1)));
+  TESSERA_ASSIGN_OR_RETURN(const std::size_t embedding_count, detail::float_count("token_embd.weight", s.vocab, s.dim));
+  TESSERA_TRY(add_tensor(w, "token_embd.weight", s.embeddings, s.vocab, s.dim, g.values(embedding_count, -1, 1)));
   const std::uint32_t q = s.heads * head_dim, kv = s.kv_heads * head_dim;
   for (std::uint32_t l = 0; l < s.layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
@@ -218,7 +232,7 @@ inline expected<std::vector<std::uint8_t>> random_model_gguf(const random_model_
     if (s.arch == architecture::gemma3) TESSERA_TRY(vector(p + "post_ffw_norm.weight", s.dim, 0.8, 1.2));
   }
   TESSERA_TRY(vector("output_norm.weight", s.dim, 0.8, 1.2));
-  if (!s.tied) TESSERA_TRY(add_tensor(w, "output.weight", s.output, s.vocab, s.dim, g.values(std::size_t{s.vocab} * s.dim, -1, 1)));
+  if (!s.tied) TESSERA_TRY(add_tensor(w, "output.weight", s.output, s.vocab, s.dim, g.values(embedding_count, -1, 1)));
   return w.serialize();
 }
 

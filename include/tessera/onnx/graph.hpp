@@ -51,7 +51,7 @@ struct load_options {
   // outputs past the element count of its inputs (ConstantOfShape, Expand, Tile, Range; not
   // Cast, Transpose or Reshape of a weight, nor a Constant node, whose data is in the file).
   // Initializers carry their own bytes, so this is where a few bytes can ask for gigabytes.
-  std::uint64_t max_folded_bytes = sizeof(void*) == 4 ? (std::uint64_t{256} << 20) : (std::uint64_t{2} << 30);
+  std::uint64_t max_folded_bytes = sizeof(void*) == 4 ? (std::uint64_t{1} << 30) : (std::uint64_t{4} << 30);
   // Bound on the load-time plan (workspace and constants folded for it) of a model whose input
   // dims are all static; over it the model loads without a plan and a session plans with its
   // own limit (session_options::plan.max_bytes).
@@ -201,6 +201,7 @@ inline expected<std::vector<nn::tensor>> evaluate(const graph_node& n, const std
   }
   std::vector<value_desc> outs(n.outputs.size());
   infer_ctx ic(n.opset, descs, outs);
+  ic.set_max_bytes(budget);
   TESSERA_TRY(n.impl->infer(ic));
   const std::unique_ptr<op_state> state = ic.take_state();
   std::vector<nn::tensor> results;

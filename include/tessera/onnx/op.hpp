@@ -88,6 +88,11 @@ class infer_ctx {
   }
   void set_state(std::unique_ptr<op_state> s) { state_ = std::move(s); }
   std::unique_ptr<op_state> take_state() { return std::move(state_); }
+  // The memory bound of the plan (or of folding) this inference is for: an op whose per-plan
+  // state grows with an output's extents checks the output against it before building that
+  // state (a hostile 1.4e9-wide Resize must not allocate its tables first).
+  std::uint64_t max_bytes() const noexcept { return max_bytes_; }
+  void set_max_bytes(std::uint64_t b) noexcept { max_bytes_ = b; }
 
  private:
   int opset_;
@@ -95,6 +100,7 @@ class infer_ctx {
   std::vector<value_desc>& out_;
   std::unique_ptr<op_state> state_;
   mutable std::vector<bool> read_;
+  std::uint64_t max_bytes_ = UINT64_MAX;
 };
 
 class run_ctx {

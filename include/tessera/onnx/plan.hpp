@@ -212,6 +212,7 @@ class planner {
     }
     std::vector<value_desc> outs(node.outputs.size());
     infer_ctx ic(node.opset, descs, outs);
+    ic.set_max_bytes(opt_.max_bytes);
     const status inferred = impl.infer(ic);
     for (std::size_t i = 0; i < k; ++i) {
       if (!ic.read_values()[i]) continue;

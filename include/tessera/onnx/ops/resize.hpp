@@ -104,7 +104,13 @@ class resize_node : public op {
         }
       }
     }
-    TESSERA_TRY(checked_numel(out));
+    TESSERA_ASSIGN_OR_RETURN(const index_t out_count, checked_numel(out));
+    // The axis tables below are as long as the output's extents: refuse an output over the
+    // memory bound before building them.
+    std::uint64_t extents = 0;  // an empty output may still have one huge axis
+    for (int a = 0; a < r; ++a) extents += static_cast<std::uint64_t>(out[a]);
+    if (static_cast<std::uint64_t>(out_count) * sizeof(float) > c.max_bytes() || extents > c.max_bytes() / 16)
+      return make_error(errc::out_of_memory, "output " + out.str() + " exceeds the memory limit");
     auto st = std::make_unique<plan_state>();
     for (int a = 0; a < r; ++a) {
       if (out[a] > 0 && x[a] < 1) return bad("cannot resize an empty axis");
