@@ -7,6 +7,7 @@
 #include <tessera/io/file.hpp>
 #include <tessera/onnx.hpp>
 
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -201,6 +202,35 @@ TEST_CASE("absurd sizes are refused before anything is allocated") {
   onnx_model_builder pad;
   pad.input("x", {2, 2}).initializer_i64("p", {4}, {0, 0, std::int64_t{1} << 50, 0}).node("Pad", {"x", "p"}, {"y"}, {}, "p0").output("y");
   CHECK(contains(load_error(pad), "Pad 'p0'"));
+}
+
+TEST_CASE("Slice with steps at the ends of int64 takes one element (onnx_graph_fuzz)") {
+  // ceil(span / step) once computed span + step - 1, which overflows for INT64_MAX.
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max(), kMin = std::numeric_limits<std::int64_t>::min();
+  struct slice_case {
+    std::int64_t start, end, step;
+    float expect;
+  };
+  for (const slice_case& k : {slice_case{0, kMax, kMax, 1.0f}, slice_case{1, 5, kMax, 2.0f}, slice_case{-1, kMin, kMin, 5.0f},
+                              slice_case{3, kMin, -kMax, 4.0f}}) {
+    CAPTURE(k.step);
+    onnx_model_builder b;
+    b.input("x", {5})
+        .initializer_i64("s", {1}, {k.start})
+        .initializer_i64("e", {1}, {k.end})
+        .initializer_i64("a", {1}, {0})
+        .initializer_i64("t", {1}, {k.step})
+        .node("Slice", {"x", "s", "e", "a", "t"}, {"y"}, {}, "slice0")
+        .output("y");
+    auto m = load(b);
+    REQUIRE_MESSAGE(m.ok(), m.what());
+    auto s = onnx::session::create(*m);
+    REQUIRE(s.ok());
+    float x[5] = {1, 2, 3, 4, 5};
+    REQUIRE(s->run({{"x", nn::any_view(x, nn::elem_type::f32, {5})}}).ok());
+    REQUIRE(s->output(0).shape == shape_t{1});
+    CHECK(s->output(0).ptr<float>()[0] == k.expect);
+  }
 }
 
 TEST_CASE("damaged files are parse errors") {

@@ -115,8 +115,9 @@ class TensorView {
                                                 ") out of range for axis " + std::to_string(axis) + " of " + shape_.str());
     TensorView v = *this;
     v.data_ = data_ + (end > begin ? begin * strides_[axis] : 0);
-    v.shape_[axis] = (end - begin + step - 1) / step;
-    v.strides_[axis] = strides_[axis] * step;
+    v.shape_[axis] = end > begin ? (end - begin - 1) / step + 1 : 0;  // ceil, even for a step near INT64_MAX
+    // One element along the axis: its stride is never applied (and step * stride may not fit).
+    v.strides_[axis] = v.shape_[axis] > 1 ? strides_[axis] * step : strides_[axis];
     return v;
   }
 

@@ -28,7 +28,7 @@ inline any_view slice_view(const any_view& in, const index_t* start, const index
   for (int i = 0; i < in.rank(); ++i) {
     if (count[i] > 0) off += start[i] * in.strides[i];
     v.shape[i] = count[i];
-    v.strides[i] = in.strides[i] * step[i];
+    v.strides[i] = count[i] > 1 ? in.strides[i] * step[i] : in.strides[i];  // a lone element's step may be any int64
   }
   v.data = static_cast<unsigned char*>(in.data) + off * static_cast<index_t>(elem_size(in.type));
   return v;

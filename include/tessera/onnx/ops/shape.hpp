@@ -390,16 +390,19 @@ class slice_node : public op {
       std::int64_t s = starts[k], e = ends[k];
       if (s < 0) s = s < -d ? (s + d < 0 ? -1 : s + d) : s + d;
       if (e < 0) e = e < -d ? -1 : e + d;
-      std::int64_t count = 0;
+      // ceil(span / |step|) without forming span + |step| (a step may be INT64_MIN or MAX).
+      const std::uint64_t stride = step > 0 ? static_cast<std::uint64_t>(step) : std::uint64_t{0} - static_cast<std::uint64_t>(step);
+      std::int64_t span = 0;
       if (step > 0) {
         s = clampi(s, 0, d);
         e = clampi(e, 0, d);
-        count = e > s ? (e - s + step - 1) / step : 0;
+        span = e - s;
       } else {
         s = clampi(s, -1, d - 1);
         e = clampi(e, -1, d - 1);
-        count = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+        span = s - e;
       }
+      const std::int64_t count = span > 0 ? static_cast<std::int64_t>((static_cast<std::uint64_t>(span) - 1) / stride + 1) : 0;
       st->start[a] = s;
       st->step[a] = step;
       st->count[a] = count;
