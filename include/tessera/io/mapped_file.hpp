@@ -47,8 +47,13 @@ class mapped_file {
   mapped_file(const mapped_file&) = delete;
   mapped_file& operator=(const mapped_file&) = delete;
 
+  // How the caller will touch the bytes: `on_demand` (GGUF weights used in place: pages load
+  // as layers first run) or `whole` (a parser that reads every byte at once, as the ONNX
+  // importer does: the pages are read ahead in one call instead of one fault per page).
+  enum class access { on_demand, whole };
+
   // Maps `path` where the platform can, else reads it (see read()).
-  static expected<mapped_file> open(const std::string& path) {
+  static expected<mapped_file> open(const std::string& path, access how = access::on_demand) {
 #if TESSERA_IO_HAVE_MMAP
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error(errc::io_error, "cannot open '" + path + "'");
@@ -67,7 +72,11 @@ class mapped_file {
       ::close(fd);
       return f;
     }
-    void* p = ::mmap(nullptr, static_cast<std::size_t>(file_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+    if (how == access::whole) flags |= MAP_POPULATE;
+#endif
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(file_size), PROT_READ, flags, fd, 0);
     ::close(fd);  // the mapping keeps the file alive
     if (p == MAP_FAILED) return read(path);  // e.g. a filesystem without mmap support
     f.data_ = static_cast<const std::uint8_t*>(p);
@@ -75,6 +84,7 @@ class mapped_file {
     f.mapped_ = true;
     return f;
 #else
+    (void)how;
     return read(path);
 #endif
   }

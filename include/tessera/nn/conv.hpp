@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -91,6 +92,12 @@ class conv {
   // bias: Cout values or null. The weights are copied and stay modifiable until prepare().
   static expected<conv> create(const conv_params& p, bool transposed, std::int64_t in_c, std::int64_t out_c,
                                const float* weight, const float* bias) {
+    return create(p, transposed, in_c, out_c, weight, bias, nullptr);
+  }
+  // The same, reading `weight` in place until prepare() when `weight_owner` keeps it alive (a
+  // loaded model's initializer): packing is then the only copy. fold_affine() copies first.
+  static expected<conv> create(const conv_params& p, bool transposed, std::int64_t in_c, std::int64_t out_c,
+                               const float* weight, const float* bias, std::shared_ptr<const void> weight_owner) {
     const char* who = transposed ? "conv_transpose" : "conv";
     if (p.spatial < 1 || p.spatial > 3) return make_error(errc::unsupported, std::string(who) + ": 1 to 3 spatial dims");
     if (in_c < 1 || out_c < 1 || p.groups < 1 || in_c % p.groups || out_c % p.groups)
@@ -117,8 +124,13 @@ class conv {
     if (rows * cols > (std::uint64_t{1} << 40) / taps) return make_error(errc::out_of_memory, std::string(who) + ": weights too large");
     const std::size_t n = static_cast<std::size_t>(rows * cols * taps);
     if (!weight) return make_error(errc::invalid_argument, std::string(who) + ": null weight");
-    TESSERA_TRY(c.weight_.allocate(n));
-    std::memcpy(c.weight_.data(), weight, n * sizeof(float));
+    if (weight_owner) {
+      c.shared_weight_ = weight;
+      c.weight_owner_ = std::move(weight_owner);
+    } else {
+      TESSERA_TRY(c.weight_.allocate(n, first_touch::now));
+      std::memcpy(c.weight_.data(), weight, n * sizeof(float));
+    }
     TESSERA_TRY(c.bias_.allocate_zeroed(static_cast<std::size_t>(out_c)));
     if (bias) std::memcpy(c.bias_.data(), bias, static_cast<std::size_t>(out_c) * sizeof(float));
     c.has_bias_ = bias != nullptr;
@@ -127,7 +139,13 @@ class conv {
 
   // weight[o] *= scale[o], bias[o] = bias[o] * scale[o] + shift[o] for every output channel.
   status fold_affine(const float* scale, const float* shift) {
-    if (!weight_.data()) return make_error(errc::invalid_argument, "conv: weights already prepared");
+    if (!raw_weight()) return make_error(errc::invalid_argument, "conv: weights already prepared");
+    if (!weight_.data()) {  // shared weights: scale a copy
+      const std::size_t n = raw_weight_count();
+      TESSERA_TRY(weight_.allocate(n, first_touch::now));
+      std::memcpy(weight_.data(), shared_weight_, n * sizeof(float));
+      release_shared_weight();
+    }
     const std::size_t taps = taps_per_filter(), G = static_cast<std::size_t>(p_.groups);
     const std::size_t oc = static_cast<std::size_t>(out_c_), ic = static_cast<std::size_t>(in_c_);
     if (!transposed_) {
@@ -165,11 +183,13 @@ class conv {
     if (depth_taps > 1) TESSERA_TRY(slice.allocate(filters * per_filter * taps2));
     prepared_.clear();
     prepared_t_.clear();
+    const float* raw = raw_weight();
+    if (!raw) return make_error(errc::invalid_argument, "conv: weights already prepared");
     for (std::size_t kd = 0; kd < depth_taps; ++kd) {
-      const float* w = weight_.data();
+      const float* w = raw;
       if (depth_taps > 1) {
         for (std::size_t f = 0; f < filters * per_filter; ++f)
-          std::memcpy(slice.data() + f * taps2, weight_.data() + (f * depth_taps + kd) * taps2, taps2 * sizeof(float));
+          std::memcpy(slice.data() + f * taps2, raw + (f * depth_taps + kd) * taps2, taps2 * sizeof(float));
         w = slice.data();
       }
       if (transposed_) {
@@ -180,6 +200,12 @@ class conv {
         prepared_.push_back(std::move(k));
       }
     }
+    if (keep_raw && !weight_.data()) {  // a layer re-prepared later outlives the shared bytes
+      const std::size_t n = raw_weight_count();
+      TESSERA_TRY(weight_.allocate(n, first_touch::now));
+      std::memcpy(weight_.data(), shared_weight_, n * sizeof(float));
+    }
+    release_shared_weight();
     if (!keep_raw) weight_.reset();
     return {};
   }
@@ -190,7 +216,7 @@ class conv {
   expected<conv> with_pads(const std::int64_t* begin, const std::int64_t* end) const {
     conv_params q = p_;
     for (int a = 0; a < p_.spatial; ++a) q.pad_begin[a] = begin[a], q.pad_end[a] = end[a];
-    TESSERA_ASSIGN_OR_RETURN(conv c, create(q, transposed_, in_c_, out_c_, weight_.data(), has_bias_ ? bias_.data() : nullptr));
+    TESSERA_ASSIGN_OR_RETURN(conv c, create(q, transposed_, in_c_, out_c_, raw_weight(), has_bias_ ? bias_.data() : nullptr));
     c.act_ = act_;
     TESSERA_TRY(c.prepare());
     return c;
@@ -288,10 +314,22 @@ class conv {
     return {};
   }
 
+  const float* raw_weight() const noexcept { return weight_.data() ? weight_.data() : shared_weight_; }
+  std::size_t raw_weight_count() const noexcept {
+    return static_cast<std::size_t>(transposed_ ? in_c_ : out_c_) *
+           (static_cast<std::size_t>(transposed_ ? out_c_ : in_c_) / static_cast<std::size_t>(p_.groups)) * taps_per_filter();
+  }
+  void release_shared_weight() noexcept {
+    shared_weight_ = nullptr;
+    weight_owner_.reset();
+  }
+
   conv_params p_;
   bool transposed_ = false;
   std::int64_t in_c_ = 0, out_c_ = 0;
-  aligned_buffer<float> weight_;
+  aligned_buffer<float> weight_;               // own raw weights (copied or scaled), until prepare()
+  const float* shared_weight_ = nullptr;       // or someone else's, kept alive by weight_owner_
+  std::shared_ptr<const void> weight_owner_;
   aligned_buffer<float> bias_;
   bool has_bias_ = false;
   conv_activation act_;

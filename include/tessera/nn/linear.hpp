@@ -29,7 +29,7 @@ class linear {
       TESSERA_ASSIGN_OR_RETURN(l.packed_, kernels::packed_b_f32::pack(K, N, w, static_cast<std::ptrdiff_t>(trans == kernels::transpose::no ? N : K), trans));
     } else {  // alpha folded into the weights
       aligned_buffer<float> scaled;
-      TESSERA_TRY(scaled.allocate(K * N));
+      TESSERA_TRY(scaled.allocate(K * N, first_touch::now));
       for (std::size_t i = 0; i < K * N; ++i) scaled[i] = alpha * w[i];
       TESSERA_ASSIGN_OR_RETURN(l.packed_, kernels::packed_b_f32::pack(K, N, scaled.data(), static_cast<std::ptrdiff_t>(trans == kernels::transpose::no ? N : K), trans));
     }

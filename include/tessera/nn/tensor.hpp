@@ -166,7 +166,7 @@ class tensor {
     tensor out;
     out.type_ = t;
     out.shape_ = s;
-    TESSERA_TRY(out.storage_.allocate(static_cast<std::size_t>(n) * elem_size(t)));
+    TESSERA_TRY(out.storage_.allocate(static_cast<std::size_t>(n) * elem_size(t), first_touch::now));
     return out;
   }
   static expected<tensor> zeros(elem_type t, const shape_t& s) {

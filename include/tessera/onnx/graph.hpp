@@ -479,14 +479,16 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
     TESSERA_TRY(fold_for(i, false));
     std::vector<any_view> views(n.inputs.size());
     std::vector<const any_view*> consts(n.inputs.size(), nullptr);
+    std::vector<std::shared_ptr<const void>> owners(n.inputs.size());
     for (std::size_t k = 0; k < n.inputs.size(); ++k) {
       const int v = n.inputs[k];
-      const nn::tensor* c = v >= 0 ? g.values[static_cast<std::size_t>(v)].constant.get() : nullptr;
+      const std::shared_ptr<const nn::tensor>& c = v >= 0 ? g.values[static_cast<std::size_t>(v)].constant : nullptr;
       if (!c) continue;
       views[k] = c->view();
       consts[k] = &views[k];
+      owners[k] = c;
     }
-    prepare_ctx pc(consts);
+    prepare_ctx pc(consts, std::move(owners));
     auto prepared = n.impl->prepare(pc);
     if (!prepared.ok()) return node_error(n, prepared.err());
     n.consumed = pc.consumed();

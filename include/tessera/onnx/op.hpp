@@ -135,9 +135,13 @@ class run_ctx {
 // What prepare() sees at load: the constant inputs (initializers and folded constants).
 class prepare_ctx {
  public:
-  explicit prepare_ctx(std::vector<const any_view*> constants) : constants_(std::move(constants)), consumed_(constants_.size(), false) {}
+  explicit prepare_ctx(std::vector<const any_view*> constants, std::vector<std::shared_ptr<const void>> owners = {})
+      : constants_(std::move(constants)), owners_(std::move(owners)), consumed_(constants_.size(), false) {}
   std::size_t num_inputs() const noexcept { return constants_.size(); }
   const any_view* constant(std::size_t i) const noexcept { return i < constants_.size() ? constants_[i] : nullptr; }
+  // What keeps constant(i)'s bytes alive (null when unknown): an op that holds it may read
+  // the bytes until finalize() instead of copying them at prepare().
+  std::shared_ptr<const void> constant_owner(std::size_t i) const { return i < owners_.size() ? owners_[i] : nullptr; }
   // The op took input i into its own state: the runtime need not keep or pass it.
   void consume(std::size_t i) {
     if (i < consumed_.size()) consumed_[i] = true;
@@ -146,6 +150,7 @@ class prepare_ctx {
 
  private:
   std::vector<const any_view*> constants_;
+  std::vector<std::shared_ptr<const void>> owners_;
   std::vector<bool> consumed_;
 };
 

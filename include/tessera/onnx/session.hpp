@@ -49,7 +49,7 @@ class model {
  public:
   // Parses, imports and prepares a model. External data is read from the file's directory.
   static expected<std::shared_ptr<const model>> load(const std::string& path, load_options opt = {}) {
-    TESSERA_ASSIGN_OR_RETURN(io::mapped_file f, io::mapped_file::open(path));
+    TESSERA_ASSIGN_OR_RETURN(io::mapped_file f, io::mapped_file::open(path, io::mapped_file::access::whole));
     if (opt.external_data_dir.empty() && !opt.open_external) {
       const std::size_t slash = path.find_last_of('/');
       opt.external_data_dir = slash == std::string::npos ? "." : path.substr(0, slash);
@@ -284,7 +284,7 @@ class session {
   // Views (shape, strides, type) of every step, with data pointers patched per run.
   status bind(std::shared_ptr<const execution_plan> p) {
     plan_ = std::move(p);
-    if (workspace_.size() < plan_->workspace_bytes) TESSERA_TRY(workspace_.allocate(plan_->workspace_bytes));
+    if (workspace_.size() < plan_->workspace_bytes) TESSERA_TRY(workspace_.allocate(plan_->workspace_bytes, first_touch::now));
     bindings_.clear();
     bindings_.resize(plan_->steps.size());
     for (std::size_t i = 0; i < plan_->steps.size(); ++i) {

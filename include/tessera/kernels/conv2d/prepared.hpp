@@ -61,9 +61,15 @@ class prepared_conv2d : public detail::prepared_conv_weights {
     if (algo == conv2d_algorithm::depthwise) {
       // [kh][kw][C]: one contiguous channel row per tap.
       const std::size_t C = w.in_c_;
-      TESSERA_TRY(w.dw_weight_.allocate(kh * kw * C));
+      TESSERA_TRY(w.dw_weight_.allocate(kh * kw * C, first_touch::now));
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t t = 0; t < kh * kw; ++t) w.dw_weight_[t * C + c] = weight[c * kh * kw + t];
+      return w;
+    }
+    // 1x1: B[ci][co] = W[g*ocg + co][ci] is the group's weight rows transposed, packed as they
+    // lie (no reordered copy to write first).
+    if (kh * kw == 1) {
+      TESSERA_TRY(w.pack_groups_transposed(icg, ocg, weight));
       return w;
     }
     // Per group: B[(ky*kw + kx)*icg + ci][co] = W[g*ocg + co][ci][ky][kx].

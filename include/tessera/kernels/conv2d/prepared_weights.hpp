@@ -52,12 +52,23 @@ class prepared_conv_weights {
   status pack_groups(std::size_t K, std::size_t N, Fill&& fill) {
     const std::size_t G = static_cast<std::size_t>(p_.groups);
     aligned_buffer<float> b;
-    TESSERA_TRY(b.allocate(K * N));
+    TESSERA_TRY(b.allocate(K * N, first_touch::now));
     packed_.reserve(G);
     for (std::size_t grp = 0; grp < G; ++grp) {
       fill(grp, b.data());
       TESSERA_ASSIGN_OR_RETURN(auto packed,
                                packed_b_f32::pack(K, N, b.data(), static_cast<std::ptrdiff_t>(N), transpose::no));
+      packed_.push_back(std::move(packed));
+    }
+    return {};
+  }
+
+  // The same when group g's B is the transpose of the N x K rows at w + g * N * K.
+  status pack_groups_transposed(std::size_t K, std::size_t N, const float* w) {
+    const std::size_t G = static_cast<std::size_t>(p_.groups);
+    packed_.reserve(G);
+    for (std::size_t grp = 0; grp < G; ++grp) {
+      TESSERA_ASSIGN_OR_RETURN(auto packed, packed_b_f32::pack(K, N, w + grp * N * K, static_cast<std::ptrdiff_t>(K), transpose::yes));
       packed_.push_back(std::move(packed));
     }
     return {};

@@ -53,7 +53,7 @@ class packed_b_f32 {
       return make_error(errc::invalid_argument, std::string(who) + ": packed size overflows");
     const std::size_t total = p.n_pad_ * K;
     if (total == 0) return p;
-    if (!p.data_.allocate(total))
+    if (!p.data_.allocate(total, first_touch::now))
       return make_error(errc::out_of_memory, std::string(who) + ": cannot allocate " + std::to_string(total) + " floats");
     for (std::size_t pc = 0; pc < K; pc += cfg::KC) {
       const std::size_t kc = std::min(cfg::KC, K - pc);

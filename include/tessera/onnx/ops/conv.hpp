@@ -116,7 +116,8 @@ class conv_node : public op {
     const std::int64_t in_c = transposed_ ? w->shape[0] : w->shape[1] * a_.group;
     const std::int64_t out_c = transposed_ ? w->shape[1] * a_.group : w->shape[0];
     if (b && b->shape[0] != out_c) return bad("bias has " + std::to_string(b->shape[0]) + " values for " + std::to_string(out_c) + " channels");
-    TESSERA_ASSIGN_OR_RETURN(nn::conv layer, nn::conv::create(p, transposed_, in_c, out_c, w->ptr<const float>(), b ? b->ptr<const float>() : nullptr));
+    TESSERA_ASSIGN_OR_RETURN(nn::conv layer, nn::conv::create(p, transposed_, in_c, out_c, w->ptr<const float>(),
+                                                              b ? b->ptr<const float>() : nullptr, c.constant_owner(1)));
     conv_ = std::make_shared<nn::conv>(std::move(layer));
     weight_shape_ = w->shape;
     dynamic_pads_ = dynamic;
