@@ -361,6 +361,44 @@ TEST_CASE("damaged fixtures: errors or models, never a crash") {
   }
 }
 
+TEST_CASE("a file of empty messages is refused before it decodes to many times its size") {
+  // An empty NodeProto, AttributeProto or GraphProto (If/Loop bodies) is 2 bytes of file and
+  // 120-250 bytes decoded; 100k of them (200 KB) would have taken 12-25 MB.
+  const pb_writer empty;
+  for (const std::string what : {"nodes", "attributes", "graphs"}) {
+    CAPTURE(what);
+    pb_writer graph;
+    pb_writer node;
+    node.string_field(4, "If");
+    pb_writer attribute;
+    attribute.string_field(1, "branches").int_field(20, 10);
+    for (int i = 0; i < 100000; ++i) {
+      if (what == "nodes") graph.message(1, empty);
+      else if (what == "attributes") node.message(5, empty);
+      else attribute.message(11, empty);
+    }
+    if (what == "graphs") node.message(5, attribute);
+    if (what != "nodes") graph.message(1, node);
+    pb_writer model;
+    model.int_field(1, 8).message(7, graph);
+    auto m = onnx::parse_model(model.b);
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.what().find("outgrow the input") != std::string::npos);
+  }
+  // A few thousand real nodes in a small file decode (the bound has a floor of 1 MB).
+  pb_writer graph;
+  for (int i = 0; i < 4000; ++i) {
+    pb_writer node;
+    node.string_field(1, "x").string_field(2, "y").string_field(4, "Relu");
+    graph.message(1, node);
+  }
+  pb_writer model;
+  model.int_field(1, 8).message(7, graph);
+  auto m = onnx::parse_model(model.b);
+  REQUIRE_MESSAGE(m.ok(), m.what());
+  CHECK(m->graph.nodes.size() == 4000);
+}
+
 TEST_CASE("ONNX conformance models and tensors (../shared, optional)") {
   namespace fs = std::filesystem;
   const fs::path root = fs::path(TESSERA_SOURCE_DIR) / ".." / "shared" / "conformance" / "onnx-node";

@@ -157,7 +157,20 @@ class reader {
       return wire_error(f.offset, f.number, std::string("expected a message, got wire type ") + wire_type_name(f.type));
     if (depth_ + 1 > max_depth_)
       return wire_error(f.offset, f.number, "messages nested deeper than " + std::to_string(max_depth_));
-    return reader(f.payload, f.payload_offset, depth_ + 1, max_depth_);
+    reader r(f.payload, f.payload_offset, depth_ + 1, max_depth_);
+    r.budget_ = budget_;
+    return r;
+  }
+
+  // Bytes of decoded structure a parser may still build from this input, shared with every
+  // sub-reader (null: no limit): a file of empty messages must not decode to a hundred times
+  // its size. A parser charges each element it adds.
+  void set_decode_budget(std::uint64_t* bytes_left) noexcept { budget_ = bytes_left; }
+  status charge(const field& f, std::uint64_t bytes) const {
+    if (!budget_) return {};
+    if (bytes > *budget_) return wire_error(f.offset, f.number, "the decoded messages outgrow the input (a file of empty or tiny messages)");
+    *budget_ -= bytes;
+    return {};
   }
 
  private:
@@ -247,6 +260,7 @@ class reader {
   std::size_t base_ = 0;
   int depth_ = 0;
   int max_depth_ = kDefaultMaxDepth;
+  std::uint64_t* budget_ = nullptr;
 };
 
 // The elements of one repeated scalar field, kept as the fields that carried them: a packed

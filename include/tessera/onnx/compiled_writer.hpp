@@ -164,8 +164,7 @@ class header_writer {
   status add_tensor(const tensor_proto& t, std::vector<tensor_entry_text>& into) {
     const std::string label = "compile: tensor '" + std::string(t.name) + "'";
     if (t.type == data_type::string) return make_error(errc::unsupported, label + ": string tensors cannot be compiled in");
-    TESSERA_ASSIGN_OR_RETURN(const elem_type et, elem_type_of(t.type));
-    (void)et;
+    TESSERA_TRY(elem_type_of(t.type));  // a type the loader knows, or the error now
     std::vector<std::uint8_t> external;
     bytes_view raw;
     nn::tensor converted;

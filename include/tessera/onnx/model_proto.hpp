@@ -439,13 +439,13 @@ inline status parse_attribute(const reader& parent, const field& f, attribute_pr
         return {};
       case 3: return read_int64(e, a.i, "AttributeProto.i");
       case 4: return read_string(e, a.s, "AttributeProto.s");
-      case 5: a.t.clear(); return parse_tensor(r, e, a.t.emplace_back());
-      case 6: a.g.clear(); return parse_graph(r, e, a.g.emplace_back());
+      case 5: a.t.clear(); TESSERA_TRY(r.charge(e, sizeof(tensor_proto))); return parse_tensor(r, e, a.t.emplace_back());
+      case 6: a.g.clear(); TESSERA_TRY(r.charge(e, sizeof(graph_proto))); return parse_graph(r, e, a.g.emplace_back());
       case 7: return a.floats.add(e);
       case 8: return a.ints.add(e);
       case 9: return append_string(e, a.strings, "AttributeProto.strings");
-      case 10: return parse_tensor(r, e, a.tensors.emplace_back());
-      case 11: return parse_graph(r, e, a.graphs.emplace_back());
+      case 10: TESSERA_TRY(r.charge(e, sizeof(tensor_proto))); return parse_tensor(r, e, a.tensors.emplace_back());
+      case 11: TESSERA_TRY(r.charge(e, sizeof(graph_proto))); return parse_graph(r, e, a.graphs.emplace_back());
       case 20: return read_int32(e, type_code, "AttributeProto.type");
       default: return {};
     }
@@ -463,7 +463,7 @@ inline status parse_node(const reader& parent, const field& f, node_proto& n) {
       case 2: return append_string(e, n.outputs, "NodeProto.output");
       case 3: return read_string(e, n.name, "NodeProto.name");
       case 4: return read_string(e, n.op_type, "NodeProto.op_type");
-      case 5: return parse_attribute(r, e, n.attributes.emplace_back());
+      case 5: TESSERA_TRY(r.charge(e, sizeof(attribute_proto))); return parse_attribute(r, e, n.attributes.emplace_back());
       case 7: return read_string(e, n.domain, "NodeProto.domain");
       default: return {};
     }
@@ -488,18 +488,21 @@ inline void mark_initializer_inputs(graph_proto& g) {
 inline status parse_graph(const reader& parent, const field& f, graph_proto& g) {
   TESSERA_TRY(for_each_field(parent, f, [&](const reader& r, const field& e) -> status {
     switch (e.number) {
-      case 1: return parse_node(r, e, g.nodes.emplace_back());
+      case 1: TESSERA_TRY(r.charge(e, sizeof(node_proto))); return parse_node(r, e, g.nodes.emplace_back());
       case 2: return read_string(e, g.name, "GraphProto.name");
-      case 5: return parse_tensor(r, e, g.initializers.emplace_back());
-      case 11: return parse_value_info(r, e, g.inputs.emplace_back());
-      case 12: return parse_value_info(r, e, g.outputs.emplace_back());
-      case 13: return parse_value_info(r, e, g.value_info.emplace_back());
+      case 5: TESSERA_TRY(r.charge(e, sizeof(tensor_proto))); return parse_tensor(r, e, g.initializers.emplace_back());
+      case 11: TESSERA_TRY(r.charge(e, sizeof(value_info_proto))); return parse_value_info(r, e, g.inputs.emplace_back());
+      case 12: TESSERA_TRY(r.charge(e, sizeof(value_info_proto))); return parse_value_info(r, e, g.outputs.emplace_back());
+      case 13: TESSERA_TRY(r.charge(e, sizeof(value_info_proto))); return parse_value_info(r, e, g.value_info.emplace_back());
       default: return {};
     }
   }));
   mark_initializer_inputs(g);
   return {};
 }
+
+// Bound on decoded struct bytes per input byte (see parse_top_level).
+inline constexpr std::uint64_t kDecodedPerInputByte = 32;
 
 // Runs a parse_* function on the whole input as one message (a file holds its top message
 // without a length prefix).
@@ -509,7 +512,12 @@ expected<T> parse_top_level(bytes_view bytes, int max_depth, Parse&& parse) {
   whole.number = 0;
   whole.type = wire_type::length_delimited;
   whole.payload = bytes;
-  const reader root(bytes_view{}, 0, -1, max_depth);  // sub() of it is depth 0
+  reader root(bytes_view{}, 0, -1, max_depth);  // sub() of it is depth 0
+  // Nodes, attributes, tensors, graphs and value infos decoded (each 24-380 bytes of struct,
+  // from as little as 2 bytes of file): the 536 models of ../shared and the repo need at most
+  // 10x their size, a file of empty messages would take 60-190x.
+  std::uint64_t budget = std::uint64_t{kDecodedPerInputByte} * bytes.size() + (std::uint64_t{1} << 20);
+  root.set_decode_budget(&budget);
   T out;
   TESSERA_TRY(parse(root, whole, out));
   return out;
@@ -534,6 +542,7 @@ inline expected<model_proto> parse_model(bytes_view bytes, int max_depth = io::p
           m.graph = graph_proto{};  // a repeated singular message: the last one wins
           return detail::parse_graph(r, e, m.graph);
         case 8: {
+          TESSERA_TRY(r.charge(e, sizeof(opset_id)));
           opset_id& id = m.opset_import.emplace_back();
           return detail::for_each_field(r, e, [&](const io::pb::reader&, const io::pb::field& x) -> status {
             if (x.number == 1) return detail::read_string(x, id.domain, "OperatorSetIdProto.domain");
@@ -542,6 +551,7 @@ inline expected<model_proto> parse_model(bytes_view bytes, int max_depth = io::p
           });
         }
         case 14: {
+          TESSERA_TRY(r.charge(e, sizeof(metadata_entry)));
           metadata_entry& kv = m.metadata_props.emplace_back();
           return detail::for_each_field(r, e, [&](const io::pb::reader&, const io::pb::field& x) -> status {
             if (x.number == 1) return detail::read_string(x, kv.key, "StringStringEntryProto.key");
