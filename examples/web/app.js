@@ -313,15 +313,10 @@ const DEMOS = {
       showSeen(new Float32Array(64));
     };
 
-    const [inputs, labels] = await Promise.all(['digits_cnn_inputs.npy', 'digits_cnn_labels.npy']
+    // The samples download while the module and the model load.
+    const samplesRead = Promise.all(['digits_cnn_inputs.npy', 'digits_cnn_labels.npy']
       .map(async (name) => parseNpy(await (await fetch(`/models/${name}`)).arrayBuffer())));
-    state.samples = { inputs, labels: labels.data };
-    state.samples.labels.forEach((label, i) => $('digits-sample').append(new Option(`sample ${i + 1}: ${label}`, i)));
-    $('digits-sample').onchange = () => {
-      const i = Number($('digits-sample').value);
-      classify(inputs.data.slice(i * 64, (i + 1) * 64), state.samples.labels[i]).catch(fail);
-    };
-    $('digits-samples').onclick = () => { state.running = state.classifySamples().catch(fail); };
+    samplesRead.catch(() => {});  // a failure shows where it is awaited, after the model's
     try {
       state.model = await loadCnn('/models/digits_cnn.onnx', {
         flavour: params.get('flavour') ?? 'auto',
@@ -335,6 +330,14 @@ const DEMOS = {
       show('digits-runtime', `${info.parameters} parameters, input ${info.inputs[0].name} [${info.inputs[0].dims}] | ${runtimeText(runtime)}`);
       $('digits-runtime').classList.toggle('fallback', Boolean(runtime.fallbackReason));
       show('digits-t-load', ms(timings.loadMs) + (timings.fromCache ? ' (from the cache)' : ''));
+      const [inputs, labels] = await samplesRead;
+      state.samples = { inputs, labels: labels.data };
+      state.samples.labels.forEach((label, i) => $('digits-sample').append(new Option(`sample ${i + 1}: ${label}`, i)));
+      $('digits-sample').onchange = () => {
+        const i = Number($('digits-sample').value);
+        classify(inputs.data.slice(i * 64, (i + 1) * 64), state.samples.labels[i]).catch(fail);
+      };
+      $('digits-samples').onclick = () => { state.running = state.classifySamples().catch(fail); };
       $('digits-samples').disabled = false;
       await classify(inputs.data.slice(0, 64), state.samples.labels[0]);
     } catch (e) {
@@ -602,10 +605,14 @@ function showError(e) {
   window.tesseraDemo.error = e.message;
 }
 
+// The demos that answer at once start together, none waiting for another's module and model;
+// those with large models (loaded in the background) start after them, so that the first
+// answers get the cores.
+const LATER = new Set(['face', 'llm']);
+const onPage = Object.entries(DEMOS).filter(([name]) => document.querySelector(`[data-demo="${name}"]`));
 window.tesseraDemo.ready = (async () => {
-  for (const [name, start] of Object.entries(DEMOS)) {
-    if (document.querySelector(`[data-demo="${name}"]`)) await start();
-  }
+  await Promise.all(onPage.filter(([name]) => !LATER.has(name)).map(([, start]) => start()));
+  await Promise.all(onPage.filter(([name]) => LATER.has(name)).map(([, start]) => start()));
 })().catch((e) => {
   showError(e);
   throw e;
