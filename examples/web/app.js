@@ -348,7 +348,7 @@ const DEMOS = {
   // The face detector: a photo from a file input, or the camera's frames, with the boxes and
   // scores drawn over it. The model loads in the background (window.tesseraDemo.face.loaded).
   async face() {
-    const state = { model: null, loaded: null, running: null, results: [], image: null, error: null, camera: null };
+    const state = { model: null, modelName: null, loaded: null, running: null, results: [], image: null, error: null, camera: null };
     window.tesseraDemo.face = state;
     const show = (id, text) => { $(id).textContent = text; };
     const fail = (e) => {
@@ -409,6 +409,7 @@ const DEMOS = {
       await stopCamera();
       await state.model?.dispose();
       state.model = null;
+      state.modelName = null;
       $('face-camera').disabled = true;
       show('face-runtime', `loading ${name}…`);
       state.model = await loadCnn(source, {
@@ -419,6 +420,7 @@ const DEMOS = {
           show('face-progress-text', progressText(p));
         },
       });
+      state.modelName = name;
       const { info, runtime: rt, timings: t } = state.model;
       const input = info.inputs.find((i) => i.required);
       show('face-runtime', `${name}: ${info.parameters} parameters, input ${input?.name} [${input?.dims}] | ${runtimeText(rt)}`);
@@ -475,7 +477,7 @@ const DEMOS = {
     };
     $('face-photo').onchange = () => {
       const file = $('face-photo').files[0];
-      if (file) state.running = (async () => { await state.loaded; return detectPhoto(file); })().catch(fail);
+      if (file) state.running = (async () => { await stopCamera(); await state.loaded; return detectPhoto(file); })().catch(fail);
     };
     $('face-confidence').onchange = () => {
       if (state.image && state.model && !state.camera) state.running = detectShown(state.image).catch(fail);

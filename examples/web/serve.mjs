@@ -4,13 +4,14 @@
 // require-corp make the page cross-origin isolated (SharedArrayBuffer, WebAssembly threads).
 //
 //   node examples/web/serve.mjs [--port 8080] [--package build/wasm/js/package] [--no-isolation]
-//                               [--mount /prefix=DIR ...]
+//                               [--mount /prefix=DIR ...] [--no-shared-models]
 //
 //   /               examples/web (the demo page)
 //   /tessera-web/   the staged npm package (cmake --build build/wasm --target tessera_js)
 //   /models/        examples/models
 //   /shared-models/face-detector/   ../shared/models/face-detector beside the checkout, when it
-//                   exists: the third-party face detector and its photos (never committed here)
+//                   exists: the third-party face detector and its photos (never committed here);
+//                   --no-shared-models leaves it out, as a checkout without ../shared is served
 // --no-isolation leaves COOP/COEP out: the page then runs the single-threaded build and says why.
 // Serves 127.0.0.1 only, and only reads: GET and HEAD.
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -32,7 +33,7 @@ const mounts = [
   ['/models/', path.join(root, 'examples', 'models')],
 ];
 const faceDetectorDir = path.resolve(root, '..', 'shared', 'models', 'face-detector');
-if (existsSync(faceDetectorDir)) mounts.push(['/shared-models/face-detector/', faceDetectorDir]);
+if (existsSync(faceDetectorDir) && !args.includes('--no-shared-models')) mounts.push(['/shared-models/face-detector/', faceDetectorDir]);
 args.forEach((a, i) => {
   if (a === '--mount') {
     const [prefix, dir] = args[i + 1].split('=');
