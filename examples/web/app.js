@@ -29,7 +29,7 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(v < 1 ? 3 : 1)} ms`);
 
-// What a test (or a curious reader) can inspect: window.tesseraDemo.trees.
+// What a test (or a curious reader) can inspect: window.tesseraDemo.trees, .digits, .face, .llm.
 window.tesseraDemo = {};
 
 const threadsParam = () => (params.has('threads') ? Number(params.get('threads')) : 'auto');
