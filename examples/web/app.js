@@ -8,8 +8,9 @@ import { loadLLM } from '/tessera-web/src/llm.js';
 import { loadTrees } from '/tessera-web/src/trees.js';
 
 // The LLM demo's model unless ?llm-model= names another: the small model the repository ships
-// for it (examples/models/, served under /models/).
-const LLM_DEMO_MODEL = '/models/llm-demo.gguf';
+// for it (examples/models/tiny_llm.gguf, 7.9 MB, trained on fortunes: see tiny_llm_report.md),
+// served under /models/.
+const LLM_DEMO_MODEL = '/models/tiny_llm.gguf';
 // The face detector is third-party and not in the repository: serve.mjs serves
 // ../shared/models/face-detector here when it is beside the checkout.
 const FACE_MODELS_URL = '/shared-models/face-detector/';
@@ -326,9 +327,12 @@ const DEMOS = {
       .map(async (name) => parseNpy(await (await fetch(`/models/${name}`)).arrayBuffer())));
     samplesRead.catch(() => {});  // a failure shows where it is awaited, after the model's
     try {
+      // On the page's thread, single-threaded: a call computes in well under a millisecond, so a
+      // worker would only add its start (hundreds of ms on a loaded machine: a thread, an
+      // isolate, its scripts) to the first answer and a round trip to every call.
       state.model = await loadCnn('/models/digits_cnn.onnx', {
-        flavour: params.get('flavour') ?? 'auto',
-        threads: threadsParam(),
+        worker: false,
+        threads: 1,
         onProgress: (p) => {
           $('digits-progress').value = p.total ? p.loaded / p.total : 0;
           show('digits-progress-text', progressText(p));
@@ -508,7 +512,7 @@ const DEMOS = {
   // The model loads in the background (window.tesseraDemo.llm.loaded), so a missing or large
   // model never holds up the other demos; its errors show in this section.
   async llm() {
-    const state = { model: null, loaded: null, running: null, results: [], messages: [], tokensSoFar: 0 };
+    const state = { model: null, loaded: null, running: null, results: [], messages: [], tokensSoFar: 0, defaultModel: LLM_DEMO_MODEL };
     window.tesseraDemo.llm = state;
     $('llm-url').value = params.get('llm-model') ?? LLM_DEMO_MODEL;
     $('llm-flavour').value = params.get('flavour') ?? 'auto';
