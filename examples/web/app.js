@@ -341,7 +341,8 @@ const DEMOS = {
       const { info, runtime, timings } = state.model;
       show('digits-runtime', `${info.parameters} parameters, input ${info.inputs[0].name} [${info.inputs[0].dims}] | ${runtimeText(runtime)}`);
       $('digits-runtime').classList.toggle('fallback', Boolean(runtime.fallbackReason));
-      show('digits-t-load', ms(timings.loadMs) + (timings.fromCache ? ' (from the cache)' : ''));
+      show('digits-t-load', `${ms(timings.loadMs)} (module ${ms(timings.startMs)}: fetch and compile ${ms(timings.compileMs)}; ` +
+        `model ${ms(timings.modelMs)}${timings.fromCache ? ', from the cache' : ''}) + warm-up ${ms(timings.readyMs - timings.loadMs)}`);
       const [inputs, labels] = await samplesRead;
       state.samples = { inputs, labels: labels.data };
       state.samples.labels.forEach((label, i) => $('digits-sample').append(new Option(`sample ${i + 1}: ${label}`, i)));
