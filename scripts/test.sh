@@ -163,15 +163,17 @@ ctest --test-dir "$build/wasm-mt" --output-on-failure -j "$jobs" -R 'test_runtim
 step "WebAssembly tests (Node.js)"
 ctest --test-dir "$build/wasm" --output-on-failure -j "$jobs" || fail "wasm tests"
 # The npm package tessera-web in a browser: the demo page (examples/web) in headless chromium,
-# both flavours, answers compared with tessera-gbt's and the LLM's ids with tessera-llm's and
-# llm_fixture's; a screenshot lands in $build/web-demo.png.
+# both flavours, answers compared with tessera-gbt's, the LLM's ids with tessera-llm's and
+# llm_fixture's, the digits CNN's probabilities with tessera-onnx's and the face detector's boxes
+# (with ../shared) with tessera-detect's; a screenshot lands in $build/web-demo.png.
 step "browser test: the npm package in headless chromium (tests/web)"
 if ! command -v npm >/dev/null || [[ ! -x /usr/bin/chromium ]]; then
   echo "browser test: skipped: it needs npm and Debian's chromium (scripts/install-deps.sh installs both)"
 else
   node "$root/tests/web/browser_test.mjs" --package "$build/wasm/js/package" \
     --cli "$build/native/examples/tessera-gbt/tessera-gbt" --llm-cli "$build/native/examples/tessera-llm/tessera-llm" \
-    --llm-fixture "$build/native/tests/web/llm_fixture" --screenshot "$build/web-demo.png" || fail "browser test"
+    --llm-fixture "$build/native/tests/web/llm_fixture" --onnx-cli "$build/native/examples/tessera-onnx/tessera-onnx" \
+    --detect-cli "$build/native/examples/tessera-detect/tessera-detect" --screenshot "$build/web-demo.png" || fail "browser test"
 fi
 end_step
 

@@ -1,21 +1,102 @@
 // The tessera-web demo page. Each family demo is one entry of DEMOS, started with the page;
-// the trees demo scores the feature form with the breast-cancer model, the LLM demo streams
-// text from a GGUF model. Query parameters let tests drive it:
-// ?flavour=st|mt&threads=N&llm-model=URL.
+// the trees demo scores the feature form with the breast-cancer model, the digits demo
+// classifies what the user draws with the digits CNN, the face demo finds faces on a photo or
+// the camera's frames, the LLM demo streams text from a GGUF model. Query parameters let tests
+// drive it: ?flavour=st|mt&threads=N&llm-model=URL.
+import { loadCnn } from '/tessera-web/src/cnn.js';
 import { loadLLM } from '/tessera-web/src/llm.js';
 import { loadTrees } from '/tessera-web/src/trees.js';
 
 // The LLM demo's model unless ?llm-model= names another: the small model the repository ships
-// for it (examples/models/, served under /models/).
-const LLM_DEMO_MODEL = '/models/llm-demo.gguf';
+// for it (examples/models/tiny_llm.gguf, 7.9 MB, trained on fortunes: see tiny_llm_report.md),
+// served under /models/.
+const LLM_DEMO_MODEL = '/models/tiny_llm.gguf';
+// The face detector is third-party and not in the repository: serve.mjs serves
+// ../shared/models/face-detector here when it is beside the checkout.
+const FACE_MODELS_URL = '/shared-models/face-detector/';
+const FACE_MODELS = ['version-RFB-320.onnx', 'version-slim-320.onnx'];
+// The detector's input and post-processing as its authors' demo does them (tessera-detect
+// --format ultraface; include/tessera/vision/ultraface.hpp): the whole photo stretched to
+// 320x240, (x - 127) / 128, class 0 is the background, NMS at IoU 0.3, every face NMS keeps.
+// ultraface's cap of 200 candidates before NMS is not an option of detect(): with fewer faces
+// over the threshold than that, it changes nothing.
+const FACE_DETECT_OPTIONS = {
+  format: 'boxes-scores', size: [320, 240], fit: 'stretch', normalize: { mean: 127, std: 128 },
+  background: true, iou: 0.3, maxDetections: 1 << 20, classNames: ['background', 'face'],
+};
 
 const pageStart = performance.now();
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(v < 1 ? 3 : 1)} ms`);
 
-// What a test (or a curious reader) can inspect: window.tesseraDemo.trees.
+// What a test (or a curious reader) can inspect: window.tesseraDemo.trees, .digits, .face, .llm.
 window.tesseraDemo = {};
+
+const threadsParam = () => (params.has('threads') ? Number(params.get('threads')) : 'auto');
+const runtimeText = (rt) => `flavour ${rt.flavour} (${rt.threads} thread${rt.threads > 1 ? 's' : ''}), ` +
+  `${rt.worker ? 'in a worker' : 'on the page thread'}` + (rt.fallbackReason ? ` | single-threaded because ${rt.fallbackReason}` : '');
+const progressText = ({ phase, loaded, total }) => `${phase}: ${loaded} of ${total ?? '?'} bytes`;
+
+// A NumPy .npy file (version 1 or 2, little-endian float32 or int64, C order) -> {data, shape}.
+function parseNpy(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const magic = String.fromCharCode(...bytes.subarray(0, 6));
+  if (magic !== '\x93NUMPY') throw new Error('not a .npy file');
+  const view = new DataView(buffer);
+  const headerBytes = bytes[6] === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = bytes[6] === 1 ? 10 : 12;
+  const header = new TextDecoder().decode(bytes.subarray(start, start + headerBytes));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').filter((d) => d.trim()).map(Number);
+  if (/'fortran_order':\s*True/.test(header)) throw new Error('.npy in Fortran order');
+  const count = shape.reduce((a, b) => a * b, 1);
+  const body = buffer.slice(start + headerBytes);
+  if (descr === '<f4') return { data: new Float32Array(body, 0, count), shape };
+  if (descr === '<i8') return { data: Array.from(new BigInt64Array(body, 0, count), Number), shape };
+  throw new Error(`.npy of ${descr}: only <f4 and <i8 are read here`);
+}
+
+// Probabilities from logits, in float64.
+function softmax(logits) {
+  const top = Math.max(...logits);
+  const e = Array.from(logits, (v) => Math.exp(v - top));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+// A drawing -> the 8x8 input of scikit-learn's digits: that dataset (UCI optdigits) comes from
+// 32x32 black-and-white bitmaps of digits normalized in size, each pixel of it the count of
+// "on" bits in a 4x4 block (0..16); the model (scripts/train_digits_cnn.py) takes count / 16.
+// So the ink's bounding box is scaled to fit 32x32 (aspect kept, centred), thresholded to
+// on/off at half coverage, and counted in blocks.
+const BITMAP_SIDE = 32;
+function digitsInputOf(pad) {
+  const { width, height } = pad;
+  const ink = pad.getContext('2d').getImageData(0, 0, width, height).data;
+  let [x0, y0, x1, y1] = [width, height, -1, -1];
+  for (let y = 0; y < height; ++y) {
+    for (let x = 0; x < width; ++x) {
+      if (ink[(y * width + x) * 4 + 3] === 0) continue;
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+  }
+  if (x1 < 0) return null;  // nothing drawn
+  const [w, h] = [x1 - x0 + 1, y1 - y0 + 1];
+  const scale = BITMAP_SIDE / Math.max(w, h);
+  const bitmap = new OffscreenCanvas(BITMAP_SIDE, BITMAP_SIDE).getContext('2d', { willReadFrequently: true });
+  bitmap.imageSmoothingQuality = 'high';
+  bitmap.drawImage(pad, x0, y0, w, h, (BITMAP_SIDE - w * scale) / 2, (BITMAP_SIDE - h * scale) / 2, w * scale, h * scale);
+  const coverage = bitmap.getImageData(0, 0, BITMAP_SIDE, BITMAP_SIDE).data;
+  const input = new Float32Array(64);
+  for (let y = 0; y < BITMAP_SIDE; ++y) {
+    for (let x = 0; x < BITMAP_SIDE; ++x) {
+      if (coverage[(y * BITMAP_SIDE + x) * 4 + 3] >= 128) input[(y >> 2) * 8 + (x >> 2)] += 1;
+    }
+  }
+  return input.map((count) => count / 16);
+}
 
 async function readSamples() {
   const text = await (await fetch('/models/breast_cancer_sample.csv')).text();
@@ -121,12 +202,318 @@ const DEMOS = {
     await load();
     await predict();
   },
-  // vision: digits CNN and face detector (tessera-web/vision), when that module lands.
+  // The digits CNN: the user draws on the pad (mouse, touch or pen); every stroke is classified
+  // as it grows. The committed samples (examples/models/digits_cnn_inputs.npy) can be
+  // classified too: window.tesseraDemo.digits.classifySamples().
+  async digits() {
+    const state = { model: null, samples: null, firstPredictionAt: null, answers: [], error: null };
+    window.tesseraDemo.digits = state;
+    const show = (id, text) => { $(id).textContent = text; };
+    const fail = (e) => {
+      show('digits-runtime', `error: ${e.message}`);
+      $('digits-runtime').classList.add('fallback');
+      state.error = e.message;
+    };
+    const bars = Array.from({ length: 10 }, (_, digit) => {
+      const row = $('digits-bars').insertRow();
+      row.insertCell().textContent = String(digit);
+      const bar = row.insertCell();
+      bar.className = 'bar';
+      bar.append(document.createElement('div'));
+      const value = row.insertCell();
+      return { row, fill: bar.firstChild, value };
+    });
+    const showSeen = (input) => {
+      const seen = $('digits-seen').getContext('2d');
+      const image = seen.createImageData(8, 8);
+      input.forEach((v, i) => {
+        const level = 255 - Math.round(v * 255);  // dark ink on white, as the pad shows it
+        image.data.set([level, level, level, 255], i * 4);
+      });
+      seen.putImageData(image, 0, 0);
+    };
+
+    // One 8x8 input (values count / 16) -> {logits, probabilities, digit}, shown on the page.
+    async function classify(input, label = null) {
+      const { logits } = await state.model.run({ input: { data: input, dims: [1, 1, 8, 8] } });
+      const probabilities = softmax(logits.data);
+      const digit = probabilities.indexOf(Math.max(...probabilities));
+      const answer = { input: Array.from(input), logits: Array.from(logits.data), probabilities, digit };
+      state.answers.push(answer);
+      showSeen(input);
+      probabilities.forEach((p, d) => {
+        bars[d].fill.style.width = `${(p * 100).toFixed(1)}%`;
+        bars[d].value.textContent = p.toFixed(4);
+        bars[d].row.classList.toggle('best', d === digit);
+      });
+      show('digits-answer', String(digit));
+      show('digits-label', label === null ? '' : `true label ${label}`);
+      if (state.firstPredictionAt === null) {
+        // From this script's start, as the trees demo counts, and from the navigation (what
+        // a user waits: also the page and its modules' download).
+        state.firstPredictionAt = performance.now() - pageStart;
+        state.firstPredictionFromNavigation = performance.now();
+        show('digits-t-first', `${ms(state.firstPredictionAt)} (${ms(state.firstPredictionFromNavigation)} from the navigation)`);
+      }
+      const s = state.model.stats;
+      show('digits-t-run', `${ms(s.last?.ms)} / ${ms(s.firstCallMs)} / ${ms(s.steadyCallMs)}; ${ms(s.last?.computeMs)}`);
+      return answer;
+    }
+    state.classify = classify;
+    state.classifySamples = async () => {
+      const out = [];
+      for (let i = 0; i < state.samples.labels.length; ++i) {
+        $('digits-sample').value = String(i);
+        out.push(await classify(state.samples.inputs.data.slice(i * 64, (i + 1) * 64), state.samples.labels[i]));
+      }
+      return out;
+    };
+
+    // The pad: pointer events cover mouse, touch and pen. A drawing is classified while it
+    // grows, one inference at a time (the latest strokes win).
+    const pad = $('digits-pad');
+    const ink = pad.getContext('2d', { willReadFrequently: true });
+    let last = null;
+    let inFlight = null;
+    let again = false;
+    state.drawn = null;  // the last drawing's answer promise, for tests
+    const classifyDrawing = () => {
+      if (inFlight) { again = true; return inFlight; }
+      const input = digitsInputOf(pad);
+      if (!input || !state.model) return null;
+      inFlight = classify(input).catch(fail).finally(() => {
+        inFlight = null;
+        if (again) { again = false; state.drawn = classifyDrawing(); }
+      });
+      return inFlight;
+    };
+    const stroke = (e) => {
+      const r = pad.getBoundingClientRect();
+      const p = { x: (e.clientX - r.left) * (pad.width / r.width), y: (e.clientY - r.top) * (pad.height / r.height) };
+      ink.lineWidth = pad.width / 14;  // about the stroke width of the dataset's digits once fitted to 32x32
+      ink.lineCap = 'round';
+      ink.lineJoin = 'round';
+      ink.strokeStyle = '#111';
+      ink.beginPath();
+      ink.moveTo((last ?? p).x, (last ?? p).y);
+      ink.lineTo(p.x, p.y);
+      ink.stroke();
+      last = p;
+      state.drawn = classifyDrawing();
+    };
+    pad.onpointerdown = (e) => {
+      pad.setPointerCapture(e.pointerId);
+      last = null;
+      stroke(e);
+    };
+    pad.onpointermove = (e) => { if (pad.hasPointerCapture(e.pointerId)) stroke(e); };
+    pad.onpointerup = () => { last = null; };
+    const blank = () => {
+      show('digits-answer', '–');
+      show('digits-label', '');
+      bars.forEach((b) => { b.fill.style.width = '0'; b.value.textContent = ''; b.row.classList.remove('best'); });
+      showSeen(new Float32Array(64));
+    };
+    $('digits-clear').onclick = () => {
+      ink.clearRect(0, 0, pad.width, pad.height);
+      again = false;
+      state.drawn = null;
+      blank();
+      inFlight?.then(blank);  // the erased drawing's answer, if it was on its way
+    };
+
+    // The samples download while the module and the model load.
+    const samplesRead = Promise.all(['digits_cnn_inputs.npy', 'digits_cnn_labels.npy']
+      .map(async (name) => parseNpy(await (await fetch(`/models/${name}`)).arrayBuffer())));
+    samplesRead.catch(() => {});  // a failure shows where it is awaited, after the model's
+    try {
+      // On the page's thread, single-threaded: a call computes in well under a millisecond, so a
+      // worker would only add its start (hundreds of ms on a loaded machine: a thread, an
+      // isolate, its scripts) to the first answer and a round trip to every call.
+      state.model = await loadCnn('/models/digits_cnn.onnx', {
+        worker: false,
+        threads: 1,
+        onProgress: (p) => {
+          $('digits-progress').value = p.total ? p.loaded / p.total : 0;
+          show('digits-progress-text', progressText(p));
+        },
+      });
+      const { info, runtime, timings } = state.model;
+      show('digits-runtime', `${info.parameters} parameters, input ${info.inputs[0].name} [${info.inputs[0].dims}] | ${runtimeText(runtime)}`);
+      $('digits-runtime').classList.toggle('fallback', Boolean(runtime.fallbackReason));
+      show('digits-t-load', `${ms(timings.loadMs)} (module ${ms(timings.startMs)}: fetch and compile ${ms(timings.compileMs)}; ` +
+        `model ${ms(timings.modelMs)}${timings.fromCache ? ', from the cache' : ''}) + warm-up ${ms(timings.readyMs - timings.loadMs)}`);
+      const [inputs, labels] = await samplesRead;
+      state.samples = { inputs, labels: labels.data };
+      state.samples.labels.forEach((label, i) => $('digits-sample').append(new Option(`sample ${i + 1}: ${label}`, i)));
+      $('digits-sample').onchange = () => {
+        const i = Number($('digits-sample').value);
+        classify(inputs.data.slice(i * 64, (i + 1) * 64), state.samples.labels[i]).catch(fail);
+      };
+      $('digits-samples').onclick = () => { state.running = state.classifySamples().catch(fail); };
+      $('digits-samples').disabled = false;
+      await classify(inputs.data.slice(0, 64), state.samples.labels[0]);
+    } catch (e) {
+      fail(e);
+    }
+  },
+
+  // The face detector: a photo from a file input, or the camera's frames, with the boxes and
+  // scores drawn over it. The model loads in the background (window.tesseraDemo.face.loaded).
+  async face() {
+    const state = { model: null, modelName: null, loaded: null, running: null, results: [], image: null, error: null, camera: null };
+    window.tesseraDemo.face = state;
+    const show = (id, text) => { $(id).textContent = text; };
+    const fail = (e) => {
+      show('face-runtime', `error: ${e.message}`);
+      $('face-runtime').classList.add('fallback');
+      state.error = e.message;
+    };
+    const canvas = $('face-canvas');
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+
+    const drawDetections = (detections) => {
+      const line = Math.max(2, Math.round(canvas.width / 400));
+      context.lineWidth = line;
+      context.font = `${6 * line + 4}px sans-serif`;
+      context.textBaseline = 'bottom';
+      for (const d of detections) {
+        const [x, y, w, h] = d.bbox_xywh;
+        context.strokeStyle = '#19e04b';
+        context.strokeRect(x, y, w, h);
+        const label = d.confidence.toFixed(2);
+        context.fillStyle = '#19e04b';
+        context.fillRect(x - line / 2, y - 6 * line - 6, context.measureText(label).width + 4, 6 * line + 6);
+        context.fillStyle = '#000';
+        context.fillText(label, x + 2, y - 1);
+      }
+    };
+
+    // The pixels on the canvas (a photo or a camera frame) -> detections drawn over them.
+    async function detectShown(pixels) {
+      const options = { ...FACE_DETECT_OPTIONS, confidence: Number($('face-confidence').value) };
+      const answer = await state.model.detect(pixels, options);
+      context.putImageData(pixels, 0, 0);
+      drawDetections(answer.detections);
+      state.results.push(answer);
+      const s = state.model.stats;
+      show('face-summary', `${answer.detections.length} face${answer.detections.length === 1 ? '' : 's'} on ${pixels.width}x${pixels.height}`);
+      show('face-t-run', `${ms(s.last?.ms)} / ${ms(s.firstCallMs)} / ${ms(s.steadyCallMs)}; ${ms(s.last?.computeMs)}`);
+      return answer;
+    }
+
+    // A photo at its own size. Embedded colour profiles are ignored (colorSpaceConversion
+    // 'none'), as tessera's own decoder (stb_image) ignores them.
+    async function detectPhoto(file) {
+      const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', imageOrientation: 'from-image' });
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      context.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      state.image = context.getImageData(0, 0, canvas.width, canvas.height);
+      if (!state.model) {
+        show('face-summary', 'no model loaded yet');
+        return null;
+      }
+      return detectShown(state.image);
+    }
+
+    async function load(source, name) {
+      await stopCamera();
+      await state.model?.dispose();
+      state.model = null;
+      state.modelName = null;
+      $('face-camera').disabled = true;
+      show('face-runtime', `loading ${name}…`);
+      state.model = await loadCnn(source, {
+        flavour: params.get('flavour') ?? 'auto',
+        threads: threadsParam(),
+        onProgress: (p) => {
+          $('face-progress').value = p.total ? p.loaded / p.total : 0;
+          show('face-progress-text', progressText(p));
+        },
+      });
+      state.modelName = name;
+      const { info, runtime: rt, timings: t } = state.model;
+      const input = info.inputs.find((i) => i.required);
+      show('face-runtime', `${name}: ${info.parameters} parameters, input ${input?.name} [${input?.dims}] | ${runtimeText(rt)}`);
+      $('face-runtime').classList.toggle('fallback', Boolean(rt.fallbackReason));
+      show('face-t-load', `${ms(t.loadMs)} + warm-up ${ms(t.readyMs - t.loadMs)}${t.fromCache ? ' (from the cache)' : ''}`);
+      $('face-camera').disabled = !navigator.mediaDevices?.getUserMedia;
+      if (state.image) await detectShown(state.image);
+    }
+
+    // The camera: frames are detected one after another, each on the frame it was taken from.
+    async function startCamera() {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+      const video = document.createElement('video');
+      video.muted = true;
+      video.playsInline = true;
+      video.srcObject = stream;
+      await video.play();
+      state.camera = { stream, stopped: false };
+      $('face-camera').textContent = 'Stop the camera';
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const camera = state.camera;
+      while (!camera.stopped && state.model) {
+        context.drawImage(video, 0, 0);
+        state.image = context.getImageData(0, 0, canvas.width, canvas.height);
+        await detectShown(state.image);
+        await new Promise((r) => requestAnimationFrame(r));
+      }
+    }
+    async function stopCamera() {
+      if (!state.camera) return;
+      state.camera.stopped = true;
+      state.camera.stream.getTracks().forEach((track) => track.stop());
+      state.camera = null;
+      $('face-camera').textContent = 'Use the camera';
+    }
+
+    const available = await Promise.all(FACE_MODELS.map(async (name) =>
+      (await fetch(FACE_MODELS_URL + name, { method: 'HEAD' }).catch(() => null))?.ok ? name : null));
+    const found = available.filter(Boolean);
+    found.forEach((name) => $('face-model').append(new Option(name.replace('.onnx', ''), name)));
+    if (!found.length) {
+      $('face-model').append(new Option('none here'));
+      $('face-model').disabled = true;
+    }
+    state.available = found;
+    $('face-model').onchange = () => {
+      const name = $('face-model').value;
+      state.loaded = load(FACE_MODELS_URL + name, name).catch(fail);
+    };
+    $('face-model-file').onchange = () => {
+      const file = $('face-model-file').files[0];
+      if (file) state.loaded = load(file, file.name).catch(fail);
+    };
+    $('face-photo').onchange = () => {
+      const file = $('face-photo').files[0];
+      if (file) state.running = (async () => { await stopCamera(); await state.loaded; return detectPhoto(file); })().catch(fail);
+    };
+    $('face-confidence').onchange = () => {
+      if (state.image && state.model && !state.camera) state.running = detectShown(state.image).catch(fail);
+    };
+    $('face-camera').onclick = () => {
+      if (state.camera) stopCamera();
+      else state.running = startCamera().catch(fail);
+    };
+    if (found.length) {
+      state.loaded = load(FACE_MODELS_URL + found[0], found[0]).catch(fail);
+    } else {
+      show('face-runtime', `the face detector is not here: ${FACE_MODELS_URL} is not served (it serves ` +
+        '../shared/models/face-detector when it is beside the checkout). Pick a version-RFB-320.onnx or ' +
+        'version-slim-320.onnx of your own (Ultra-Light-Fast-Generic-Face-Detector-1MB) above.');
+      $('face-runtime').classList.add('fallback');
+      state.loaded = Promise.resolve();
+    }
+  },
 
   // The model loads in the background (window.tesseraDemo.llm.loaded), so a missing or large
   // model never holds up the other demos; its errors show in this section.
   async llm() {
-    const state = { model: null, loaded: null, running: null, results: [], messages: [], tokensSoFar: 0 };
+    const state = { model: null, loaded: null, running: null, results: [], messages: [], tokensSoFar: 0, defaultModel: LLM_DEMO_MODEL };
     window.tesseraDemo.llm = state;
     $('llm-url').value = params.get('llm-model') ?? LLM_DEMO_MODEL;
     $('llm-flavour').value = params.get('flavour') ?? 'auto';
@@ -233,10 +620,14 @@ function showError(e) {
   window.tesseraDemo.error = e.message;
 }
 
+// The demos that answer at once start together, none waiting for another's module and model;
+// those with large models (loaded in the background) start after them, so that the first
+// answers get the cores.
+const LATER = new Set(['face', 'llm']);
+const onPage = Object.entries(DEMOS).filter(([name]) => document.querySelector(`[data-demo="${name}"]`));
 window.tesseraDemo.ready = (async () => {
-  for (const [name, start] of Object.entries(DEMOS)) {
-    if (document.querySelector(`[data-demo="${name}"]`)) await start();
-  }
+  await Promise.all(onPage.filter(([name]) => !LATER.has(name)).map(([, start]) => start()));
+  await Promise.all(onPage.filter(([name]) => LATER.has(name)).map(([, start]) => start()));
 })().catch((e) => {
   showError(e);
   throw e;

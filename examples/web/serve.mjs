@@ -4,14 +4,17 @@
 // require-corp make the page cross-origin isolated (SharedArrayBuffer, WebAssembly threads).
 //
 //   node examples/web/serve.mjs [--port 8080] [--package build/wasm/js/package] [--no-isolation]
-//                               [--mount /prefix=DIR ...]
+//                               [--mount /prefix=DIR ...] [--no-shared-models]
 //
 //   /               examples/web (the demo page)
 //   /tessera-web/   the staged npm package (cmake --build build/wasm --target tessera_js)
 //   /models/        examples/models
+//   /shared-models/face-detector/   ../shared/models/face-detector beside the checkout, when it
+//                   exists: the third-party face detector and its photos (never committed here);
+//                   --no-shared-models leaves it out, as a checkout without ../shared is served
 // --no-isolation leaves COOP/COEP out: the page then runs the single-threaded build and says why.
-// Serves 127.0.0.1 only.
-import { createReadStream, statSync } from 'node:fs';
+// Serves 127.0.0.1 only, and only reads: GET and HEAD.
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +32,8 @@ const mounts = [
   ['/tessera-web/', path.resolve(option('--package', path.join(root, 'build', 'wasm', 'js', 'package')))],
   ['/models/', path.join(root, 'examples', 'models')],
 ];
+const faceDetectorDir = path.resolve(root, '..', 'shared', 'models', 'face-detector');
+if (existsSync(faceDetectorDir) && !args.includes('--no-shared-models')) mounts.push(['/shared-models/face-detector/', faceDetectorDir]);
 args.forEach((a, i) => {
   if (a === '--mount') {
     const [prefix, dir] = args[i + 1].split('=');
@@ -40,6 +45,7 @@ mounts.push(['/', here]);
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.json': 'application/json', '.wasm': 'application/wasm', '.csv': 'text/csv', '.txt': 'text/plain',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.md': 'text/plain; charset=utf-8', '.npy': 'application/octet-stream',
   '.onnx': 'application/octet-stream', '.gguf': 'application/octet-stream', '.f32': 'application/octet-stream', '.ubj': 'application/octet-stream',
 };
 
@@ -54,6 +60,10 @@ function resolve(urlPath) {
 }
 
 const server = createServer((req, res) => {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
+    return res.end('read-only\n');
+  }
   let file = resolve(decodeURIComponent(new URL(req.url, 'http://localhost').pathname));
   try {
     if (file && statSync(file).isDirectory()) file = path.join(file, 'index.html');

@@ -11,8 +11,14 @@ export type ModelSource = ArrayBuffer | ArrayBufferView | Blob | Response | URL 
 export interface LoadOptions extends RuntimeOptions {
   /** Browsers: keep downloaded models in the Cache API under this name ('tessera-models'); false: never. */
   cache?: boolean | string;
-  /** Run the network on zeros at load so the first call meets optimized code (default true; only when every input's dims are static). */
+  /**
+   * Run the network twice on zeros at load so the first call meets optimized code (default true).
+   * Symbolic dims ("batch") are set to 1 unless warmupShapes gives an input's shape; an input without a
+   * declared shape and none given means no warm-up.
+   */
   warmup?: boolean;
+  /** The shapes of the warm-up run, by input name (those not named: declared dims, symbolic ones 1). */
+  warmupShapes?: Record<string, number[]>;
 }
 
 /** A graph input or output. dims: a number when static, the dim's name when symbolic ("batch"), null when unknown; null without a declared shape. */

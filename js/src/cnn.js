@@ -91,9 +91,20 @@ export class CnnModel extends ModelHandle {
   }
 }
 
-// Every input the caller must feed has static dims: a run on zeros can warm the kernels up.
-function hasStaticInputs(info) {
-  return info.inputs.filter((i) => i.required).every((i) => Array.isArray(i.dims) && i.dims.every(Number.isInteger));
+// The shapes of the warm-up run on zeros: options.warmupShapes[name] where given, else the
+// declared dims with each symbolic one ("batch") set to 1. Null when an input's rank is unknown
+// (no declared shape, none given): no warm-up then.
+function warmupShapesOf(info, given = {}) {
+  const shapes = {};
+  for (const input of info.inputs.filter((i) => i.required)) {
+    const dims = given[input.name] ?? (Array.isArray(input.dims) ? input.dims.map((d) => (Number.isInteger(d) ? d : 1)) : null);
+    if (!dims) return null;
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new TypeError(`warmupShapes: '${input.name}' needs an array of non-negative integers`);
+    }
+    shapes[input.name] = dims;
+  }
+  return shapes;
 }
 
 /**
@@ -103,10 +114,13 @@ function hasStaticInputs(info) {
  * @param options see cnn.d.ts (LoadOptions)
  */
 export async function loadCnn(source, options = {}) {
-  return loadModel('cnn', options, async (channel, runtime) => {
-    const { fromCache, bytes } = await sendModelBytes(channel, source, options, runtime.worker);
+  return loadModel('cnn', source, options, async (channel, runtime, opened) => {
+    const { fromCache, bytes } = await sendModelBytes(channel, opened, runtime.worker);
     throwIfAborted(options.signal);
     const info = await channel.call('loadEnd', {});
-    return { info, fromCache, bytes, warmupRounds: hasStaticInputs(info) ? 2 : 0 };
+    const shapes = options.warmup === false ? null : warmupShapesOf(info, options.warmupShapes);
+    // Shapes guessed for symbolic dims may not suit the graph: a failed warm-up is then skipped.
+    const guessed = info.inputs.some((i) => i.required && !options.warmupShapes?.[i.name] && !i.dims?.every(Number.isInteger));
+    return { info, fromCache, bytes, warmupRounds: shapes ? 2 : 0, warmupArgs: { shapes, guessed } };
   }, (channel, { info }, runtime, timings) => new CnnModel(channel, info, runtime, timings));
 }

@@ -34,7 +34,7 @@ export interface RuntimeOptions {
   distUrl?: string | URL;
   /** Your own module (cmake: tessera_add_wasm_module): URLs of its .mjs files. */
   module?: { st: string | URL; mt?: string | URL };
-  /** The chosen flavour's .wasm, already compiled or as bytes (skips the fetch). */
+  /** The chosen flavour's .wasm, already compiled or as bytes (skips the fetch; a later load of the family reuses the module the first compiled). */
   wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
@@ -61,12 +61,23 @@ export interface CallStats {
 }
 
 export interface LoadTimings {
-  /** Worker start, module compile and instantiation. */
+  /** Worker start, module compile and instantiation (the model downloads meanwhile). */
   startMs: number;
+  /** In the worker: the glue's import and the .wasm's download and compile (together). */
+  compileMs: number;
+  /** In the worker: the module's instantiation and set-up. */
+  instantiateMs: number;
+  /** The module was compiled already (by an earlier load of the family, or options.wasm): no download, no compile. */
+  compiledBefore: boolean;
+  /** From the module's start to the model made in its heap (the rest of the download, the bytes' copy, parsing). */
+  modelMs: number;
   /** From the call to the model being ready to predict (before the warm-up). */
   loadMs: number;
-  /** The warm-up run at load: its first and last call, timed inside the module. Null with warmup: false. */
-  warmup: { firstCallMs: number; steadyCallMs: number; rounds: number; rows?: number } | null;
+  /**
+   * The warm-up run at load: its first and last call, timed inside the module. Null with warmup: false.
+   * skipped: why a warm-up on guessed shapes (symbolic dims set to 1) was not run; its times are null then.
+   */
+  warmup: { firstCallMs: number | null; steadyCallMs: number | null; rounds: number; rows?: number; skipped?: string } | null;
   /** From the call to a warmed-up model. */
   readyMs: number;
   fromCache: boolean;

@@ -340,8 +340,8 @@ function abortMessage(signal) {
  * @param options see llm.d.ts (LoadOptions)
  */
 export async function loadLLM(source, options = {}) {
-  return loadModel('llm', options, async (channel, runtime) => {
-    const { fromCache, bytes } = await sendModelBytes(channel, source, options, runtime.worker);
+  return loadModel('llm', source, options, async (channel, runtime, opened) => {
+    const { fromCache, bytes } = await sendModelBytes(channel, opened, runtime.worker);
     throwIfAborted(options.signal);
     const context = options.context ?? 0;
     if (!Number.isInteger(context) || context < 0) throw tesseraError('invalid_argument', `context must be a non-negative integer, not ${context}`);

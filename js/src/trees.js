@@ -151,8 +151,8 @@ const makeTreeModel = (channel, { info }, runtime, timings) => new TreeModel(cha
  * @param options see trees.d.ts (LoadOptions)
  */
 export async function loadTrees(source, options = {}) {
-  return loadModel('trees', options, async (channel, runtime) => {
-    const { fromCache, bytes } = await sendModelBytes(channel, source, options, runtime.worker);
+  return loadModel('trees', source, options, async (channel, runtime, opened) => {
+    const { fromCache, bytes } = await sendModelBytes(channel, opened, runtime.worker);
     const info = await channel.call('loadEnd', {});
     return { info, fromCache, bytes };
   }, makeTreeModel);
@@ -164,6 +164,6 @@ export async function loadTrees(source, options = {}) {
  */
 export async function loadCompiledTrees(options = {}) {
   if (!options.module) throw new TypeError('loadCompiledTrees needs options.module = {st: <url of the .mjs>}');
-  return loadModel('trees', options, async (channel) => ({ info: await channel.call('loadEmbedded', {}), fromCache: false, bytes: 0 }),
+  return loadModel('trees', null, options, async (channel) => ({ info: await channel.call('loadEmbedded', {}), fromCache: false, bytes: 0 }),
     makeTreeModel);
 }

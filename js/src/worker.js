@@ -2,7 +2,7 @@
 // Worker under Node): it hosts one family backend and answers {id, op, args} messages with
 // {id, ok, value} or {id, ok: false, error}. Each message is its own task, so the worker's
 // event loop turns between two chunks of work (V8 then tiers the kernels up).
-import { createBackend, transferablesOf } from './core/backends.js';
+import { openBackend, importBackendCode, transferablesOf } from './core/backends.js';
 import { isNode } from './core/environment.js';
 import { serializeError } from './core/errors.js';
 
@@ -12,9 +12,10 @@ let backend = null;
 async function handle({ id, op, args }) {
   try {
     let value;
-    if (op === 'create') {
-      backend = await createBackend(args.family);
-      value = null;
+    if (op === 'importCode') {
+      value = await importBackendCode(args);
+    } else if (op === 'startModule') {
+      ({ backend, started: value } = await openBackend(args));
     } else {
       if (!backend || typeof backend[op] !== 'function') throw new TypeError(`worker: unknown operation '${op}'`);
       value = await backend[op](args ?? {});

@@ -68,10 +68,25 @@ describe('loading', () => {
       assert.deepEqual(net.info.outputs, [{ name: 'logits', type: 'float32', dims: ['batch', 10] }]);
       assert.ok(net.info.operators.includes('Conv'));
       assert.ok(net.info.parameters > 1000);
-      assert.equal(net.timings.warmup, null, 'a symbolic batch dim: no warm-up run');
+      // The symbolic batch dim set to 1: two runs on a zero image.
+      assert.equal(net.timings.warmup.rounds, 2, 'a symbolic batch dim: warmed up as 1');
+      assert.equal(net.timings.warmup.rows, 1);
+      assert.ok(net.timings.compileMs >= 0 && net.timings.instantiateMs >= 0 && net.timings.modelMs >= 0);
     } finally {
       await net.dispose();
     }
+  });
+
+  it('warmupShapes: the shapes of the warm-up run; shapes the graph refuses fail the load', async () => {
+    const net = await loadCnn(digitsPath, { threads: 1, warmupShapes: { input: [4, 1, 8, 8] } });
+    try {
+      assert.equal(net.timings.warmup.rounds, 2);
+      assert.equal(net.timings.compiledBefore, true, 'the module compiled by the previous load is reused');
+    } finally {
+      await net.dispose();
+    }
+    await assert.rejects(loadCnn(digitsPath, { threads: 1, warmupShapes: { input: [1, 1, 9, 9] } }), (e) => e.name === 'TesseraError');
+    await assert.rejects(loadCnn(digitsPath, { threads: 1, warmupShapes: { input: [1, 'x'] } }), TypeError);
   });
 
   it('from an ArrayBuffer and a file: URL on the main thread; a static model warms up', async () => {

@@ -236,3 +236,49 @@ describe('a forest compiled into a module of your own (cmake tessera_add_wasm_mo
       /embeds no forest/);
   });
 });
+
+describe('the load path', () => {
+  it('readAhead: reads up to its limit before the consumer, keeps the order, passes a failure on', async () => {
+    const { readAhead } = await importPackage('core/loader');
+    let pulled = 0;
+    async function* chunks(n, failAt = -1) {
+      for (let i = 0; i < n; ++i) {
+        if (i === failAt) throw new Error('the download broke');
+        pulled += 1;
+        yield new Uint8Array(10).fill(i);
+      }
+    }
+    const ahead = readAhead({ total: 80, chunks: chunks(8) }, 30);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(pulled, 3, 'three 10-byte chunks reach the 30-byte limit');
+    const got = [];
+    for await (const c of ahead.chunks) got.push(c[0]);
+    assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7]);
+
+    const broken = readAhead({ chunks: chunks(5, 2) }, 1000);
+    const seen = [];
+    await assert.rejects((async () => { for await (const c of broken.chunks) seen.push(c[0]); })(), /the download broke/);
+    assert.deepEqual(seen, [0, 1]);
+
+    pulled = 0;
+    const cancelled = readAhead({ chunks: chunks(100) }, 20);
+    await new Promise((r) => setTimeout(r, 20));
+    cancelled.cancel();
+    let consumed = 0;
+    for await (const c of cancelled.chunks) consumed += c.byteLength > 0 ? 1 : 0;
+    assert.equal(consumed, 2, 'the chunks read before cancel(), then the end');
+    assert.equal(pulled, 2, 'nothing read after cancel()');
+  });
+
+  it('a second load of the family reuses the compiled module', async () => {
+    const first = await loadTrees(fixture('breast_cancer.json'), { threads: 1 });
+    const second = await loadTrees(fixture('breast_cancer.json'), { threads: 1 });
+    try {
+      assert.equal(second.timings.compiledBefore, true);
+      assert.ok(second.timings.modelMs >= 0 && second.timings.instantiateMs >= 0);
+    } finally {
+      await first.dispose();
+      await second.dispose();
+    }
+  });
+});

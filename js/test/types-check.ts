@@ -56,6 +56,11 @@ async function cnnUser(canvas: HTMLCanvasElement, signal: AbortSignal): Promise<
   const fromCanvas = await net.detect(canvas, { fit: 'stretch', boxes: 'pixels', background: true });
   const [x, y, w, h] = found.detections[0].bbox_xywh;
   console.log(dims, logits.length, x + y + w + h, found.detections[0].class_name, fromCanvas.image, net.info.classNames, net.stats.steadyCallMs);
+  const digits = await loadCnn('/models/digits_cnn.onnx', { warmupShapes: { input: [1, 1, 8, 8] } });
+  const t = digits.timings;
+  const firstCall: number | null = t.warmup?.firstCallMs ?? null;
+  console.log(t.compileMs + t.instantiateMs + t.modelMs, t.compiledBefore, firstCall, t.warmup?.skipped);
+  await digits.dispose();
   await net.dispose();
 }
 void main();

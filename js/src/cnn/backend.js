@@ -114,11 +114,18 @@ export class CnnBackend extends ModelBackend {
     return { json: this.rt.string(this.rt.call('tessera_cnn_result', this.model)), ms: now() - t0 };
   }
 
-  // One run on zeros (the client asks only when every input it must feed has static dims).
-  warmup() {
-    const feeds = this.info.inputs.filter((i) => i.required).map((i) => ({ name: i.name, data: new Float32Array(numelOf(i.dims)), dims: i.dims }));
+  // One run on zeros of the given shapes ({inputName: dims}, see warmupShapesOf in ../cnn.js).
+  // When the shapes were guessed (symbolic dims set to 1) and the graph refuses them, the
+  // warm-up is skipped: {skipped: why}.
+  warmup({ shapes, guessed = false }) {
+    const feeds = Object.entries(shapes).map(([name, dims]) => ({ name, data: new Float32Array(numelOf(dims)), dims }));
     const t0 = now();
-    this.run({ feeds });
+    try {
+      this.run({ feeds });
+    } catch (e) {
+      if (!guessed) throw e;
+      return { ms: now() - t0, rows: 0, skipped: `the inputs' symbolic dims set to 1 do not suit the graph (${e.message}): pass warmupShapes` };
+    }
     return { ms: now() - t0, rows: 1 };
   }
 

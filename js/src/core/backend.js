@@ -1,8 +1,6 @@
 // What every family's backend (the worker side, or the page in main-thread mode) shares: one
 // module instance, the model's bytes streamed into its heap chunk by chunk (tessera_bytes_*),
 // and a heap scratch buffer reused by calls. A family subclasses it and adds its operations.
-import { WasmRuntime } from './wasm-runtime.js';
-
 export class ModelBackend {
   constructor() {
     this.rt = null;
@@ -11,9 +9,9 @@ export class ModelBackend {
     this.scratchBytes = 0;
   }
 
-  async init({ glueUrl, wasmModule, threads }) {
-    this.rt = await WasmRuntime.create({ glueUrl, wasmModule, threads });
-    return { threads: this.rt.threads, build: this.rt.build };
+  /** Takes the module instance this backend calls (see openBackend in backends.js). */
+  attach(rt) {
+    this.rt = rt;
   }
 
   loadBegin({ total }) {

@@ -1,18 +1,18 @@
 // How a model's client talks to its backend: through a worker the package starts (the
 // default), or directly on this thread. Both answer call(op, args) with a promise.
-import { createBackend } from './backends.js';
+import { openBackend, importBackendCode } from './backends.js';
 import { isNode } from './environment.js';
 import { deserializeError, serializeError, tesseraError } from './errors.js';
 
 export class LocalChannel {
-  static async open(family) {
-    const ch = new LocalChannel();
-    ch.backend = await createBackend(family);
-    return ch;
-  }
-
   async call(op, args) {
     try {
+      if (op === 'importCode') return await importBackendCode(args);
+      if (op === 'startModule') {
+        const { backend, started } = await openBackend(args);
+        this.backend = backend;
+        return started;
+      }
       return await this.backend[op](args ?? {});
     } catch (e) {
       // The same error objects a worker would hand back.
@@ -28,8 +28,10 @@ export class LocalChannel {
   get worker() { return false; }
 }
 
+// The worker starts at once; messages posted before its script has run wait for it, so a
+// caller sends 'importCode' right away (see startBackend in loader.js).
 export class WorkerChannel {
-  static async open(family) {
+  static async open() {
     const url = new URL('../worker.js', import.meta.url);
     const ch = new WorkerChannel();
     if (isNode) {
@@ -47,7 +49,6 @@ export class WorkerChannel {
         ch.fail(new Error(event.message || 'the worker failed to start'));
       };
     }
-    await ch.call('create', { family });
     return ch;
   }
 

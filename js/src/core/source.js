@@ -90,16 +90,26 @@ async function urlSource(source, { signal, cache }) {
   const cacheName = cache === true || cache === undefined ? DEFAULT_CACHE_NAME : cache;
   const useCache = cache !== false && typeof globalThis.caches === 'object' && /^https?:$/.test(url.protocol);
   let store = null;
+  // The request starts with the cache lookup, not after it (opening the Cache API's storage can
+  // take longer than a small model's download); a hit aborts it.
+  const request = new AbortController();
+  const abortRequest = () => request.abort(signal.reason);
+  signal?.addEventListener('abort', abortRequest, { once: true });
+  const fetching = fetch(url.href, { signal: request.signal });
+  fetching.catch(() => {});  // awaited below unless the cache answers
   if (useCache) {
     try {
       store = await caches.open(cacheName);
       const hit = await store.match(url.href);
-      if (hit) return { ...responseSource(hit, 'cache', name, signal), fromCache: true };
+      if (hit) {
+        request.abort();
+        return { ...responseSource(hit, 'cache', name, signal), fromCache: true };
+      }
     } catch {
       store = null;  // storage refused (private mode, quota): load from the network only
     }
   }
-  const response = await fetch(url.href, { signal });
+  const response = await fetching;
   if (store && response.ok) {
     // The cache reads its own branch of the body while the loader reads the other.
     const [forLoader, forCache] = response.body.tee();

@@ -1,11 +1,10 @@
 // One instance of a tessera WebAssembly module (built by cmake's tessera_add_wasm_module) and
 // the helpers every family's backend uses to call its C ABI (include/tessera/wasm/abi.hpp):
 // heap access that survives memory growth, unsigned pointers, errors from the error slot.
+import { isNode, now } from './environment.js';
 import { codeName, tesseraError, TesseraError } from './errors.js';
 
-const compiled = new Map();  // .wasm URL -> Promise<WebAssembly.Module>
-
-function wasmUrlOf(glueUrl) {
+export function wasmUrlOf(glueUrl) {
   return new URL(String(glueUrl).replace(/\.mjs$/, '.wasm'));
 }
 
@@ -18,39 +17,52 @@ function checkWasmBytes(bytes, url) {
 }
 
 /**
- * Compiles a module's .wasm once per URL (asynchronously: browsers need that for modules over
- * 4 KB, and it keeps Node 20's fetch out of Emscripten's loader).
- * `source` overrides where the bytes come from: a WebAssembly.Module, bytes, or a URL.
+ * A module's compiled .wasm. `wasm` is a WebAssembly.Module (used as it is), its bytes, or the
+ * URL of the .wasm. A URL is compiled while it downloads (compileStreaming) where the server
+ * sends application/wasm; otherwise, and under Node, read whole, checked and compiled
+ * (asynchronously: browsers need that for modules over 4 KB).
+ * Returns {module, bytes} (bytes: the .wasm's size when it was fetched here, else null).
  */
-export function compileModule(glueUrl, { source, readBytes, onProgress, signal } = {}) {
-  if (source instanceof WebAssembly.Module) return Promise.resolve(source);
-  const url = source && !(source instanceof ArrayBuffer) && !ArrayBuffer.isView(source) ? new URL(source) : wasmUrlOf(glueUrl);
-  const key = source && (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) ? null : url.href;
-  if (key && compiled.has(key)) {
-    onProgress?.({ phase: 'wasm', loaded: 1, total: 1 });
-    return compiled.get(key);
+export async function compileWasm(wasm) {
+  if (wasm instanceof WebAssembly.Module) return { module: wasm, bytes: null };
+  if (wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm)) {
+    checkWasmBytes(wasm, 'options.wasm');
+    return { module: await WebAssembly.compile(wasm), bytes: wasm.byteLength };
   }
-  const promise = (async () => {
-    const bytes = key ? await readBytes(url, { signal, onProgress, phase: 'wasm' }) : source;
+  const url = new URL(wasm, globalThis.location?.href);
+  if (isNode && url.protocol === 'file:') {
+    const fs = await import('node:fs');
+    const bytes = await fs.promises.readFile(url);
     checkWasmBytes(bytes, url.href);
-    return WebAssembly.compile(bytes);
-  })();
-  if (key) {
-    compiled.set(key, promise);
-    promise.catch(() => compiled.delete(key));
+    return { module: await WebAssembly.compile(bytes), bytes: bytes.byteLength };
   }
-  return promise;
+  const response = await fetch(url.href);
+  if (!response.ok) throw tesseraError('io_error', `${url.href}: HTTP ${response.status} ${response.statusText}`.trim());
+  const length = Number(response.headers.get('content-length')) || null;
+  const type = response.headers.get('content-type') ?? '';
+  if (typeof WebAssembly.compileStreaming === 'function' && type.split(';')[0].trim() === 'application/wasm') {
+    return { module: await WebAssembly.compileStreaming(response), bytes: length };
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  checkWasmBytes(bytes, url.href);
+  return { module: await WebAssembly.compile(bytes), bytes: bytes.byteLength };
 }
 
 export class WasmRuntime {
   /**
    * @param {object} o
    * @param {string|URL} o.glueUrl     the module's .mjs
-   * @param {WebAssembly.Module} o.wasmModule
+   * @param {WebAssembly.Module|ArrayBuffer|ArrayBufferView|string} [o.wasm]  see compileWasm
+   *                                   (default: the .wasm beside the .mjs)
    * @param {number} o.threads         threads of the pthreads flavour (1 for the other)
+   * The glue's import and the .wasm's download and compile run together.
    */
-  static async create({ glueUrl, wasmModule, threads = 1 }) {
-    const factory = (await import(String(glueUrl))).default;
+  static async create({ glueUrl, wasm, threads = 1 }) {
+    const t0 = now();
+    const [glue, compiled] = await Promise.all([import(String(glueUrl)), compileWasm(wasm ?? wasmUrlOf(glueUrl).href)]);
+    const compileMs = now() - t0;
+    const factory = glue.default;
+    const wasmModule = compiled.module;
     let memory = null;
     const findMemory = (objects) => {
       for (const o of objects) {
@@ -80,6 +92,8 @@ export class WasmRuntime {
     if (abi !== 1) throw tesseraError('unsupported', `${glueUrl}: C ABI version ${abi}, this package speaks version 1`);
     rt.build = JSON.parse(rt.string(rt.call('tessera_build_info')));
     if (threads > 1) rt.threads = rt.checkCount(rt.call('tessera_set_threads', threads));
+    rt.wasmModule = wasmModule;
+    rt.timings = { compileMs, instantiateMs: now() - t0 - compileMs, wasmBytes: compiled.bytes };
     return rt;
   }
 
@@ -88,6 +102,8 @@ export class WasmRuntime {
     this.memory = memory;
     this.threads = 1;
     this.build = null;
+    this.wasmModule = null;
+    this.timings = null;
   }
 
   // Views are made afresh: memory growth replaces the buffer.
