@@ -3,42 +3,24 @@
 //   /usr/bin/python3 benchmarks/trees/make_bench_model.py --out-dir DATA   (python3-xgboost, python3-onnx)
 //   bash scripts/install-bench-peers.sh                                     (onnxruntime-web)
 //   node benchmarks/trees/browser_bench.mjs --data-dir DATA [--package build/wasm/js/package] [--reps 5]
+//                                     [--ort-dist DIR: onnxruntime-web's dist/]
 // Prints harness records (bench, case, threads, target, unit, tessera, peer, peer_value, ratio).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { launchChromium, option as optionOf, root, startServer } from '../js/browser.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const option = (name, fallback) => optionOf(args, name, fallback);
 const dataDir = path.resolve(option('--data-dir', path.join(root, 'build', 'native', 'bench_trees_data')));
 const packageDir = path.resolve(option('--package', path.join(root, 'build', 'wasm', 'js', 'package')));
 const reps = Number(option('--reps', 5));
-const ortDist = path.join(root, 'benchmarks', 'js', 'node_modules', 'onnxruntime-web', 'dist');
-const { chromium } = createRequire(path.join(root, 'tests', 'web', 'package.json'))('playwright-core');
+const ortDist = path.resolve(option('--ort-dist', path.join(root, 'benchmarks', 'js', 'node_modules', 'onnxruntime-web', 'dist')));
 
-const server = await new Promise((resolve, reject) => {
-  const p = spawn(process.execPath, [path.join(root, 'examples', 'web', 'serve.mjs'), '--port', '0', '--package', packageDir,
-    '--mount', `/bench-data=${dataDir}`, '--mount', `/ort=${ortDist}`, '--mount', `/bench=${path.join(here, 'web')}`],
-  { stdio: ['ignore', 'pipe', 'inherit'] });
-  p.stdout.on('data', (d) => {
-    const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(String(d));
-    if (m) resolve({ url: m[1], stop: () => p.kill() });
-  });
-  p.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-});
-const userDataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-chromium-'));
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: '/usr/bin/chromium', headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-});
+const server = await startServer(packageDir, { '/bench-data': dataDir, '/ort': ortDist, '/bench': path.join(here, 'web') });
+const chromium = await launchChromium();
+const browser = chromium.context;
 const results = {};
 try {
   for (const threads of [1, 2]) {
@@ -53,9 +35,8 @@ try {
     }
   }
 } finally {
-  await browser.close();
+  await chromium.close();
   server.stop();
-  rmSync(userDataDir, { recursive: true, force: true });
 }
 for (const threads of [1, 2]) {
   const t = results[`tessera/${threads}`];
