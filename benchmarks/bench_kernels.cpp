@@ -287,8 +287,19 @@ void run_scaling(const options& opts, double eigen_1024, const std::string& note
 
 int main(int argc, char** argv) {
   options opts = bench::parse_options(argc, argv);
-  for (const auto& a : opts.rest)
+  bool conv_only = false;  // --conv-only: the conv2d records alone (before/after runs of conv work)
+  for (const auto& a : opts.rest) {
     if (a == "--clock=cpu") g_cpu_clock = true;
+    if (a == "--conv-only") conv_only = true;
+  }
+#if defined(TESSERA_BENCH_HAVE_CONV)
+  if (conv_only) {
+    bench::run_conv_benches(opts);
+    return 0;
+  }
+#else
+  (void)conv_only;
+#endif
   const std::string clock_note = g_cpu_clock ? "; 1-thread times: thread CPU clock" : "";
   const std::string note = run_note(kernels::registry::gemm_role::tile) + clock_note;
   const std::string gemv_note = run_note(kernels::registry::gemm_role::gemv) + clock_note;

@@ -201,6 +201,22 @@ inline void run_conv_benches(const options& opts) {
       {"mobilenet 112x112x32 dw3x3", 112, 112, 32, 32, 3, 1, 1, 1, 32},
       {"mobilenet 56x56x144 dw3x3/2", 56, 56, 144, 144, 3, 2, 0, 1, 144},
       {"mobilenet 56x56x24 1x1 144", 56, 56, 24, 144, 1, 1, 0, 0, 1},
+      {"mobilenet 28x28x192 dw3x3", 28, 28, 192, 192, 3, 1, 1, 1, 192},
+      {"mobilenet 14x14x576 dw3x3", 14, 14, 576, 576, 3, 1, 1, 1, 576},
+      {"mobilenet 112x112x96 dw3x3/2", 112, 112, 96, 96, 3, 2, 0, 1, 96},
+      // EfficientNet / MnasNet 5x5 depthwise.
+      {"efficientnet 28x28x240 dw5x5", 28, 28, 240, 240, 5, 1, 2, 2, 240},
+      {"efficientnet 56x56x144 dw5x5/2", 56, 56, 144, 144, 5, 2, 1, 2, 144},
+      {"mobilenet 112x112x32 1x1 16", 112, 112, 32, 16, 1, 1, 0, 0, 1},
+      {"mobilenet 112x112x16 1x1 96", 112, 112, 16, 96, 1, 1, 0, 0, 1},
+      {"mobilenet 56x56x144 1x1 24", 56, 56, 144, 24, 1, 1, 0, 0, 1},
+      {"mobilenet 14x14x384 1x1 64", 14, 14, 384, 64, 1, 1, 0, 0, 1},
+      {"mobilenet 7x7x960 1x1 160", 7, 7, 960, 160, 1, 1, 0, 0, 1},
+      // YOLOv8n at 640x640: the stem, a C2f bottleneck 3x3 and 1x1 at 160x160, a 3x3 at 80x80.
+      {"yolov8n 640x640x3 3x3/2 16", 640, 640, 3, 16, 3, 2, 1, 1, 1},
+      {"yolov8n 160x160x16 3x3 16", 160, 160, 16, 16, 3, 1, 1, 1, 1},
+      {"yolov8n 160x160x48 1x1 32", 160, 160, 48, 32, 1, 1, 0, 0, 1},
+      {"yolov8n 80x80x64 3x3 64", 80, 80, 64, 64, 3, 1, 1, 1, 1},
       // Decoder upsampling (U-Net / GAN style).
       {"convT 28x28x128 4x4/2 64", 28, 28, 128, 64, 4, 2, 1, 1, 1, true},
   };

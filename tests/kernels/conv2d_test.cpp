@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -192,7 +193,7 @@ TEST_SUITE("kernels/conv2d") {
         o.expect_algo = conv2d_algorithm::depthwise;
         o.bias = t % 2 == 0;
         o.residual = t % 3 == 0;
-        o.act = t % 4 == 1 ? activation::clip : activation::none;
+        o.act = static_cast<activation>(t % 5);  // none, relu, silu, gelu, clip
         if (!run_case(s, c, p, o, rng)) return;
         // The same layer through the GEMM path.
         o.algo = conv2d_algorithm::im2col_gemm;
@@ -218,6 +219,110 @@ TEST_SUITE("kernels/conv2d") {
           o.act = c == 33 ? activation::relu : activation::none;
           if (!run_case({1, c, 5, 43}, c, p, o, rng)) return;
         }
+  }
+
+  TEST_CASE("few input channels: 1x1 and small im2col convs merge full row tiles from the registers") {
+    // K = Cin (1x1) or kh*kw*Cin within one K block takes gemm/direct_tile.hpp: output
+    // channels around the vector and panel widths, pixel counts with and without a row tail,
+    // strides and pads (im2col), with and without bias and residual, every activation.
+    test::rng rng(114);
+    using cfg = kernels::detail::gemm::config;
+    constexpr int L = static_cast<int>(simd::lanes<float>), NR = static_cast<int>(cfg::NR),
+                  MR = static_cast<int>(cfg::MR);
+    int n = 0;
+    for (int cin : {1, 3, L + 1, 24})
+      for (int cout : {1, L - 1, L + 3, NR, NR + 5, 2 * NR + 1})
+        for (int k : {1, 3}) {
+          if (cin == 1 && cout == 1) continue;  // that one is depthwise
+          conv2d_params p;
+          p.kernel_h = p.kernel_w = k;
+          p.stride_h = p.stride_w = (k == 3 && n % 2 == 0) ? 2 : 1;
+          p.pad_top = p.pad_left = k / 2;
+          p.pad_bottom = p.pad_right = k == 3 && n % 3 == 0 ? 0 : k / 2;
+          case_opts o;
+          o.expect_algo = k == 1 ? conv2d_algorithm::gemm_1x1 : conv2d_algorithm::im2col_gemm;
+          o.bias = n % 3 != 2;
+          o.residual = n % 2 == 1;
+          o.act = static_cast<activation>(n % 5);  // none, relu, silu, gelu, clip
+          ++n;
+          // Output pixels: several row tiles, with a row tail or not.
+          const image_shape s{n % 4 == 0 ? 2 : 1, cin, 4, p.stride_w * MR + (n % 3)};
+          if (!run_case(s, cout, p, o, rng)) return;
+        }
+  }
+
+  TEST_CASE("depthwise tiled line groups: tails of the lanes, of the step and of the line group") {
+    // Sizes from the vector width and the kernel's tile (R lines x PX outputs): channel counts
+    // around the lanes (the tail goes through the per-pixel body) and enough of them for
+    // several column strips per line, widths below, at and past a step, heights that leave a
+    // partial line group, every activation and the residual.
+    test::rng rng(112);
+    constexpr int L = static_cast<int>(simd::lanes<float>);
+    using tile3 = kernels::detail::dw_tiling<3, 3, 1>;
+    const int px = static_cast<int>(tile3::PX), rows = static_cast<int>(tile3::R);
+    const activation acts[] = {activation::none, activation::relu, activation::clip, activation::silu, activation::gelu};
+    int n = 0;
+    for (int k : {3, 5})
+      for (int stride : {1, 2})
+        for (int c : {L - 1, L, L + 1, 2 * L + 3, 8 * L + 3})  // 8L + 3: strips of one step (dw_strip_bytes)
+          for (int width : {1, px - 1, px * stride + 2, 2 * px * stride + 5}) {
+            if (c < 1 || width < 1) continue;
+            conv2d_params p;
+            p.kernel_h = p.kernel_w = k;
+            p.stride_h = p.stride_w = stride;
+            p.pad_top = pick(rng, 0, k / 2);
+            p.pad_left = pick(rng, 0, k / 2);
+            p.pad_bottom = pick(rng, 0, k / 2);
+            p.pad_right = pick(rng, 0, k / 2);
+            p.groups = c;
+            case_opts o;
+            o.expect_algo = conv2d_algorithm::depthwise;
+            o.residual = n % 2 == 0;
+            o.bias = n % 5 != 4;
+            o.act = acts[n % 5];
+            ++n;
+            const int height = rows * 2 + 1 + (n % 3);
+            if (!run_case({n % 3 == 0 ? 2 : 1, c, height, width}, c, p, o, rng)) return;
+          }
+  }
+
+  TEST_CASE("depthwise: the fused activation gives the bits of the unfused conv then the activation") {
+    test::rng rng(113);
+    constexpr int L = static_cast<int>(simd::lanes<float>);
+    const activation acts[] = {activation::relu, activation::clip, activation::silu, activation::gelu};
+    for (int stride : {1, 2})
+      for (int c : {2 * L, 2 * L + 3}) {
+        conv2d_params p;
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = stride;
+        p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+        p.groups = c;
+        const image_shape s{1, c, 9, 23};
+        const auto x = test::random_floats(s.numel(), -2.0, 2.0, rng);
+        const auto w = test::random_floats(static_cast<std::size_t>(c * 9), -1.0, 1.0, rng);
+        const auto b = test::random_floats(static_cast<std::size_t>(c), -1.0, 1.0, rng);
+        auto prep = prepared_conv2d::prepare(p, c, c, w.data(), b.data());
+        REQUIRE(prep.ok());
+        auto g = prep->geometry(s);
+        REQUIRE(g.ok());
+        const auto res = test::random_floats(g->out_size(), -1.0, 1.0, rng);
+        std::vector<float> plain(g->out_size()), fused(g->out_size());
+        conv2d_epilogue with_res;
+        with_res.residual = res.data();
+        REQUIRE(conv2d(plain.data(), x.data(), s, *prep, with_res).ok());
+        for (activation act : acts) {
+          INFO("stride " << stride << " channels " << c << " act " << activation_name(act));
+          conv2d_epilogue ep = with_res;
+          ep.act = act;
+          ep.clip_min = -0.25f;
+          ep.clip_max = 0.5f;
+          REQUIRE(conv2d(fused.data(), x.data(), s, *prep, ep).ok());
+          std::vector<float> want = plain;
+          with_activation(act, ep.clip_min, ep.clip_max,
+                          [&](const auto& f) { simd::transform(want.data(), want.data(), want.size(), f); });
+          CHECK(std::memcmp(want.data(), fused.data(), want.size() * sizeof(float)) == 0);
+        }
+      }
   }
 
   TEST_CASE("padding larger than the kernel leaves bias-only borders on every path") {

@@ -213,6 +213,34 @@ TEST_CASE("matches the reference on every tail of this build's register tile in 
       }
 }
 
+TEST_CASE("one K block with alpha 1 and beta 0 (the direct tile) on every N tail, with every epilogue") {
+  // Full row tiles of such products merge from the registers (gemm/direct_tile.hpp), with
+  // partial vectors through masked moves: every N mod the vector width and the panel width,
+  // M with and without a row tail (the tail takes the packed path) and past one MC block,
+  // padded rows (lda, ldc > columns), and each epilogue part.
+  std::mt19937 g(17);
+  tessera::runtime::thread_pool pool(1);
+  using cfg = tessera::kernels::detail::gemm::config;
+  constexpr std::size_t W = cfg::NR / cfg::NV;
+  const activation acts[] = {activation::none, activation::relu, activation::silu, activation::gelu, activation::clip};
+  int n_case = 0;
+  for (std::size_t n = 1; n <= 2 * cfg::NR + 1; ++n)
+    for (std::size_t kk : {std::size_t{1}, W + 1, cfg::KC})
+      for (std::size_t m : {cfg::MR, 2 * cfg::MR + 3, cfg::MC + cfg::MR + 1}) {
+        if (m > cfg::MC && (kk == cfg::KC || n % 5 != 0)) continue;  // a few, to stay fast
+        gemm_case c{m, n, kk};
+        c.pad = n_case % 3;
+        c.use_bias = n_case % 2 == 0;
+        c.use_residual = n_case % 4 < 2;
+        c.ep.act = acts[n_case % 5];
+        c.ep.clip_min = -0.5f;
+        c.ep.clip_max = 0.5f;
+        ++n_case;
+        run_case(c, g, &pool);
+        run_case(c, g, &pool, /*prepacked=*/true);
+      }
+}
+
 TEST_CASE("matches the reference on shapes larger than the cache blocks") {
   std::mt19937 g(11);
   tessera::runtime::thread_pool pool(1);

@@ -7,7 +7,9 @@
 #include <tessera/core/arena.hpp>
 #include <tessera/core/error.hpp>
 #include <tessera/kernels/epilogue.hpp>
+#include <tessera/kernels/activation.hpp>
 #include <tessera/kernels/gemm/config.hpp>
+#include <tessera/kernels/gemm/direct_tile.hpp>
 #include <tessera/kernels/gemm/microkernel.hpp>
 #include <tessera/kernels/gemm/pack.hpp>
 #include <tessera/kernels/gemm/packed_b.hpp>
@@ -66,6 +68,14 @@ inline thread_grid choose_grid(std::size_t T, std::size_t m_units, std::size_t n
   return best;
 }
 
+// f(integral_constant<NVQ>) with NVQ = the vectors that hold n (1..NR) columns.
+template <class F>
+TESSERA_ALWAYS_INLINE void dispatch_vectors(std::size_t n, F&& f) {
+  [&]<std::size_t... V>(std::index_sequence<V...>) {
+    ((n > V * W && n <= (V + 1) * W ? (f(std::integral_constant<std::size_t, V + 1>{}), 0) : 0), ...);
+  }(std::make_index_sequence<config::NV>{});
+}
+
 // C[r0:r1, c0:c1] on the calling thread, with its own packing buffers.
 inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
   using cfg = config;
@@ -107,6 +117,9 @@ inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, 
       // multiply-adds it serves, so the kernel reads op(A)'s rows in place instead (MR streams
       // the prefetchers follow), up to kRowsAMaxPanels panels (config.hpp).
       const bool rows_a = o.ta == transpose::no && n_panels <= kRowsAMaxPanels;
+      // One K block, alpha 1, beta 0 (a 1x1 conv with few input channels): full row tiles go
+      // straight from the registers into C (direct_tile.hpp).
+      const bool direct = rows_a && mg.first && mg.last && o.alpha == 1.0f && o.beta == 0.0f;
       for (std::size_t ic = r0; ic < r1; ic += MC) {
         const std::size_t mc = std::min(MC, r1 - ic);
         const std::size_t full_mc = mc / MR * MR;
@@ -121,6 +134,17 @@ inline status gemm_rectangle(const operands& o, std::size_t r0, std::size_t r1, 
             float* c = o.C + sp(i) * o.ldc + sp(jc + j);
             // Start pulling the C tile in now; the kernel's kc iterations hide the miss.
             prefetch_tile<MR, NR>(c, o.ldc, mr);
+            if (direct && mr == MR) {
+              const float* bias = o.ep->bias ? o.ep->bias + jc + j : nullptr;
+              const float* res = o.ep->residual ? o.ep->residual + sp(i) * o.ep->ld_residual + sp(jc + j) : nullptr;
+              with_activation(*o.ep, [&](const auto& act) {
+                dispatch_vectors(nr, [&](auto nvq) {
+                  direct_tile<MR, decltype(nvq)::value>(kc, o.A + sp(i) * o.lda + sp(pc), o.lda, bq, c, o.ldc, nr, bias,
+                                                        res, o.ep->ld_residual, act);
+                });
+              });
+              continue;
+            }
             if (rows_a && mr == MR) ukernel_generic<MR, cfg::NV, true>(kc, o.A + sp(i) * o.lda + sp(pc), bq, acc, o.lda);
             else ukernel(kc, ap + ir * kc, bq, acc);
             if (plain && mr == MR && nr == NR) copy_or_add_tile<MR, NR>(acc, c, o.ldc, !mg.first);
