@@ -140,12 +140,7 @@ class conv {
   // weight[o] *= scale[o], bias[o] = bias[o] * scale[o] + shift[o] for every output channel.
   status fold_affine(const float* scale, const float* shift) {
     if (!raw_weight()) return make_error(errc::invalid_argument, "conv: weights already prepared");
-    if (!weight_.data()) {  // shared weights: scale a copy
-      const std::size_t n = raw_weight_count();
-      TESSERA_TRY(weight_.allocate(n, first_touch::now));
-      std::memcpy(weight_.data(), shared_weight_, n * sizeof(float));
-      release_shared_weight();
-    }
+    TESSERA_TRY(own_weight());  // shared weights: scale a copy
     const std::size_t taps = taps_per_filter(), G = static_cast<std::size_t>(p_.groups);
     const std::size_t oc = static_cast<std::size_t>(out_c_), ic = static_cast<std::size_t>(in_c_);
     if (!transposed_) {
@@ -200,13 +195,9 @@ class conv {
         prepared_.push_back(std::move(k));
       }
     }
-    if (keep_raw && !weight_.data()) {  // a layer re-prepared later outlives the shared bytes
-      const std::size_t n = raw_weight_count();
-      TESSERA_TRY(weight_.allocate(n, first_touch::now));
-      std::memcpy(weight_.data(), shared_weight_, n * sizeof(float));
-    }
+    if (keep_raw) TESSERA_TRY(own_weight());  // a layer re-prepared later outlives the shared bytes
+    else weight_.reset();
     release_shared_weight();
-    if (!keep_raw) weight_.reset();
     return {};
   }
   bool prepared() const noexcept { return !prepared_.empty() || !prepared_t_.empty(); }
@@ -318,6 +309,16 @@ class conv {
   std::size_t raw_weight_count() const noexcept {
     return static_cast<std::size_t>(transposed_ ? in_c_ : out_c_) *
            (static_cast<std::size_t>(transposed_ ? out_c_ : in_c_) / static_cast<std::size_t>(p_.groups)) * taps_per_filter();
+  }
+  // Copies shared weights into weight_ (a no-op when it already holds them) and lets go of them.
+  status own_weight() {
+    if (!weight_.data()) {
+      const std::size_t n = raw_weight_count();
+      TESSERA_TRY(weight_.allocate(n, first_touch::now));
+      std::memcpy(weight_.data(), shared_weight_, n * sizeof(float));
+    }
+    release_shared_weight();
+    return {};
   }
   void release_shared_weight() noexcept {
     shared_weight_ = nullptr;

@@ -482,7 +482,8 @@ inline expected<graph> import_graph(const model_proto& m, const load_options& op
     std::vector<std::shared_ptr<const void>> owners(n.inputs.size());
     for (std::size_t k = 0; k < n.inputs.size(); ++k) {
       const int v = n.inputs[k];
-      const std::shared_ptr<const nn::tensor>& c = v >= 0 ? g.values[static_cast<std::size_t>(v)].constant : nullptr;
+      if (v < 0) continue;
+      const std::shared_ptr<const nn::tensor>& c = g.values[static_cast<std::size_t>(v)].constant;
       if (!c) continue;
       views[k] = c->view();
       consts[k] = &views[k];
