@@ -1,6 +1,6 @@
 // tessera-onnx: ONNX models from the command line, natively or under Node.
 //
-//   tessera-onnx run --model M.onnx --input NAME=X.npy|X.json ... --output-dir D [--threads N]
+//   tessera-onnx run --model M.onnx --input NAME=X.npy|X.json ... --output-dir D [--threads N] [--profile RUNS]
 //   tessera-onnx info --model M.onnx
 //   tessera-onnx compare --actual A.npy --expected B.npy [--tolerance T]
 //
@@ -11,6 +11,8 @@
 // only says whether the caller already applied the model's preprocessing).
 // info: inputs and outputs (name, type, shape), op counts of the file, parameter count and
 // FLOPs of one run (a multiply-add counts 2; other ops count one per output element).
+// --profile RUNS: after the first run, runs RUNS more times and prints to stderr where the
+// time went: per op type, then the slowest steps (median-free sums: compare runs, not steps).
 // compare: the largest absolute difference between two float .npy files of the same shape;
 // exit 1 when it exceeds the tolerance (|a - b| <= T * (1 + |b|)).
 // Errors go to stderr with exit 1 (2 for usage).
@@ -49,7 +51,7 @@ int fail(const std::string& msg) {
 int usage() {
   std::fprintf(stderr,
                "usage:\n"
-               "  tessera-onnx run --model M.onnx --input NAME=X.npy|X.json ... --output-dir D [--threads N]\n"
+               "  tessera-onnx run --model M.onnx --input NAME=X.npy|X.json ... --output-dir D [--threads N] [--profile RUNS]\n"
                "  tessera-onnx info --model M.onnx\n"
                "  tessera-onnx compare --actual A.npy --expected B.npy [--tolerance T]\n"
                "  tessera-onnx compile --model M.onnx --name NAME [--shape INPUT=1,3,224,224]... [--out NAME.hpp]\n");
@@ -183,6 +185,33 @@ std::string file_name_of(const std::string& name) {
   return s;
 }
 
+// Where a run's time went: sums per op type, then the 20 slowest steps, in ms per run.
+void print_profile(const std::vector<onnx::step_profile>& steps) {
+  if (steps.empty()) return;
+  const double runs = static_cast<double>(steps[0].runs);
+  double total = 0;
+  std::vector<std::pair<std::string, double>> by_op;
+  for (const onnx::step_profile& p : steps) {
+    total += p.seconds;
+    auto it = std::find_if(by_op.begin(), by_op.end(), [&](const auto& e) { return e.first == p.op; });
+    if (it == by_op.end()) by_op.emplace_back(p.op, p.seconds);
+    else it->second += p.seconds;
+  }
+  std::sort(by_op.begin(), by_op.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::fprintf(stderr, "profile: %.3f ms per run (%zu steps, %.0f runs)\n", 1e3 * total / runs, steps.size(), runs);
+  for (const auto& [op, sec] : by_op)
+    std::fprintf(stderr, "  %-24s %9.3f ms  %5.1f%%\n", op.c_str(), 1e3 * sec / runs, 100 * sec / total);
+  std::vector<std::size_t> order(steps.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return steps[x].seconds > steps[y].seconds; });
+  std::fprintf(stderr, "slowest steps:\n");
+  for (std::size_t k = 0; k < std::min<std::size_t>(20, order.size()); ++k) {
+    const onnx::step_profile& p = steps[order[k]];
+    std::fprintf(stderr, "  #%-4zu %-16s %-32s %-22s %9.3f ms\n", order[k], p.op.c_str(), p.node.substr(0, 32).c_str(),
+                 p.output.str().c_str(), 1e3 * p.seconds / runs);
+  }
+}
+
 int run(const args& a) {
   const std::string model_path = a.get("model"), dir = a.get("output-dir");
   if (model_path.empty() || dir.empty()) return usage();
@@ -211,6 +240,9 @@ int run(const args& a) {
   runtime::thread_pool pool(static_cast<std::size_t>(threads));
   onnx::session_options so;
   so.pool = &pool;
+  const int profile_runs = std::atoi(a.get("profile", "0").c_str());
+  if (profile_runs < 0 || profile_runs > 100000) return fail("--profile must be 0 to 100000 runs");
+  so.profile = profile_runs > 0;
   auto s = onnx::session::create(*m, so);
   if (!s.ok()) return fail(s.what());
   std::vector<onnx::named_input> feeds;
@@ -218,6 +250,12 @@ int run(const args& a) {
     feeds.push_back({names[i], nn::any_view(tensors[i].bytes.data(), tensors[i].type, tensors[i].shape)});
   const status st = s->run(std::span<const onnx::named_input>(feeds));
   if (!st.ok()) return fail(st.what());
+  if (profile_runs > 0) {
+    s->clear_profile();  // the first run pays for first touches: profile the steady state
+    for (int r = 0; r < profile_runs; ++r)
+      if (const status again = s->run(std::span<const onnx::named_input>(feeds)); !again.ok()) return fail(again.what());
+    print_profile(s->profile());
+  }
   for (std::size_t i = 0; i < s->outputs().size(); ++i) {
     const nn::any_view out = s->output(i);
     io::npy_array arr;

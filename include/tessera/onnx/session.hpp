@@ -24,6 +24,7 @@
 #include <tessera/onnx/plan.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -166,6 +167,18 @@ class model {
 struct session_options {
   runtime::thread_pool* pool = nullptr;  // null: runtime::default_pool()
   plan_options plan;
+  bool profile = false;  // time every step of every run: session::profile()
+};
+
+// One step of the plan as session::profile() reports it: a node (or a layout change the plan
+// inserted), its output's shape and the time it took, summed over the runs since the plan was
+// bound (the first run, which grows the scratch arena, included).
+struct step_profile {
+  std::string op;     // ONNX op type, or "to NHWC" / "to NCHW" / "copy"
+  std::string node;   // node name (empty for the plan's own steps)
+  shape_t output;     // shape of the first output
+  double seconds = 0;
+  std::size_t runs = 0;
 };
 
 struct named_input {
@@ -192,6 +205,37 @@ class session {
   const onnx::model& get_model() const noexcept { return *model_; }
   const execution_plan* plan() const noexcept { return plan_.get(); }
   std::size_t workspace_bytes() const noexcept { return workspace_.size(); }
+
+  // Per-step times of the runs since the last (re)plan, in plan order; empty unless
+  // session_options::profile. A fused step (Conv+Add+ReLU) is reported under its first node.
+  std::vector<step_profile> profile() const {
+    std::vector<step_profile> r;
+    if (!plan_ || step_seconds_.size() != plan_->steps.size()) return r;
+    for (std::size_t i = 0; i < plan_->steps.size(); ++i) {
+      const plan_step& s = plan_->steps[i];
+      step_profile p;
+      switch (s.what) {
+        case plan_step::kind::run_op: {
+          const graph_node& n = model_->graph().nodes[static_cast<std::size_t>(s.node)];
+          p.op = n.op_type;
+          p.node = n.name;
+          break;
+        }
+        case plan_step::kind::to_channels_last: p.op = "to NHWC"; break;
+        case plan_step::kind::to_plain: p.op = "to NCHW"; break;
+        case plan_step::kind::copy: p.op = "copy"; break;
+      }
+      if (!s.outputs.empty()) p.output = plan_->values[static_cast<std::size_t>(s.outputs[0])].shape;
+      p.seconds = step_seconds_[i];
+      p.runs = profiled_runs_;
+      r.push_back(std::move(p));
+    }
+    return r;
+  }
+  void clear_profile() {
+    std::fill(step_seconds_.begin(), step_seconds_.end(), 0.0);
+    profiled_runs_ = 0;
+  }
 
   // Runs the graph on named inputs (every graph input; initializers listed as inputs only
   // when fed). Outputs stay in the session until the next run.
@@ -303,6 +347,8 @@ class session {
       }
     }
     first_run_ = true;
+    step_seconds_.assign(opt_.profile ? plan_->steps.size() : 0, 0.0);
+    profiled_runs_ = 0;
     return {};
   }
 
@@ -326,6 +372,8 @@ class session {
 
   status execute() {
     runtime::thread_pool* pool = opt_.pool;
+    const bool timed = !step_seconds_.empty();
+    auto started = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < plan_->steps.size(); ++i) {
       const plan_step& s = plan_->steps[i];
       step_binding& b = bindings_[i];
@@ -349,7 +397,13 @@ class session {
         case plan_step::kind::copy: st = nn::copy(b.out[0], b.in[0]); break;
       }
       if (!st.ok()) return st;
+      if (timed) {
+        const auto now = std::chrono::steady_clock::now();
+        step_seconds_[i] += std::chrono::duration<double>(now - started).count();
+        started = now;
+      }
     }
+    if (timed) ++profiled_runs_;
     if (first_run_) {  // merge the scratch blocks the first run grew: later runs allocate nothing
       scratch_.reset();
       first_run_ = false;
@@ -376,6 +430,8 @@ class session {
   std::vector<shape_t> shapes_;
   std::vector<bool> fed_;
   bool first_run_ = true;
+  std::vector<double> step_seconds_;  // session_options::profile: per step, summed over runs
+  std::size_t profiled_runs_ = 0;
 };
 
 }  // namespace tessera::onnx
