@@ -432,6 +432,30 @@ TEST_SUITE("kernels/conv2d") {
     CHECK(run_case({1, 40, 9, 9}, 70, p, o, rng));     // transposed, channel-split col2im
   }
 
+  TEST_CASE("with threads, each owns chunks of output lines: groups, batches, residual and activation stay exact") {
+    test::rng rng(111);
+    runtime::thread_pool pool(2);
+    case_opts o;
+    o.pool = &pool;
+    o.residual = true;
+    o.act = activation::relu;
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    p.groups = 2;
+    const image_shape s{2, 16, 32, 32};  // 64 lines across two images: 4 chunks of 16 lines
+    REQUIRE(kernels::detail::lines_per_thread_chunk(*conv2d_geometry_of(s, 32, p), 2) == 16);
+    CHECK(run_case(s, 32, p, o, rng));
+    p.groups = 1;
+    p.stride_h = 2;
+    const image_shape odd{1, 16, 121, 33};  // 61 lines: chunks of 15 and a last one of 1
+    REQUIRE(kernels::detail::lines_per_thread_chunk(*conv2d_geometry_of(odd, 24, p), 2) == 15);
+    CHECK(run_case(odd, 24, p, o, rng));
+    // A small image with many channels keeps the shared tiles (the GEMM splits its columns).
+    CHECK(kernels::detail::lines_per_thread_chunk(*conv2d_geometry_of({1, 512, 7, 7}, 512, p), 2) == 0);
+    CHECK(kernels::detail::lines_per_thread_chunk(*conv2d_geometry_of({1, 8, 12, 12}, 8, p), 2) == 0);  // too small for threads
+  }
+
   TEST_CASE("a large layer is tiled over output rows and still exact") {
     test::rng rng(109);
     conv2d_params p;

@@ -34,6 +34,10 @@ inline bool& in_parallel_region() {
 }
 }  // namespace detail
 
+// True inside a task of a pool's run(): a nested run() would execute inline, so a kernel may
+// pick its serial blocking instead of splitting work for threads it will not get.
+inline bool in_parallel_region() { return detail::in_parallel_region(); }
+
 class thread_pool {
  public:
   // num_threads == 0: one per hardware thread.

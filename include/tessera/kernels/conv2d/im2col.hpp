@@ -11,6 +11,7 @@
 #include <tessera/kernels/conv2d/scratch.hpp>
 #include <tessera/kernels/conv_shape.hpp>
 #include <tessera/kernels/gemm.hpp>
+#include <tessera/runtime/first_failure.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include <algorithm>
@@ -56,10 +57,53 @@ inline void im2col_lines(float* col, const float* in, const conv2d_geometry& g, 
   }
 }
 
+// With several threads, each owns whole chunks of output lines: it gathers a chunk's patches
+// into its own part of the scratch and multiplies them alone, so the patches stay in the cache
+// of the core that wrote them and the conv costs one fork-join (the shared tiles below cost two
+// per tile, and a thread multiplies rows another core gathered). Worth it when the chunks are
+// tall enough for the GEMM's row tiles and plentiful enough to balance the threads; a small
+// image with many channels (resnet's 7x7x512) splits the GEMM's columns instead, and a conv too
+// small for threads runs serially there. The threads' chunks fit the shared tile's scratch, so
+// workspace_floats() holds for both. Returns 0 when the shared tiles are the better choice.
+inline std::size_t lines_per_thread_chunk(const conv2d_geometry& g, std::size_t threads) noexcept {
+  if (threads <= 1) return 0;
+  constexpr std::size_t kChunkFloats = std::size_t{96} << 10;  // 384 KB of patches: L2-resident
+  const std::size_t lines = g.batch * g.out_h, K = g.kh * g.kw * g.in_cg, line_floats = g.out_w * K;
+  const double flops = 2.0 * double(lines) * double(line_floats) * double(g.out_cg);
+  if (flops < double(1 << 22)) return 0;  // the GEMM's own threshold for threads
+  std::size_t chunk = std::max<std::size_t>(1, kChunkFloats / std::max<std::size_t>(1, line_floats));
+  chunk = std::min({chunk, std::max<std::size_t>(1, lines / (2 * threads)), prepared_conv2d::lines_per_tile(g) / threads});
+  const bool tall = chunk * g.out_w >= 4 * gemm::config::MR;
+  const bool plentiful = chunk > 0 && (lines + chunk - 1) / chunk >= 2 * threads;
+  return tall && plentiful ? chunk : 0;
+}
+
+inline status im2col_gemm_thread_chunks(float* out, const float* in, const conv2d_geometry& g, const prepared_conv2d& w,
+                                        const conv2d_epilogue& ep, runtime::thread_pool& tp, arena& a, std::size_t chunk) {
+  const std::size_t lines = g.batch * g.out_h, K = g.kh * g.kw * g.in_cg, chunk_floats = chunk * g.out_w * K;
+  const arena_scope scope(a);
+  TESSERA_ASSIGN_OR_RETURN(float* cols, conv_scratch(a, tp.num_threads() * chunk_floats, "conv2d"));
+  runtime::first_failure failure;
+  tp.run((lines + chunk - 1) / chunk, [&](std::size_t c, std::size_t thread) {
+    const std::size_t l0 = c * chunk, l1 = std::min(lines, l0 + chunk);
+    const std::size_t row0 = l0 * g.out_w, M = (l1 - l0) * g.out_w;
+    float* col = cols + thread * chunk_floats;
+    for (std::size_t grp = 0; grp < g.groups && !failure.failed(); ++grp) {
+      im2col_lines(col, in, g, grp, l0, l1);
+      failure.record(gemm_f32(M, col, static_cast<std::ptrdiff_t>(K), w.packed(grp), out + row0 * g.out_c + grp * g.out_cg,
+                              static_cast<std::ptrdiff_t>(g.out_c), conv_gemm_epilogue(ep, w.bias(), g.out_c, g.out_cg, grp, row0),
+                              &tp));
+    }
+  });
+  return failure.take();
+}
+
 // The im2col path: per tile of output lines, gather the patches of each group, then one GEMM
 // with the packed weights and the fused epilogue. The tile's scratch comes from `a`.
 inline status im2col_gemm_conv(float* out, const float* in, const conv2d_geometry& g, const prepared_conv2d& w,
                                const conv2d_epilogue& ep, runtime::thread_pool& tp, arena& a) {
+  if (const std::size_t chunk = lines_per_thread_chunk(g, tp.num_threads()))
+    return im2col_gemm_thread_chunks(out, in, g, w, ep, tp, a, chunk);
   const std::size_t lines = g.batch * g.out_h;
   const std::size_t tile = prepared_conv2d::lines_per_tile(g);
   const std::size_t K = g.kh * g.kw * g.in_cg;

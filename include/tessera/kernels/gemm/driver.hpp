@@ -16,6 +16,7 @@
 #include <tessera/kernels/gemm/scratch.hpp>
 #include <tessera/kernels/gemm/skinny.hpp>
 #include <tessera/kernels/gemm/tile_store.hpp>
+#include <tessera/runtime/first_failure.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include <algorithm>
@@ -161,26 +162,20 @@ inline status gemm_blocked(const operands& o, runtime::thread_pool& pool) {
   constexpr std::size_t MR = config::MR, NR = config::NR;
   const std::size_t M = o.M, N = o.N;
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(o.K);
-  const std::size_t T = flops < double(1 << 22) ? 1 : pool.num_threads();
+  // Inside a task of the pool (a conv that gave each thread its own rows) the GEMM is serial.
+  const std::size_t T = flops < double(1 << 22) || runtime::in_parallel_region() ? 1 : pool.num_threads();
   const std::size_t m_units = (M + MR - 1) / MR, n_panels = (N + NR - 1) / NR;
   if (T <= 1) return gemm_rectangle(o, 0, M, 0, N);
   const thread_grid g = choose_grid(T, m_units, n_panels, MR, NR, o.K, o.packed != nullptr);
-  std::atomic<bool> failed{false};
-  status first_error;
-  std::atomic_flag error_taken = ATOMIC_FLAG_INIT;
+  runtime::first_failure failure;
   pool.run(g.mt * g.nt, [&](std::size_t task, std::size_t) {
     const std::size_t mi = task % g.mt, ni = task / g.mt;
     const std::size_t r0 = m_units * mi / g.mt * MR, r1 = std::min(M, m_units * (mi + 1) / g.mt * MR);
     const std::size_t c0 = n_panels * ni / g.nt * NR, c1 = std::min(N, n_panels * (ni + 1) / g.nt * NR);
-    if (r0 >= r1 || c0 >= c1 || failed.load(std::memory_order_relaxed)) return;
-    status st = gemm_rectangle(o, r0, r1, c0, c1);
-    if (!st && !error_taken.test_and_set()) {
-      first_error = std::move(st);
-      failed.store(true);
-    }
+    if (r0 >= r1 || c0 >= c1 || failure.failed()) return;
+    failure.record(gemm_rectangle(o, r0, r1, c0, c1));
   });
-  if (failed.load()) return first_error;
-  return {};
+  return failure.take();
 }
 
 inline status run_gemm(const operands& o, runtime::thread_pool* pool_ptr) {
