@@ -1,0 +1,106 @@
+// Load-time fusions: each rewrites the graph only where the pattern is exact, and the fused
+// graph answers as the unfused one does (to rounding where the arithmetic is reordered).
+#include <doctest/doctest.h>
+
+#include "onnx_builder.hpp"
+
+#include <tessera/onnx.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace tessera;
+using test::attr_ints;
+using test::onnx_model_builder;
+
+namespace {
+
+std::shared_ptr<const onnx::model> load_fusing(const onnx_model_builder& b, bool fuse = true) {
+  const auto bytes = b.bytes();
+  onnx::load_options o;
+  o.fuse = fuse;
+  auto m = onnx::model::load(std::span<const std::uint8_t>(bytes), o);
+  REQUIRE_MESSAGE(m.ok(), m.what());
+  return *m;
+}
+
+int live_nodes(const onnx::model& m, const std::string& op) {
+  int n = 0;
+  for (const auto& node : m.graph().nodes) n += node.op_type == op && !node.dead;
+  return n;
+}
+
+std::vector<float> run_on(const std::shared_ptr<const onnx::model>& m, const std::vector<float>& x, std::size_t out = 0) {
+  auto s = onnx::session::create(m);
+  REQUIRE(s.ok());
+  const onnx::named_input in{"x", nn::any_view(const_cast<float*>(x.data()), nn::elem_type::f32, shape_t{1, 3, 6, 6})};
+  REQUIRE(s->run(std::span<const onnx::named_input>(&in, 1)).ok());
+  const nn::any_view y = s->output(out);
+  return std::vector<float>(y.ptr<const float>(), y.ptr<const float>() + y.size());
+}
+
+// Conv -> x; y = Mul(x, Sigmoid(x)) (the operand order given), as PyTorch exports SiLU.
+onnx_model_builder conv_silu(bool sigmoid_first, bool x_is_output) {
+  std::vector<float> w(4 * 3 * 9), b(4);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(0.7f * float(i)) * 0.5f;
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = 0.25f * float(i) - 0.4f;
+  onnx_model_builder m;
+  m.input("x", {1, 3, 6, 6})
+      .initializer("w", {4, 3, 3, 3}, w)
+      .initializer("b", {4}, b)
+      .node("Conv", {"x", "w", "b"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1})}, "conv")
+      .node("Sigmoid", {"c"}, {"s"}, {}, "sig")
+      .node("Mul", sigmoid_first ? std::vector<std::string>{"s", "c"} : std::vector<std::string>{"c", "s"}, {"y"}, {}, "mul")
+      .output("y");
+  if (x_is_output) m.output("c");
+  return m;
+}
+
+std::vector<float> silu_input() {
+  std::vector<float> x(3 * 36);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.3f * float(i)) * 6.0f;  // both tails of the sigmoid
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("Mul(x, Sigmoid(x)) after a conv becomes the conv's SiLU, in either operand order") {
+  for (bool sigmoid_first : {false, true}) {
+    INFO("sigmoid first: " << sigmoid_first);
+    auto fused = load_fusing(conv_silu(sigmoid_first, false));
+    auto plain = load_fusing(conv_silu(sigmoid_first, false), false);
+    CHECK(live_nodes(*fused, "Sigmoid") == 0);
+    CHECK(live_nodes(*fused, "Mul") == 0);
+    CHECK(live_nodes(*plain, "Sigmoid") == 1);
+    const auto a = run_on(fused, silu_input()), b = run_on(plain, silu_input());
+    REQUIRE(a.size() == b.size());
+    double worst = 0;
+    bool negative_seen = false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      worst = std::max(worst, std::abs(double(a[i]) - double(b[i])) / (1.0 + std::abs(double(b[i]))));
+      negative_seen |= b[i] < -0.1f;
+    }
+    CHECK(negative_seen);    // the SiLU's dip is exercised, not only its identity tail
+    CHECK(worst <= 1e-6);    // x / (1 + e^-x) against x * (1 / (1 + e^-x)): one rounding apart
+  }
+}
+
+TEST_CASE("SiLU is not fused when the conv's output is read elsewhere too") {
+  auto m = load_fusing(conv_silu(false, true));  // the conv output is also a graph output
+  CHECK(live_nodes(*m, "Sigmoid") == 1);
+  CHECK(live_nodes(*m, "Mul") == 1);
+  auto plain = load_fusing(conv_silu(false, true), false);
+  CHECK(run_on(m, silu_input(), 1) == run_on(plain, silu_input(), 1));
+
+  onnx_model_builder other;  // Mul(x, Sigmoid(z)) with z another value: not a SiLU
+  other.input("x", {1, 3, 6, 6})
+      .initializer("w", {3, 3, 1, 1}, std::vector<float>(9, 0.5f))
+      .node("Conv", {"x", "w"}, {"c"}, {}, "conv")
+      .node("Sigmoid", {"x"}, {"s"}, {}, "sig")
+      .node("Mul", {"c", "s"}, {"y"}, {}, "mul")
+      .output("y");
+  auto o = load_fusing(other);
+  CHECK(live_nodes(*o, "Mul") == 1);
+  CHECK(run_on(o, silu_input()) == run_on(load_fusing(other, false), silu_input()));
+}
