@@ -42,10 +42,12 @@ void check_softmax(const std::string& name, Kernel kernel, Ref ref) {
       REQUIRE(kernel(y.view(), x.view(), axis).ok());
       CHECK_TENSOR_NEAR(y, expect(x.view(), axis), rtol, atol);
     }
-    // In place.
-    Tensor<T> z = must(x.clone());
-    REQUIRE(kernel(z.view(), z.view(), -1).ok());
-    CHECK_TENSOR_NEAR(z, expect(x.view(), -1), rtol, atol);
+    // In place, along rows and down columns.
+    for (int axis : {-1, 0}) {
+      Tensor<T> z = must(x.clone());
+      REQUIRE(kernel(z.view(), z.view(), axis).ok());
+      CHECK_TENSOR_NEAR(z, expect(x.view(), axis), rtol, atol);
+    }
     // Transposed input and a strided output along the softmax axis.
     Tensor<T> xt_store = test::random_tensor<T>({n, 4}, -5, 5, g);
     TensorView<const T> xt = must(TensorView<const T>(xt_store.view()).transpose());
@@ -108,6 +110,42 @@ TEST_CASE("softmax is stable for huge logits and follows PyTorch on special valu
   REQUIRE(k::softmax(TensorView<float>(&out[0][0], {2, 3}), TensorView<const float>(&bad[0][0], {2, 3})).ok());
   for (auto& row : out)
     for (float v : row) CHECK(std::isnan(v));
+  // The same down columns (softmax over axis 0 runs W columns per vector): one column per
+  // case, a full vector of them and a tail, each column checked against its row twin.
+  for (index_t cols : {index_t(3), index_t(simd::batch<float>::size + 5)}) {
+    CAPTURE(cols);
+    const float rows_in[4][3] = {{1.0f, 0.0f, -inf}, {nan, -inf, -inf}, {2.0f, 0.0f, -inf}, {0.5f, -inf, -inf}};
+    std::vector<float> col(4 * static_cast<std::size_t>(cols)), got(col.size());
+    for (index_t r = 0; r < 4; ++r)
+      for (index_t c = 0; c < cols; ++c) col[static_cast<std::size_t>(r * cols + c)] = rows_in[r][c % 3];
+    for (bool log : {false, true}) {
+      const TensorView<float> o(got.data(), {4, cols});
+      const TensorView<const float> i(col.data(), {4, cols});
+      REQUIRE((log ? k::log_softmax(o, i, 0) : k::softmax(o, i, 0)).ok());
+      for (index_t c = 0; c < cols; ++c) {
+        float column[4], want[4];
+        for (index_t r = 0; r < 4; ++r) column[r] = col[static_cast<std::size_t>(r * cols + c)];
+        REQUIRE((log ? k::log_softmax(TensorView<float>(want, {4}), TensorView<const float>(column, {4}))
+                     : k::softmax(TensorView<float>(want, {4}), TensorView<const float>(column, {4}))).ok());
+        for (index_t r = 0; r < 4; ++r) {
+          const float v = got[static_cast<std::size_t>(r * cols + c)];
+          CHECK((std::isnan(want[r]) ? std::isnan(v) : std::isinf(want[r]) ? v == want[r] : v == doctest::Approx(want[r]).epsilon(1e-6)));
+        }
+      }
+    }
+  }
+  {  // a column longer than one reduce block sums to 1
+    const index_t rows = 5000, cols = 7;
+    std::vector<float> x(static_cast<std::size_t>(rows * cols)), y(x.size());
+    test::rng gc;
+    for (float& v : x) v = static_cast<float>(gc.uniform(-20, 20));
+    REQUIRE(k::softmax(TensorView<float>(y.data(), {rows, cols}), TensorView<const float>(x.data(), {rows, cols}), 0).ok());
+    for (index_t c = 0; c < cols; ++c) {
+      double total = 0;
+      for (index_t r = 0; r < rows; ++r) total += y[static_cast<std::size_t>(r * cols + c)];
+      CHECK(std::fabs(total - 1.0) < 1e-5);
+    }
+  }
   // Rows sum to 1 for a long row.
   std::vector<float> big(100003);
   test::rng g;

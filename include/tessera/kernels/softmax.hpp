@@ -7,8 +7,9 @@
 // (softmax([1000, 1000]) is [0.5, 0.5]). Three passes over a packed row: SIMD max, SIMD
 // exp(x - max) with the running sum (block partials in T, blocks combined in double, see
 // reduce.hpp), then a SIMD scale by 1 / sum; log_softmax writes (x - max) - log(sum).
-// Rows that are not adjacent in memory (another axis, transposed views) are gathered into a
-// packed scratch row first.
+// Softmax over a middle axis of contiguous rows runs W columns at once (softmax_columns); other
+// rows that are not adjacent in memory (transposed views) are gathered into a packed scratch
+// row first.
 //
 // Special values (same as PyTorch): a row holding NaN, +inf, or only -inf becomes all NaN;
 // -inf entries in an otherwise finite row get probability 0 (log-probability -inf).
@@ -88,14 +89,71 @@ void log_softmax_row(T* out, const T* in, index_t n) {
   simd::transform(out, in, static_cast<std::size_t>(n), [m, log_sum](const B& v) { return (v - B(m)) - B(log_sum); });
 }
 
-template <class T, class Row>
-status softmax_like(TensorView<T> out, TensorView<const T> in, int axis, const char* op, Row row) {
+// Softmax across rows: `width` (<= W) columns of `rows` rows, rows `si` (in) and `so` (out)
+// elements apart; every lane is one softmax, with the row path's arithmetic (shift by the
+// NaN-propagating max, exp sums in T per reduce_block and in double across blocks, one scale
+// by 1 / sum). Lanes past `width` are neither read nor written.
+template <bool Log, class T>
+void softmax_columns(T* out, index_t so, const T* in, index_t si, index_t rows, std::size_t width) {
+  using B = simd::batch<T>;
+  constexpr std::size_t W = B::size;
+  const auto load = [width](const T* p) { return width == W ? simd::load_unaligned<B>(p) : simd::load_partial<B>(p, width); };
+  const auto store = [width](T* p, const B& v) { width == W ? simd::store_unaligned(p, v) : simd::store_partial(p, v, width); };
+  B m = load(in);
+  for (index_t k = 1; k < rows; ++k) m = lanes::max(m, load(in + k * si));
+  double sum[W] = {};
+  alignas(64) T part[W];
+  for (index_t b0 = 0; b0 < rows; b0 += reduce_block) {
+    B acc(T(0));
+    for (index_t k = b0; k < std::min(rows, b0 + reduce_block); ++k) {
+      const B e = simd::exp(load(in + k * si) - m);
+      if constexpr (!Log) store(out + k * so, e);
+      acc += e;
+    }
+    acc.store_aligned(part);
+    for (std::size_t l = 0; l < W; ++l) sum[l] += static_cast<double>(part[l]);
+  }
+  for (std::size_t l = 0; l < W; ++l) part[l] = static_cast<T>(Log ? std::log(sum[l]) : 1.0 / sum[l]);
+  const B f = simd::load_aligned<B>(part);
+  for (index_t k = 0; k < rows; ++k) {
+    if constexpr (Log) store(out + k * so, (load(in + k * si) - m) - f);
+    else store(out + k * so, load(out + k * so) * f);
+  }
+}
+
+template <bool Log, class T>
+status softmax_like(TensorView<T> out, TensorView<const T> in, int axis, const char* op) {
   static_assert(std::is_floating_point_v<T>, "softmax takes float or double views");
   if (out.shape() != in.shape())
     return make_error(errc::shape_mismatch, op_prefix(op) + "output " + out.shape().str() + " != input " + in.shape().str());
   TESSERA_TRY(normalize_axis(axis, in.rank(), op));
   TESSERA_TRY(check_output(out, op));
   if (out.size() == 0) return {};
+  const auto row = [](T* o, const T* x, index_t n) {
+    if constexpr (Log) log_softmax_row(o, x, n);
+    else softmax_row(o, x, n);
+  };
+  // Softmax over a middle axis of contiguous data (a detector's DFL head: [1, 16, 4, 8400]
+  // over axis 1) runs down columns of the rows behind it, W softmaxes per vector, instead of
+  // gathering each strided row of 16 into scratch.
+  constexpr index_t W = static_cast<index_t>(simd::batch<T>::size);
+  const index_t n = in.dim(axis);
+  if (n > 1 && in.stride(axis) != 1 && out.stride(axis) != 1 && (!may_overlap(out, in) || same_elements(out, in))) {
+    const TensorView<T> o_rows = drop_axis(out, axis);
+    const TensorView<const T> i_rows = drop_axis(in, axis);
+    const strides_t* st[2] = {&o_rows.strides(), &i_rows.strides()};
+    const auto l = coalesce<2>(o_rows.shape(), st);
+    if (l.inner_stride(0) == 1 && l.inner_stride(1) == 1) {
+      const index_t cols = l.inner(), so = out.stride(axis), si = in.stride(axis);
+      T* o = out.data();
+      const T* x = in.data();
+      for_each_row(l, [&](const index_t* off) {
+        for (index_t j = 0; j < cols; j += W)
+          softmax_columns<Log>(o + off[0] + j, so, x + off[1] + j, si, n, static_cast<std::size_t>(std::min(W, cols - j)));
+      });
+      return {};
+    }
+  }
   return for_each_packed_row(out, in, axis, row);
 }
 
@@ -103,12 +161,12 @@ status softmax_like(TensorView<T> out, TensorView<const T> in, int axis, const c
 
 template <class T>
 status softmax(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, int axis = -1) {
-  return detail::softmax_like(out, in, axis, "softmax", [](T* o, const T* x, index_t n) { detail::softmax_row(o, x, n); });
+  return detail::softmax_like<false>(out, in, axis, "softmax");
 }
 
 template <class T>
 status log_softmax(TensorView<T> out, std::type_identity_t<TensorView<const T>> in, int axis = -1) {
-  return detail::softmax_like(out, in, axis, "log_softmax", [](T* o, const T* x, index_t n) { detail::log_softmax_row(o, x, n); });
+  return detail::softmax_like<true>(out, in, axis, "log_softmax");
 }
 
 }  // namespace tessera::kernels
