@@ -3,7 +3,7 @@
 // classifies what the user draws with the digits CNN, the face demo finds faces on a photo or
 // the camera's frames, the LLM demo streams text from a GGUF model. Query parameters let tests
 // drive it: ?flavour=st|mt&threads=N&llm-model=URL.
-import { loadCnn } from '/tessera-web/src/cnn.js';
+import { loadCnn, loadCompiledCnn } from '/tessera-web/src/cnn.js';
 import { loadLLM } from '/tessera-web/src/llm.js';
 import { loadTrees } from '/tessera-web/src/trees.js';
 
@@ -11,6 +11,8 @@ import { loadTrees } from '/tessera-web/src/trees.js';
 // for it (examples/models/tiny_llm.gguf, 7.9 MB, trained on fortunes: see tiny_llm_report.md),
 // served under /models/.
 const LLM_DEMO_MODEL = '/models/tiny_llm.gguf';
+// The digits demo's module: the CNN compiled in (the staged package's sibling example-module/).
+const DIGITS_MODULE = '/example-module/digits_cnn.mjs';
 // The face detector is third-party and not in the repository: serve.mjs serves
 // ../shared/models/face-detector here when it is beside the checkout.
 const FACE_MODELS_URL = '/shared-models/face-detector/';
@@ -330,7 +332,11 @@ const DEMOS = {
       // On the page's thread, single-threaded: a call computes in well under a millisecond, so a
       // worker would only add its start (hundreds of ms on a loaded machine: a thread, an
       // isolate, its scripts) to the first answer and a round trip to every call.
-      state.model = await loadCnn('/models/digits_cnn.onnx', {
+      // The digits CNN compiled into a module of its own (js/CMakeLists.txt: tessera_add_wasm_module
+      // (... ONNX_HEADER examples/models/digits_cnn_model.hpp ...), served by serve.mjs): its ops
+      // and weights only, 239 KB gzip with its glue against the generic cnn-simd's 507 KB (2.6 MB raw).
+      state.model = await loadCompiledCnn({
+        module: { st: DIGITS_MODULE },
         worker: false,
         threads: 1,
         onProgress: (p) => {

@@ -8,6 +8,8 @@
 //
 //   /               examples/web (the demo page)
 //   /tessera-web/   the staged npm package (cmake --build build/wasm --target tessera_js)
+//   /example-module/  the modules built beside it with a model compiled in (js/CMakeLists.txt:
+//                   the digits CNN's digits_cnn.mjs/.wasm), the package dir's sibling example-module/
 //   /models/        examples/models
 //   /shared-models/face-detector/   ../shared/models/face-detector beside the checkout, when it
 //                   exists: the third-party face detector and its photos (never committed here);
@@ -28,8 +30,10 @@ const option = (name, fallback) => {
 };
 const port = Number(option('--port', 8080));
 const isolation = !args.includes('--no-isolation');
+const packageDir = path.resolve(option('--package', path.join(root, 'build', 'wasm', 'js', 'package')));
 const mounts = [
-  ['/tessera-web/', path.resolve(option('--package', path.join(root, 'build', 'wasm', 'js', 'package')))],
+  ['/tessera-web/', packageDir],
+  ['/example-module/', path.join(packageDir, '..', 'example-module')],
   ['/models/', path.join(root, 'examples', 'models')],
 ];
 const faceDetectorDir = path.resolve(root, '..', 'shared', 'models', 'face-detector');

@@ -124,3 +124,6 @@ export declare class CnnModel {
 }
 
 export declare function loadCnn(source: ModelSource, options?: LoadOptions): Promise<CnnModel>;
+
+/** The ONNX model compiled into a module of your own (cmake: tessera_add_wasm_module(... FAMILY cnn ONNX_HEADER ...)). */
+export declare function loadCompiledCnn(options: LoadOptions & { module: { st: string | URL; mt?: string | URL } }): Promise<CnnModel>;

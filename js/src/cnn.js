@@ -7,6 +7,7 @@
 //   const { detections } = await net.detect(imageData, { confidence: 0.3 });
 //   const { logits } = await net.run({ input: { data: new Float32Array(64), dims: [1, 1, 8, 8] } });
 //   await net.dispose();
+//   const digits = await loadCompiledCnn({ module: { st: '/digits_cnn.mjs' } });  // a model compiled into its module
 import { CallStats, loadModel, sendModelBytes } from './core/loader.js';
 import { ModelHandle } from './core/model-handle.js';
 import { now } from './core/environment.js';
@@ -107,6 +108,16 @@ function warmupShapesOf(info, given = {}) {
   return shapes;
 }
 
+// What a made model hands loadModel: its info and the warm-up the load options ask for.
+function madeModel(info, options, fromCache, bytes) {
+  const shapes = options.warmup === false ? null : warmupShapesOf(info, options.warmupShapes);
+  // Shapes guessed for symbolic dims may not suit the graph: a failed warm-up is then skipped.
+  const guessed = info.inputs.some((i) => i.required && !options.warmupShapes?.[i.name] && !i.dims?.every(Number.isInteger));
+  return { info, fromCache, bytes, warmupRounds: shapes ? 2 : 0, warmupArgs: { shapes, guessed } };
+}
+
+const makeCnnModel = (channel, { info }, runtime, timings) => new CnnModel(channel, info, runtime, timings);
+
 /**
  * Loads an ONNX model.
  * @param source  ArrayBuffer, typed array, Blob/File, Response, URL or string (a URL; under
@@ -114,13 +125,20 @@ function warmupShapesOf(info, given = {}) {
  * @param options see cnn.d.ts (LoadOptions)
  */
 export async function loadCnn(source, options = {}) {
-  return loadModel('cnn', source, options, async (channel, runtime, opened) => {
-    const { fromCache, bytes } = await sendModelBytes(channel, opened, runtime.worker);
+  return loadModel('cnn', source, options, async (channel, runtime, file) => {
+    const { fromCache, bytes } = await sendModelBytes(channel, file, runtime.worker);
     throwIfAborted(options.signal);
-    const info = await channel.call('loadEnd', {});
-    const shapes = options.warmup === false ? null : warmupShapesOf(info, options.warmupShapes);
-    // Shapes guessed for symbolic dims may not suit the graph: a failed warm-up is then skipped.
-    const guessed = info.inputs.some((i) => i.required && !options.warmupShapes?.[i.name] && !i.dims?.every(Number.isInteger));
-    return { info, fromCache, bytes, warmupRounds: shapes ? 2 : 0, warmupArgs: { shapes, guessed } };
-  }, (channel, { info }, runtime, timings) => new CnnModel(channel, info, runtime, timings));
+    return madeModel(await channel.call('loadEnd', {}), options, fromCache, bytes);
+  }, makeCnnModel);
+}
+
+/**
+ * Opens the ONNX model compiled into a module of your own (cmake: tessera_add_wasm_module(...
+ * FAMILY cnn ONNX_HEADER ...)): options.module = {st: '/path/my_model.mjs', mt?: '/path/my_model-mt.mjs'}.
+ * No model file: the module carries the weights and only the ops the model uses.
+ */
+export async function loadCompiledCnn(options = {}) {
+  if (!options.module) throw new TypeError('loadCompiledCnn needs options.module = {st: <url of the .mjs>}');
+  return loadModel('cnn', null, options, async (channel) => madeModel(await channel.call('loadEmbedded', {}), options, false, 0),
+    makeCnnModel);
 }

@@ -2,19 +2,22 @@
 //   node --test js/test/cnn.test.js     (TESSERA_WEB_PACKAGE=<build>/js/package, default build/wasm)
 // Oracles: the digits CNN's PyTorch outputs (examples/models/digits_cnn_*.npy), and for
 // detection tests/models/yolov8_tiny/synthetic_detections.json, the answer of tessera's native
-// chain on the same synthetic photo (tests/wasm/cnn_abi_test.cpp checks it natively).
+// chain on the same synthetic photo (tests/wasm/cnn_abi_test.cpp checks it natively). The digits
+// CNN compiled into its own module (js/CMakeLists.txt, tessera_add_wasm_module(... ONNX_HEADER
+// ...)) against the generic module on the same inputs.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 
-import { importPackage, readNpyF32, sourceDir } from './helpers.js';
+import { buildDir, importPackage, packageDir, readNpyF32, sourceDir } from './helpers.js';
 
-const { loadCnn, TesseraError } = await importPackage('cnn');
+const { loadCnn, loadCompiledCnn, TesseraError } = await importPackage('cnn');
 const digitsPath = path.join(sourceDir, 'examples', 'models', 'digits_cnn.onnx');
 const digitsInputs = readNpyF32(path.join(sourceDir, 'examples', 'models', 'digits_cnn_inputs.npy'));
 const digitsOutputs = readNpyF32(path.join(sourceDir, 'examples', 'models', 'digits_cnn_outputs.npy'));
+const digitsModule = pathToFileURL(path.join(buildDir, 'js', 'example-module', 'digits_cnn.mjs'));
 const tinyPath = path.join(sourceDir, 'tests', 'models', 'yolov8_tiny', 'model.onnx');
 const tinyAnswer = JSON.parse(readFileSync(path.join(sourceDir, 'tests', 'models', 'yolov8_tiny', 'synthetic_detections.json'), 'utf8'));
 
@@ -218,4 +221,74 @@ describe('errors are TesseraErrors carrying tessera\'s message', () => {
       await tiny.dispose();
     }
   });
+});
+
+function softmax(logits) {
+  const top = Math.max(...logits);
+  const e = Array.from(logits, (v) => Math.exp(v - top));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+describe('a model compiled into its own module (loadCompiledCnn)', () => {
+  for (const { name, options } of flavours.slice(0, 2)) {
+    it(`the digits module answers as the generic module on the same inputs (${name})`, async () => {
+      const compiled = await loadCompiledCnn({ ...options, module: { st: digitsModule } });
+      const generic = await loadCnn(digitsPath, options);
+      try {
+        assert.equal(compiled.runtime.moduleUrl, digitsModule.href);
+        assert.equal(compiled.timings.bytes, 0, 'no model file');
+        // The header fixed the symbolic batch dim to 1 (tessera-onnx compile's default).
+        assert.deepEqual(compiled.info.inputs, [{ name: 'input', type: 'float32', dims: [1, 1, 8, 8], required: true }]);
+        assert.deepEqual(compiled.info.operators, ['Conv', 'Flatten', 'Gemm', 'MaxPool', 'Relu']);
+        assert.equal(compiled.info.parameters, generic.info.parameters);
+        assert.equal(compiled.timings.warmup.rounds, 2);
+        const samples = digitsInputs.dims[0];
+        for (let i = 0; i < samples; ++i) {
+          const input = { data: digitsInputs.data.subarray(i * 64, (i + 1) * 64), dims: [1, 1, 8, 8] };
+          const [got, want] = await Promise.all([compiled.run({ input }), generic.run({ input })]);
+          assert.deepEqual(got.logits.dims, [1, 10]);
+          assertClose(got.logits.data, want.logits.data, 1e-5, `sample ${i}: logits against the generic module`);
+          assertClose(softmax(got.logits.data), softmax(want.logits.data), 1e-5, `sample ${i}: probabilities`);
+          assertClose(got.logits.data, digitsOutputs.data.subarray(i * 10, (i + 1) * 10), 1e-4, `sample ${i}: PyTorch's logits`);
+        }
+      } finally {
+        await compiled.dispose();
+        await generic.dispose();
+      }
+    });
+  }
+
+  it('no pthreads build named: threads > 1 runs the st module and says why', async () => {
+    const compiled = await loadCompiledCnn({ threads: 2, warmup: false, module: { st: digitsModule } });
+    try {
+      assert.equal(compiled.runtime.flavour, 'st');
+      assert.match(compiled.runtime.fallbackReason, /no pthreads/);
+    } finally {
+      await compiled.dispose();
+    }
+  });
+
+  for (const worker of [true, false]) {
+    it(`errors are TesseraErrors, and the model stays usable (${worker ? 'worker' : 'main thread'})`, async () => {
+      await assert.rejects(loadCompiledCnn({ worker }), TypeError);
+      // The generic module has no model in it.
+      await assert.rejects(loadCompiledCnn({ worker, threads: 1, module: { st: pathToFileURL(path.join(packageDir, 'dist', 'cnn-simd.mjs')) } }),
+        (e) => e instanceof TesseraError && e.code === 'unsupported' && /embeds no model/.test(e.message));
+      const net = await loadCompiledCnn({ worker, threads: 1, module: { st: digitsModule } });
+      try {
+        await assert.rejects(net.run({ input: { data: new Float32Array(49), dims: [1, 1, 7, 7] } }),
+          (e) => e instanceof TesseraError && e.code === 'shape_mismatch' && /dim 2 must be 8/.test(e.message));
+        await assert.rejects(net.run({ input: { data: new Float32Array(3), dims: [1, 1, 8, 8] } }),
+          (e) => e instanceof TesseraError && e.code === 'shape_mismatch');
+        await assert.rejects(net.run({ pixels: { data: new Float32Array(64), dims: [1, 1, 8, 8] } }),
+          (e) => e instanceof TesseraError && e.code === 'invalid_argument' && /no input named 'pixels'/.test(e.message));
+        await assert.rejects(net.detect({ data: new Uint8Array(8 * 8 * 4), width: 8, height: 8 }), (e) => e instanceof TesseraError);
+        const first = await net.run({ input: { data: digitsInputs.data.subarray(0, 64), dims: [1, 1, 8, 8] } });
+        assertClose(first.logits.data, digitsOutputs.data.subarray(0, 10), 1e-4, 'after the errors');
+      } finally {
+        await net.dispose();
+      }
+    });
+  }
 });

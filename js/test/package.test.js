@@ -1,7 +1,8 @@
 // The npm package as a user gets it (ctest wasm/js_package): `npm pack` of the staged package,
 // installed from the tarball into a fresh folder with --ignore-scripts, imported by name from
 // Node, and its size checked against the budget (trees: under 300 KB gzip, the LLM and CNN
-// families under 1 MB, glue included). Skips when npm is not installed.
+// families under 1 MB, glue included; the digits CNN compiled into its own module, built beside
+// the package, under issue 12's 300 KB). Skips when npm is not installed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 
-import { fixture, moduleSizes, packageDir, sourceDir } from './helpers.js';
+import { buildDir, fixture, moduleSizes, packageDir, sourceDir } from './helpers.js';
 
 const BUDGET_GZIP = { trees: 300 * 1024, llm: 1024 * 1024, cnn: 1024 * 1024 };  // per flavour: .wasm + .mjs (+ .worker.js)
 const TARBALL_BUDGET = 2 * 1024 * 1024;
@@ -30,6 +31,13 @@ it('every module is within its size budget (gzip, glue included)', () => {
     console.log(`${s.module}: ${s.raw} bytes raw, ${s.gzip} gzip (${s.files.join(' + ')})`);
     assert.ok(s.gzip < BUDGET_GZIP[s.family], `${s.module}: ${s.gzip} bytes gzip, budget ${BUDGET_GZIP[s.family]}`);
   }
+});
+
+it('the digits CNN compiled into its own module is under 300 KB gzip, glue included', () => {
+  const [digits] = moduleSizes(path.join(buildDir, 'js', 'example-module')).filter((s) => s.module === 'digits_cnn');
+  assert.ok(digits, 'js/CMakeLists.txt built example-module/digits_cnn');
+  console.log(`digits_cnn: ${digits.raw} bytes raw, ${digits.gzip} gzip (${digits.files.join(' + ')})`);
+  assert.ok(digits.gzip < 300 * 1024, `digits_cnn: ${digits.gzip} bytes gzip, budget ${300 * 1024}`);
 });
 
 it('npm pack, install the tarball into a fresh folder, import tessera-web/trees, /llm and /cnn from Node', { skip: !hasNpm() && 'npm is not installed' }, () => {

@@ -3,7 +3,7 @@
 import { loadTrees, loadCompiledTrees, TesseraError, type TreeModel, type Answer } from 'tessera-web/trees';
 import { environment, type Progress } from 'tessera-web';
 import { loadLLM, type LLM, type GenerateResult, type ChatMessage } from 'tessera-web/llm';
-import { loadCnn, type CnnModel, type Detections, type Tensor } from 'tessera-web/cnn';
+import { loadCnn, loadCompiledCnn, type CnnModel, type Detections, type Tensor } from 'tessera-web/cnn';
 
 async function main(): Promise<void> {
   const seen: Progress[] = [];
@@ -61,6 +61,9 @@ async function cnnUser(canvas: HTMLCanvasElement, signal: AbortSignal): Promise<
   const firstCall: number | null = t.warmup?.firstCallMs ?? null;
   console.log(t.compileMs + t.instantiateMs + t.modelMs, t.compiledBefore, firstCall, t.warmup?.skipped);
   await digits.dispose();
+  const compiled: CnnModel = await loadCompiledCnn({ module: { st: new URL('/example-module/digits_cnn.mjs', location.href) }, worker: false });
+  console.log(compiled.info.operators, (await compiled.run({ input: { data: new Float32Array(64), dims: [1, 1, 8, 8] } })).logits.dims);
+  await compiled.dispose();
   await net.dispose();
 }
 void main();

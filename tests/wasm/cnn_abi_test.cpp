@@ -1,5 +1,7 @@
-// The CNN C ABI (wasm/cnn_abi.hpp), called as the JS package calls it: bytes streamed in
-// chunks, float32 feeds by name, detection on RGBA pixels, errors through the error slot.
+// The CNN C ABI (wasm/cnn_abi.hpp, wasm/cnn_session_abi.hpp), called as the JS package calls it:
+// bytes streamed in chunks, or the digits CNN compiled in (TESSERA_WASM_CNN_EMBED, as
+// tessera_add_wasm_module(... ONNX_HEADER ...) builds it), float32 feeds by name, detection on
+// RGBA pixels, errors through the error slot.
 // Oracles: the digits CNN's PyTorch outputs (examples/models, scripts/train_digits_cnn.py),
 // tessera's own ONNX session and vision/ chain called directly (what tessera-detect runs), and
 // tests/models/yolov8_tiny/synthetic_detections.json, that chain's answer the JS tests compare
@@ -17,6 +19,9 @@
 #include "tessera/io/npy.hpp"
 #include "tessera/wasm/cnn_abi.hpp"
 #include "wasm/stream_bytes.hpp"
+
+#include "../../examples/models/digits_cnn_model.hpp"
+TESSERA_WASM_CNN_EMBED(digits_cnn)
 
 // Its own namespace: tests/wasm may be compiled as one translation unit with the other ABI tests.
 namespace cnn_abi_test {
@@ -168,6 +173,39 @@ TEST_CASE("cnn abi: digits CNN, run() gives PyTorch's logits and the native sess
   CHECK((out1.rank == 2 && out1.dims[0] == 1 && out1.dims[1] == 10));
   for (int i = 0; i < 10; ++i) CHECK(out1.data[i] == doctest::Approx(want.values[static_cast<std::size_t>(i)]).epsilon(1e-4));
   tessera_cnn_free(m);
+}
+
+TEST_CASE("cnn abi: the digits CNN compiled into the module gives the loaded model's bits") {
+  cnn_model* embedded = tessera_cnn_embedded();
+  INFO(tessera_error_message());
+  REQUIRE(embedded != nullptr);
+  cnn_model* loaded = load_model(kDigits + ".onnx");
+  const auto info = nlohmann::json::parse(tessera_cnn_info(embedded));
+  CHECK(info["inputs"][0]["dims"] == nlohmann::json::parse("[1, 1, 8, 8]"));  // the header fixed the batch dim
+  CHECK(info["operators"] == nlohmann::json::parse(R"(["Conv", "Flatten", "Gemm", "MaxPool", "Relu"])"));
+  CHECK(info["parameters"] == nlohmann::json::parse(tessera_cnn_info(loaded))["parameters"]);
+
+  const f32_array x = read_npy(kDigits + "_inputs.npy");
+  for (std::size_t i = 0; i < x.dims[0]; ++i) {
+    const f32_array one{std::vector<float>(x.values.begin() + static_cast<std::ptrdiff_t>(i * 64),
+                                           x.values.begin() + static_cast<std::ptrdiff_t>((i + 1) * 64)),
+                        {1, 1, 8, 8}};
+    const tessera_cnn_tensor in = feed("input", one);
+    REQUIRE(tessera_cnn_run(embedded, &in, 1) == 0);
+    REQUIRE(tessera_cnn_run(loaded, &in, 1) == 0);
+    const tessera_cnn_tensor a = tessera_cnn_outputs(embedded)[0], b = tessera_cnn_outputs(loaded)[0];
+    REQUIRE(numel(a) == 10);
+    REQUIRE(numel(b) == 10);
+    CHECK(std::memcmp(a.data, b.data, 10 * sizeof(float)) == 0);
+  }
+
+  // Its errors are the loaded model's.
+  const f32_array bad_shape{std::vector<float>(49, 0.5f), {1, 1, 7, 7}};
+  const tessera_cnn_tensor wrong_shape = feed("input", bad_shape);
+  CHECK(tessera_cnn_run(embedded, &wrong_shape, 1) == static_cast<std::int32_t>(tessera::errc::shape_mismatch));
+  CHECK(std::string(tessera_error_message()).find("dim 2 must be 8") != std::string::npos);
+  tessera_cnn_free(loaded);
+  tessera_cnn_free(embedded);
 }
 
 TEST_CASE("cnn abi: detect() on RGBA pixels answers tessera-detect's JSON") {

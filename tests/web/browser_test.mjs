@@ -8,14 +8,16 @@
 //     Stop button. The model is llm_fixture's random-weight llama, written at test time. Then
 //     the page's default model (examples/models/tiny_llm.gguf) is loaded through the form and
 //     its greedy ids must equal tessera-llm's.
-//   - digits: the page classifies the committed samples (examples/models/digits_cnn_inputs.npy);
-//     logits and probabilities must equal tessera-onnx's for the same inputs (1e-5: WASM and
-//     native SIMD sum in different orders), the answers its answers and the labels where it
-//     gets them right; then a stroke drawn on the pad with the mouse must give 10 probabilities
+//   - digits: the page classifies the committed samples (examples/models/digits_cnn_inputs.npy)
+//     with the CNN compiled into its own module (js/CMakeLists.txt, served as
+//     /example-module/digits_cnn.mjs); logits and probabilities must equal tessera-onnx's run of
+//     the .onnx file on the same inputs (1e-5: WASM and native SIMD sum in different orders),
+//     the answers its answers and the labels where it gets them right; then a stroke drawn on the pad with the mouse must give 10 probabilities
 //     summing to 1. "page load to first digits prediction" is printed (issue 12's target is
 //     under 200 ms; reported, not asserted) with its breakdown (module fetch and compile,
 //     instantiation, model, warm-up), the first and steady calls, and the steady call once the
-//     page is quiet. index.html's preloads must name the modules the package picked.
+//     page is quiet; the last line gives the median from the navigation over the page loads.
+//     index.html's preloads must name the modules the package picked.
 //   - face: only with ../shared/models/face-detector (else skipped with the reason): a photo
 //     through the file input, detections compared with tessera-detect's (see checkFace); the
 //     camera (chromium's fake one) started and stopped. The page that is not cross-origin
@@ -209,6 +211,8 @@ async function checkDigits(page) {
       bars: Array.from(document.querySelectorAll('#digits-bars tr'), (tr) => tr.cells[2].textContent) };
   });
   assert.equal(got.error, null, 'the digits demo loaded its model');
+  assert.match(got.runtime.moduleUrl, /\/example-module\/digits_cnn\.mjs$/, 'the digits CNN runs in its own module');
+  assert.equal(got.timings.bytes, 0, 'no model file: the weights are in the module');
   assert.ok(got.preloaded.includes(got.runtime.moduleUrl.replace(/\.mjs$/, '.wasm')),
     `index.html preloads the module the package picked (${got.runtime.moduleUrl}; preloaded ${got.preloaded})`);
   assert.equal(got.answers.length, digitsNative.logits.length, 'every sample classified');
@@ -544,6 +548,13 @@ try {
   rmSync(userDataDir, { recursive: true, force: true });
   rmSync(llmDir, { recursive: true, force: true });
   if (faceNative) rmSync(faceNative.dir, { recursive: true, force: true });
+}
+// Issue 12's figure (under 200 ms on this machine; reported, not asserted): the digits demo's
+// first answer from the navigation's start, the median over the page loads made above.
+const firstDigits = results.map((r) => r.digits?.firstPredictionFromNavigationMs).filter((v) => v !== undefined).sort((a, b) => a - b);
+if (firstDigits.length) {
+  console.log(`page load to first digits prediction, from the navigation: median ${firstDigits[Math.floor(firstDigits.length / 2)].toFixed(0)} ms ` +
+    `over ${firstDigits.length} page loads (${firstDigits.map((v) => v.toFixed(0)).join(', ')} ms)`);
 }
 console.log(JSON.stringify({ browser: 'chromium', results }));
 console.log(`${results.length} passed, ${failures} failed`);

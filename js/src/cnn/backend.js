@@ -32,6 +32,16 @@ export class CnnBackend extends ModelBackend {
 
   loadEnd() {
     this.model = this.rt.callPointer('tessera_cnn_load', this.takeBytes());  // consumes the bytes
+    return this.readInfo();
+  }
+
+  // The model compiled into the module (tessera_add_wasm_module(... ONNX_HEADER ...)).
+  loadEmbedded() {
+    this.model = this.embeddedModel('tessera_cnn_embedded', 'ONNX_HEADER');
+    return this.readInfo();
+  }
+
+  readInfo() {
     this.info = JSON.parse(this.rt.string(this.rt.call('tessera_cnn_info', this.model)));
     return this.info;
   }

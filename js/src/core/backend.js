@@ -1,6 +1,8 @@
 // What every family's backend (the worker side, or the page in main-thread mode) shares: one
 // module instance, the model's bytes streamed into its heap chunk by chunk (tessera_bytes_*),
 // and a heap scratch buffer reused by calls. A family subclasses it and adds its operations.
+import { tesseraError } from './errors.js';
+
 export class ModelBackend {
   constructor() {
     this.rt = null;
@@ -54,6 +56,19 @@ export class ModelBackend {
     const ptr = this.scratchFor(utf8.byteLength + extraBytes || 1);
     this.rt.u8().set(utf8, ptr);
     return { ptr, bytes: utf8.byteLength };
+  }
+
+  /**
+   * The model compiled into the module (tessera_add_wasm_module(... <option> ...)): its handle
+   * from the family's `exportName` (tessera_<family>_embedded), the previous model released.
+   * The family keeps the handle in this.model and reads its info. `what` names it in the error.
+   */
+  embeddedModel(exportName, option, what = 'model') {
+    this.releaseModel();
+    if (!this.rt.has(exportName)) {
+      throw tesseraError('unsupported', `this module embeds no ${what} (build it with tessera_add_wasm_module(... ${option} ...))`);
+    }
+    return this.rt.callPointer(exportName);
   }
 
   releaseModel() {}

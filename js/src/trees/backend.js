@@ -21,11 +21,7 @@ export class TreesBackend extends ModelBackend {
   }
 
   loadEmbedded() {
-    this.releaseModel();
-    if (!this.rt.has('tessera_trees_embedded')) {
-      throw tesseraError('unsupported', 'this module embeds no forest (build it with tessera_add_wasm_module(... FOREST_HEADER ...))');
-    }
-    this.model = this.rt.callPointer('tessera_trees_embedded');
+    this.model = this.embeddedModel('tessera_trees_embedded', 'FOREST_HEADER', 'forest');
     return this.readInfo();
   }
 
