@@ -1,5 +1,5 @@
 // Load-time fusions: each rewrites the graph only where the pattern is exact, and the fused
-// graph answers as the unfused one does (to rounding where the arithmetic is reordered).
+// graph gives the unfused one's bits.
 #include <doctest/doctest.h>
 
 #include "onnx_builder.hpp"
@@ -7,6 +7,7 @@
 #include <tessera/onnx.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -75,14 +76,10 @@ TEST_CASE("Mul(x, Sigmoid(x)) after a conv becomes the conv's SiLU, in either op
     CHECK(live_nodes(*plain, "Sigmoid") == 1);
     const auto a = run_on(fused, silu_input()), b = run_on(plain, silu_input());
     REQUIRE(a.size() == b.size());
-    double worst = 0;
     bool negative_seen = false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      worst = std::max(worst, std::abs(double(a[i]) - double(b[i])) / (1.0 + std::abs(double(b[i]))));
-      negative_seen |= b[i] < -0.1f;
-    }
-    CHECK(negative_seen);    // the SiLU's dip is exercised, not only its identity tail
-    CHECK(worst <= 1e-6);    // x / (1 + e^-x) against x * (1 / (1 + e^-x)): one rounding apart
+    for (float v : b) negative_seen |= v < -0.1f;
+    CHECK(negative_seen);  // the SiLU's dip is exercised, not only its identity tail
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);  // the unfused graph's bits
   }
 }
 

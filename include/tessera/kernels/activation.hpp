@@ -48,9 +48,11 @@ struct clip_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return simd::bound_min(simd::bound_max(x, V(lo)), V(hi)); }
 };
 using sigmoid_fn = simd::sigmoid_fn;
-// x * sigmoid(x), written as a division so large |x| saturates to x or -0 without inf * 0.
+// x * sigmoid(x), as the product ONNX exports spell out (Mul(x, Sigmoid(x))), so the importer's
+// SiLU fusion keeps the unfused graph's bits. It saturates: for large -x sigmoid's exp overflows
+// to inf, sigmoid gives 0 and a finite x times 0 is -0; for large x sigmoid rounds to 1.
 struct silu_fn {
-  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return x / (V(1) + simd::exp(-x)); }
+  template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& x) const { return x * sigmoid_fn{}(x); }
 };
 // Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), evaluated as 0.5 x erfc(-x / sqrt 2):
 // the same value without the cancellation of 1 + erf(.) in the negative tail. The abs: xsimd's
