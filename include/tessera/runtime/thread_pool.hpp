@@ -61,11 +61,8 @@ class thread_pool {
 #if TESSERA_THREADS
     if (num_threads_ > 1 && n_tasks > 1 && !detail::in_parallel_region()) {
       using Fn = std::remove_reference_t<F>;
-      job j;
-      j.call = [](void* ctx, std::size_t task, std::size_t thread) { (*static_cast<Fn*>(ctx))(task, thread); };
-      j.ctx = const_cast<void*>(static_cast<const void*>(&fn));
-      j.n_tasks = n_tasks;
-      dispatch(j);
+      dispatch([](void* ctx, std::size_t task, std::size_t thread) { (*static_cast<Fn*>(ctx))(task, thread); },
+               const_cast<void*>(static_cast<const void*>(&fn)), n_tasks);
       return;
     }
 #endif
@@ -74,13 +71,21 @@ class thread_pool {
 
  private:
 #if TESSERA_THREADS
+  // The job being run, in the pool: workers read it only after joining (see state_).
   struct job {
     void (*call)(void*, std::size_t, std::size_t) = nullptr;
     void* ctx = nullptr;
     std::size_t n_tasks = 0;
     std::atomic<std::size_t> next{0};
-    std::atomic<std::size_t> workers_left{0};
   };
+
+  // state_: the job's generation (high 32 bits), whether it still takes workers (kOpen) and
+  // how many joined (low bits). A worker joins with a CAS while the job is open; the caller
+  // closes it once every task is claimed and waits only for the workers that joined. So a
+  // worker that wakes late (its core busy with another process, a halted vCPU) costs the
+  // caller nothing: it finds the job closed and goes back to waiting.
+  static constexpr std::uint64_t kOpen = std::uint64_t{1} << 31, kJoined = kOpen - 1;
+  static std::uint32_t generation_of(std::uint64_t s) { return static_cast<std::uint32_t>(s >> 32); }
 
   // Polls `ready` for up to kSpinSeconds, with the CPU's spin-wait hint, so a sibling
   // hardware thread or the hypervisor knows this core is only waiting.
@@ -104,53 +109,72 @@ class thread_pool {
 #endif
   }
 
-  static void work_on(job& j, std::size_t thread) {
+  void work_on(std::size_t thread) {
     detail::in_parallel_region() = true;
-    for (std::size_t t = j.next.fetch_add(1, std::memory_order_relaxed); t < j.n_tasks;
-         t = j.next.fetch_add(1, std::memory_order_relaxed))
-      j.call(j.ctx, t, thread);
+    for (std::size_t t = job_.next.fetch_add(1, std::memory_order_relaxed); t < job_.n_tasks;
+         t = job_.next.fetch_add(1, std::memory_order_relaxed))
+      job_.call(job_.ctx, t, thread);
     detail::in_parallel_region() = false;
   }
 
-  void dispatch(job& j) {
+  void dispatch(void (*call)(void*, std::size_t, std::size_t), void* ctx, std::size_t n_tasks) {
     std::lock_guard<std::mutex> serial(run_mutex_);  // one job at a time per pool
-    j.workers_left.store(workers_.size(), std::memory_order_relaxed);
+    // No worker is joined here (the last dispatch waited for them), so the job is ours to fill.
+    job_.call = call;
+    job_.ctx = ctx;
+    job_.n_tasks = n_tasks;
+    job_.next.store(0, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      current_ = &j;
-      generation_.fetch_add(1, std::memory_order_release);
+      const std::uint64_t gen = generation_of(state_.load(std::memory_order_relaxed)) + std::uint64_t{1};
+      state_.store((gen << 32) | kOpen, std::memory_order_release);
     }
     work_cv_.notify_all();
-    work_on(j, 0);
-    // Wait until every worker has left the job: it lives on this stack frame.
-    const auto all_left = [&] { return j.workers_left.load(std::memory_order_acquire) == 0; };
-    if (!spin_until(all_left)) {
+    work_on(0);
+    // Every task is claimed: close the job, then wait for the workers inside it (the callable
+    // lives on the caller's stack).
+    std::uint64_t s = state_.fetch_and(~kOpen, std::memory_order_acq_rel) & ~kOpen;
+    const auto all_left = [&] { return (state_.load(std::memory_order_acquire) & kJoined) == 0; };
+    if ((s & kJoined) != 0 && !spin_until(all_left)) {
       std::unique_lock<std::mutex> lock(mutex_);
       done_cv_.wait(lock, all_left);
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    current_ = nullptr;
   }
 
-  // `seen` is the generation at start(): a worker that starts late must still take a job
-  // published before it first ran.
-  void worker_loop(std::size_t thread, std::uint64_t seen) {
+  // Joins the open job of a generation other than `seen`; false when it closed meanwhile.
+  bool join(std::uint32_t& seen) {
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (generation_of(s) == seen) return false;
+      if (!(s & kOpen)) {
+        seen = generation_of(s);  // finished without us
+        return false;
+      }
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        seen = generation_of(s);
+        return true;
+      }
+    }
+  }
+
+  void worker_loop(std::size_t thread) {
+    std::uint32_t seen = generation_of(state_.load(std::memory_order_acquire));
     for (;;) {
       // Spin a while before sleeping: waking a sleeping thread costs 50-300 us on a VM (the
       // host must reschedule a halted vCPU), as long as a whole 512^3 GEMM; the next kernel of
       // a network usually comes sooner than that.
-      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed); });
-      job* j = nullptr;
-      {
+      const auto news = [&] {
+        return stopping_.load(std::memory_order_relaxed) || generation_of(state_.load(std::memory_order_acquire)) != seen;
+      };
+      if (!spin_until(news)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        work_cv_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
-        if (stopping_.load()) return;
-        seen = generation_.load();
-        j = current_;
+        work_cv_.wait(lock, news);
       }
-      work_on(*j, thread);
-      if (j->workers_left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_.load()) return;
+      if (!join(seen)) continue;
+      work_on(thread);
+      if ((state_.fetch_sub(1, std::memory_order_acq_rel) & kJoined) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between its check and its wait
         done_cv_.notify_all();
       }
     }
@@ -161,8 +185,7 @@ class thread_pool {
     num_threads_ = n;
     stopping_.store(false);
     workers_.reserve(n - 1);
-    const std::uint64_t gen = generation_.load();
-    for (std::size_t i = 1; i < n; ++i) workers_.emplace_back([this, i, gen] { worker_loop(i, gen); });
+    for (std::size_t i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
 
   void stop() {
@@ -178,9 +201,9 @@ class thread_pool {
   std::vector<std::thread> workers_;
   std::mutex mutex_, run_mutex_;
   std::condition_variable work_cv_, done_cv_;
-  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> state_{0};
   std::atomic<bool> stopping_{false};
-  job* current_ = nullptr;
+  job job_;
 #else
   void start(std::size_t) { num_threads_ = 1; }
   void stop() {}
