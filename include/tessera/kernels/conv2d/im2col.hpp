@@ -113,7 +113,8 @@ inline status im2col_gemm_conv(float* out, const float* in, const conv2d_geometr
     const std::size_t l1 = std::min(lines, l0 + tile);
     const std::size_t row0 = l0 * g.out_w, M = (l1 - l0) * g.out_w;
     for (std::size_t grp = 0; grp < g.groups; ++grp) {
-      runtime::parallel_for(tp, l0, l1, 1, [&](std::size_t b0, std::size_t b1) {
+      // At least 64K floats of patches per task: a small layer's gather is cheaper than a fork-join.
+      runtime::parallel_for(tp, l0, l1, std::max<std::size_t>(1, (std::size_t{1} << 16) / (g.out_w * K)), [&](std::size_t b0, std::size_t b1) {
         im2col_lines(col + (b0 - l0) * g.out_w * K, in, g, grp, b0, b1);
       });
       TESSERA_TRY(gemm_f32(M, col, static_cast<std::ptrdiff_t>(K), w.packed(grp), out + row0 * g.out_c + grp * g.out_cg,
