@@ -1,11 +1,12 @@
-// The tessera-web demo page. Each family demo is one entry of DEMOS, started with the page;
-// the trees demo scores the feature form with the breast-cancer model, the digits demo
-// classifies what the user draws with the digits CNN, the face demo finds faces on a photo or
-// the camera's frames, the LLM demo streams text from a GGUF model. Query parameters let tests
-// drive it: ?flavour=st|mt&threads=N&llm-model=URL.
+// The tessera-web demo page. Each family demo is one entry of DEMOS; the digits demo starts
+// with the page and the others after its first answer (see the end). The trees demo scores
+// the feature form with the breast-cancer model, the digits demo classifies what the user
+// draws with the digits CNN, the face demo finds faces on a photo or the camera's frames, the
+// LLM demo streams text from a GGUF model. Query parameters let tests drive it:
+// ?flavour=st|mt&threads=N&llm-model=URL.
+// Only the digits path is imported with the page (index.html preloads it); the trees and LLM
+// entry points are imported when their demos start.
 import { loadCnn, loadCompiledCnn } from '/tessera-web/src/cnn.js';
-import { loadLLM } from '/tessera-web/src/llm.js';
-import { loadTrees } from '/tessera-web/src/trees.js';
 
 // The LLM demo's model unless ?llm-model= names another: the small model the repository ships
 // for it (examples/models/tiny_llm.gguf, 7.9 MB, trained on fortunes: see tiny_llm_report.md),
@@ -27,13 +28,14 @@ const FACE_DETECT_OPTIONS = {
   background: true, iou: 0.3, maxDetections: 1 << 20, classNames: ['background', 'face'],
 };
 
+// From the navigation's start (performance.timeOrigin), as every performance.now().
 const pageStart = performance.now();
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(v < 1 ? 3 : 1)} ms`);
 
 // What a test (or a curious reader) can inspect: window.tesseraDemo.trees, .digits, .face, .llm.
-window.tesseraDemo = {};
+window.tesseraDemo = { appStart: pageStart };
 
 const threadsParam = () => (params.has('threads') ? Number(params.get('threads')) : 'auto');
 const runtimeText = (rt) => `flavour ${rt.flavour} (${rt.threads} thread${rt.threads > 1 ? 's' : ''}), ` +
@@ -116,7 +118,8 @@ async function readSamples() {
 
 const DEMOS = {
   async trees() {
-    const state = { model: null, samples: await readSamples(), firstPredictionAt: null, answers: [] };
+    const [{ loadTrees }, samples] = await Promise.all([import('/tessera-web/src/trees.js'), readSamples()]);
+    const state = { model: null, samples, firstPredictionAt: null, answers: [] };
     window.tesseraDemo.trees = state;
     const form = $('features');
     state.samples.features.forEach((name) => {
@@ -324,7 +327,7 @@ const DEMOS = {
       inFlight?.then(blank);  // the erased drawing's answer, if it was on its way
     };
 
-    // The samples download while the module and the model load.
+    // The samples download while the module and the model load (index.html preloads them).
     const samplesRead = Promise.all(['digits_cnn_inputs.npy', 'digits_cnn_labels.npy']
       .map(async (name) => parseNpy(await (await fetch(`/models/${name}`)).arrayBuffer())));
     samplesRead.catch(() => {});  // a failure shows where it is awaited, after the model's
@@ -339,6 +342,10 @@ const DEMOS = {
         module: { st: DIGITS_MODULE },
         worker: false,
         threads: 1,
+        // No warm-up on zeros: a call computes in microseconds, and what a first call pays
+        // (V8 compiling the module's functions lazily, on their first call) the first answer
+        // pays once instead of a warm-up before it.
+        warmup: false,
         onProgress: (p) => {
           $('digits-progress').value = p.total ? p.loaded / p.total : 0;
           show('digits-progress-text', progressText(p));
@@ -519,6 +526,7 @@ const DEMOS = {
   // The model loads in the background (window.tesseraDemo.llm.loaded), so a missing or large
   // model never holds up the other demos; its errors show in this section.
   async llm() {
+    const { loadLLM } = await import('/tessera-web/src/llm.js');
     const state = { model: null, loaded: null, running: null, results: [], messages: [], tokensSoFar: 0, defaultModel: LLM_DEMO_MODEL };
     window.tesseraDemo.llm = state;
     $('llm-url').value = params.get('llm-model') ?? LLM_DEMO_MODEL;
@@ -626,14 +634,16 @@ function showError(e) {
   window.tesseraDemo.error = e.message;
 }
 
-// The demos that answer at once start together, none waiting for another's module and model;
-// those with large models (loaded in the background) start after them, so that the first
-// answers get the cores.
-const LATER = new Set(['face', 'llm']);
-const onPage = Object.entries(DEMOS).filter(([name]) => document.querySelector(`[data-demo="${name}"]`));
+// The digits demo starts alone: its first answer gets the cores, the connections and the
+// event loop of the page. The others start after it (answered, or failed), then get their
+// code, modules and models: the trees demo first (it answers at once), then those with large
+// models, loaded in the background (the face detector, the LLM).
+const LATER = [['trees'], ['face', 'llm']];
+const onPage = (names) => names.filter((name) => document.querySelector(`[data-demo="${name}"]`)).map((name) => DEMOS[name]);
 window.tesseraDemo.ready = (async () => {
-  await Promise.all(onPage.filter(([name]) => !LATER.has(name)).map(([, start]) => start()));
-  await Promise.all(onPage.filter(([name]) => LATER.has(name)).map(([, start]) => start()));
+  await Promise.all(onPage(['digits']).map((start) => start()));
+  await new Promise((resolve) => setTimeout(resolve, 0));  // the answer painted before the others' work
+  for (const names of LATER) await Promise.all(onPage(names).map((start) => start()));
 })().catch((e) => {
   showError(e);
   throw e;

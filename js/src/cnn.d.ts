@@ -12,11 +12,12 @@ export interface LoadOptions extends RuntimeOptions {
   /** Browsers: keep downloaded models in the Cache API under this name ('tessera-models'); false: never. */
   cache?: boolean | string;
   /**
-   * Run the network twice on zeros at load so the first call meets optimized code (default true).
+   * Run the network twice on zeros at load so the first call meets optimized code (default true), or
+   * the number of runs given (0 as false; 1 is enough for a model computing in microseconds).
    * Symbolic dims ("batch") are set to 1 unless warmupShapes gives an input's shape; an input without a
    * declared shape and none given means no warm-up.
    */
-  warmup?: boolean;
+  warmup?: boolean | number;
   /** The shapes of the warm-up run, by input name (those not named: declared dims, symbolic ones 1). */
   warmupShapes?: Record<string, number[]>;
 }

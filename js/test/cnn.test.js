@@ -259,6 +259,24 @@ describe('a model compiled into its own module (loadCompiledCnn)', () => {
     });
   }
 
+  it('warmup: a number of runs (1 for a model computing in microseconds), or false for none', async () => {
+    const once = await loadCompiledCnn({ worker: false, threads: 1, warmup: 1, module: { st: digitsModule } });
+    try {
+      assert.equal(once.timings.warmup.rounds, 1);
+      assert.equal(once.timings.warmup.firstCallMs, once.timings.warmup.steadyCallMs);
+    } finally {
+      await once.dispose();
+    }
+    const none = await loadCompiledCnn({ worker: false, threads: 1, warmup: 0, module: { st: digitsModule } });
+    try {
+      assert.equal(none.timings.warmup, null);
+    } finally {
+      await none.dispose();
+    }
+    await assert.rejects(loadCompiledCnn({ worker: false, warmup: -1, module: { st: digitsModule } }), TypeError);
+    await assert.rejects(loadCompiledCnn({ worker: false, warmup: 1.5, module: { st: digitsModule } }), TypeError);
+  });
+
   it('no pthreads build named: threads > 1 runs the st module and says why', async () => {
     const compiled = await loadCompiledCnn({ threads: 2, warmup: false, module: { st: digitsModule } });
     try {

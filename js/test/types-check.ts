@@ -61,7 +61,7 @@ async function cnnUser(canvas: HTMLCanvasElement, signal: AbortSignal): Promise<
   const firstCall: number | null = t.warmup?.firstCallMs ?? null;
   console.log(t.compileMs + t.instantiateMs + t.modelMs, t.compiledBefore, firstCall, t.warmup?.skipped);
   await digits.dispose();
-  const compiled: CnnModel = await loadCompiledCnn({ module: { st: new URL('/example-module/digits_cnn.mjs', location.href) }, worker: false });
+  const compiled: CnnModel = await loadCompiledCnn({ module: { st: new URL('/example-module/digits_cnn.mjs', location.href) }, worker: false, warmup: 1 });
   console.log(compiled.info.operators, (await compiled.run({ input: { data: new Float32Array(64), dims: [1, 1, 8, 8] } })).logits.dims);
   await compiled.dispose();
   await net.dispose();
