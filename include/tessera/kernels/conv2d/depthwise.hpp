@@ -142,12 +142,12 @@ TESSERA_ALWAYS_INLINE void depthwise_step(float* out, const float* residual, std
       }
     }
   }
+  // Guards, not breaks: clang does not fully unroll a loop with a second exit.
   TESSERA_GEMM_UNROLL
   for (std::size_t r = 0; r < R; ++r) {
-    if (r >= nr) break;
     TESSERA_GEMM_UNROLL
     for (std::size_t q = 0; q < PX; ++q) {
-      if (q >= nq) break;
+      if (r >= nr || q >= nq) continue;
       const std::size_t at = r * row_stride + q * C;
       B v = acc[r][q];
       if (residual) v = v + B::load_unaligned(residual + at);
