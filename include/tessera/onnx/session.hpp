@@ -373,7 +373,7 @@ class session {
   status execute() {
     runtime::thread_pool* pool = opt_.pool;
     const bool timed = !step_seconds_.empty();
-    auto started = std::chrono::steady_clock::now();
+    auto started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     for (std::size_t i = 0; i < plan_->steps.size(); ++i) {
       const plan_step& s = plan_->steps[i];
       step_binding& b = bindings_[i];

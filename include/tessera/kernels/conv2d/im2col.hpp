@@ -57,6 +57,15 @@ inline void im2col_lines(float* col, const float* in, const conv2d_geometry& g, 
   }
 }
 
+// Rows [row0, row0 + M) of group `grp`'s output from their gathered patches `col`.
+inline status multiply_patches(float* out, const float* col, std::size_t row0, std::size_t M, std::size_t grp,
+                               const conv2d_geometry& g, const prepared_conv2d& w, const conv2d_epilogue& ep,
+                               runtime::thread_pool& tp) {
+  const std::size_t K = g.kh * g.kw * g.in_cg;
+  return gemm_f32(M, col, static_cast<std::ptrdiff_t>(K), w.packed(grp), out + row0 * g.out_c + grp * g.out_cg,
+                  static_cast<std::ptrdiff_t>(g.out_c), conv_gemm_epilogue(ep, w.bias(), g.out_c, g.out_cg, grp, row0), &tp);
+}
+
 // With several threads, each owns whole chunks of output lines: it gathers a chunk's patches
 // into its own part of the scratch and multiplies them alone, so the patches stay in the cache
 // of the core that wrote them and the conv costs one fork-join (the shared tiles below cost two
@@ -90,9 +99,7 @@ inline status im2col_gemm_thread_chunks(float* out, const float* in, const conv2
     float* col = cols + thread * chunk_floats;
     for (std::size_t grp = 0; grp < g.groups && !failure.failed(); ++grp) {
       im2col_lines(col, in, g, grp, l0, l1);
-      failure.record(gemm_f32(M, col, static_cast<std::ptrdiff_t>(K), w.packed(grp), out + row0 * g.out_c + grp * g.out_cg,
-                              static_cast<std::ptrdiff_t>(g.out_c), conv_gemm_epilogue(ep, w.bias(), g.out_c, g.out_cg, grp, row0),
-                              &tp));
+      failure.record(multiply_patches(out, col, row0, M, grp, g, w, ep, tp));
     }
   });
   return failure.take();
@@ -117,9 +124,7 @@ inline status im2col_gemm_conv(float* out, const float* in, const conv2d_geometr
       runtime::parallel_for(tp, l0, l1, std::max<std::size_t>(1, (std::size_t{1} << 16) / (g.out_w * K)), [&](std::size_t b0, std::size_t b1) {
         im2col_lines(col + (b0 - l0) * g.out_w * K, in, g, grp, b0, b1);
       });
-      TESSERA_TRY(gemm_f32(M, col, static_cast<std::ptrdiff_t>(K), w.packed(grp), out + row0 * g.out_c + grp * g.out_cg,
-                           static_cast<std::ptrdiff_t>(g.out_c),
-                           conv_gemm_epilogue(ep, w.bias(), g.out_c, g.out_cg, grp, row0), &tp));
+      TESSERA_TRY(multiply_patches(out, col, row0, M, grp, g, w, ep, tp));
     }
   }
   return {};
