@@ -103,6 +103,21 @@ inline void run_conv_case(const options& opts, runtime::thread_pool& pool, const
     std::tie(seconds, peak_gflops) =
         time_with_peak(opts, pool, [&] { (void)conv2d(out.data(), x.data(), in, *prep, ep, &pool, &ws); });
     algo = conv2d_algorithm_name(prep->algorithm());
+    if (prep->algorithm() == conv2d_algorithm::winograd_3x3) {
+      // Winograd against the im2col path it replaces, same layer, same threads (effective
+      // GFLOP/s: the direct convolution's flop count over the time).
+      auto direct = prepared_conv2d::prepare(p, c.cin, c.cout, w.data(), b.data(), conv2d_algorithm::im2col_gemm);
+      if (direct.ok()) {
+        const double direct_seconds =
+            time_median(opts, [&] { (void)conv2d(out.data(), x.data(), in, *direct, ep, &pool, &ws); });
+        record e = r;
+        e.case_name = std::string(c.name) + " [" + algo + "]";
+        e.tessera = flops / seconds * 1e-9;
+        e.peer = "im2col_gemm";
+        e.peer_value = flops / direct_seconds * 1e-9;
+        emit(opts, e);
+      }
+    }
 
 #if TESSERA_CONV_BENCH_EIGEN
     // Peer: the same im2col (tessera's) + Eigen's row-major GEMM + bias + ReLU.
@@ -195,6 +210,7 @@ inline void run_conv_benches(const options& opts) {
       {"resnet 56x56x64 3x3 64", 56, 56, 64, 64, 3, 1, 1, 1, 1},
       {"resnet 28x28x128 3x3 128", 28, 28, 128, 128, 3, 1, 1, 1, 1},
       {"resnet 14x14x256 3x3 256", 14, 14, 256, 256, 3, 1, 1, 1, 1},
+      {"resnet 7x7x512 3x3 512", 7, 7, 512, 512, 3, 1, 1, 1, 1},
       {"resnet 56x56x64 1x1 256", 56, 56, 64, 256, 1, 1, 0, 0, 1},
       {"resnet stem 224x224x3 7x7/2 64", 224, 224, 3, 64, 7, 2, 3, 3, 1},
       // MobileNet-v2 blocks.

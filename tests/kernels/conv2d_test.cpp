@@ -241,6 +241,7 @@ TEST_SUITE("kernels/conv2d") {
           p.pad_bottom = p.pad_right = k == 3 && n % 3 == 0 ? 0 : k / 2;
           case_opts o;
           o.expect_algo = k == 1 ? conv2d_algorithm::gemm_1x1 : conv2d_algorithm::im2col_gemm;
+          if (k == 3) o.algo = conv2d_algorithm::im2col_gemm;  // 24 channels at stride 1 would be winograd_3x3
           o.bias = n % 3 != 2;
           o.residual = n % 2 == 1;
           o.act = static_cast<activation>(n % 5);  // none, relu, silu, gelu, clip
@@ -360,7 +361,7 @@ TEST_SUITE("kernels/conv2d") {
     const activation acts[] = {activation::none, activation::relu, activation::silu, activation::gelu,
                                activation::clip};
     for (activation act : acts)
-      for (int path = 0; path < 4; ++path) {
+      for (int path = 0; path < 5; ++path) {
         conv2d_params p;
         image_shape s{2, 9, 6, 7};
         std::int64_t oc = 10;
@@ -380,15 +381,79 @@ TEST_SUITE("kernels/conv2d") {
           p.groups = 9;
           oc = 9;
           o.expect_algo = conv2d_algorithm::depthwise;
-        } else {
+        } else if (path == 3) {
           p.kernel_h = p.kernel_w = 3;
           p.stride_h = p.stride_w = 2;
           p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
           p.output_padding_h = p.output_padding_w = 1;
           o.transpose = true;
+        } else {
+          p.kernel_h = p.kernel_w = 3;
+          p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+          o.algo = o.expect_algo = conv2d_algorithm::winograd_3x3;
         }
         if (!run_case(s, oc, p, o, rng)) return;
       }
+  }
+
+  TEST_CASE("winograd_3x3 matches the reference: odd sizes, any padding, batches, channel tails") {
+    test::rng rng(112);
+    const activation acts[] = {activation::none, activation::relu, activation::clip};
+    int ran = 0;
+    for (int t = 0; t < 60; ++t) {
+      conv2d_params p;
+      p.kernel_h = p.kernel_w = 3;
+      p.pad_top = pick(rng, 0, 2);
+      p.pad_left = pick(rng, 0, 2);
+      p.pad_bottom = pick(rng, 0, 2);
+      p.pad_right = pick(rng, 0, 2);
+      const int cin = pick(rng, 1, 40), cout = pick(rng, 1, 40);
+      const image_shape s{pick(rng, 1, 3), cin, pick(rng, 1, 13), pick(rng, 1, 13)};
+      case_opts o;
+      o.algo = o.expect_algo = conv2d_algorithm::winograd_3x3;
+      o.bias = t % 3 != 0;
+      o.residual = t % 4 == 0;
+      o.act = acts[t % 3];
+      if (!conv2d_geometry_of(s, cout, p).ok()) continue;
+      ++ran;
+      if (!run_case(s, cout, p, o, rng)) break;
+    }
+    CHECK(ran > 40);
+  }
+
+  TEST_CASE("automatic picks winograd_3x3 for 3x3 stride-1 convs with 16+ channels; threads split blocks or GEMM columns") {
+    test::rng rng(113);
+    runtime::thread_pool pool(2);
+    arena ws;
+    case_opts o;
+    o.pool = &pool;
+    o.scratch = &ws;
+    o.residual = true;
+    o.act = activation::relu;
+    o.expect_algo = conv2d_algorithm::winograd_3x3;
+    conv2d_params p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    CHECK(run_case({1, 64, 56, 37}, 48, p, o, rng));   // 532 tiles: threads take whole blocks
+    CHECK(run_case({2, 16, 9, 9}, 16, p, o, rng));     // 50 tiles: one block, GEMMs split by position
+    CHECK(run_case({1, 200, 7, 7}, 300, p, o, rng));   // resnet's last stage shape, channel tails
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 0;
+    CHECK(run_case({1, 24, 30, 31}, 20, p, o, rng));   // valid conv, odd output
+    // Not for: few channels, stride, dilation, groups.
+    const std::vector<float> w(64 * 64 * 9, 0.25f);
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    CHECK(prepared_conv2d::prepare(p, 8, 64, w.data(), nullptr)->algorithm() == conv2d_algorithm::im2col_gemm);
+    conv2d_params q = p;
+    q.stride_h = 2;
+    CHECK(prepared_conv2d::prepare(q, 64, 64, w.data(), nullptr)->algorithm() == conv2d_algorithm::im2col_gemm);
+    CHECK(!prepared_conv2d::prepare(q, 64, 64, w.data(), nullptr, conv2d_algorithm::winograd_3x3).ok());
+    q = p;
+    q.dilation_w = 2;
+    CHECK(!prepared_conv2d::prepare(q, 64, 64, w.data(), nullptr, conv2d_algorithm::winograd_3x3).ok());
+    q = p;
+    q.groups = 2;
+    CHECK(prepared_conv2d::prepare(q, 64, 64, w.data(), nullptr)->algorithm() == conv2d_algorithm::im2col_gemm);
+    CHECK(!prepared_conv2d::prepare(q, 64, 64, w.data(), nullptr, conv2d_algorithm::winograd_3x3).ok());
   }
 
   TEST_CASE("conv_transpose2d matches the reference on random shapes") {
@@ -487,8 +552,9 @@ TEST_SUITE("kernels/conv2d") {
       conv2d_params p;
       std::int64_t cin, cout;
       bool transpose;
+      conv2d_algorithm algo = conv2d_algorithm::automatic;
     };
-    const layer layers[] = {{p3, 8, 12, false}, {p1, 8, 12, false}, {[&] { auto q = p3; q.groups = 8; return q; }(), 8, 8, false},
+    const layer layers[] = {{p3, 8, 12, false}, {p1, 8, 12, false}, {p3, 8, 12, false, conv2d_algorithm::winograd_3x3}, {[&] { auto q = p3; q.groups = 8; return q; }(), 8, 8, false},
                             {[&] { auto q = p3; q.kernel_h = q.kernel_w = 70; q.pad_top = q.pad_bottom = 0; q.groups = 8;
                                    q.pad_left = q.pad_right = 0; return q; }(), 8, 8, false},  // depthwise taller than 64 rows
                             {[&] { auto q = p3; q.stride_h = q.stride_w = 2; return q; }(), 8, 6, true}};
@@ -499,7 +565,7 @@ TEST_SUITE("kernels/conv2d") {
       const std::size_t wcount = static_cast<std::size_t>(l.cin * l.cout * l.p.kernel_h * l.p.kernel_w / l.p.groups);
       const auto w = test::random_floats(wcount, -1.0, 1.0, rng);
       const auto b = test::random_floats(static_cast<std::size_t>(l.cout), -1.0, 1.0, rng);
-      auto conv = prepared_conv2d::prepare(l.p, l.cin, l.cout, w.data(), b.data());
+      auto conv = prepared_conv2d::prepare(l.p, l.cin, l.cout, w.data(), b.data(), l.algo);
       auto convt = prepared_conv_transpose2d::prepare(l.p, l.cin, l.cout, w.data(), b.data());
       REQUIRE(conv.ok());
       REQUIRE(convt.ok());
@@ -528,10 +594,11 @@ TEST_SUITE("kernels/conv2d") {
       REQUIRE(run(nullptr).ok());
       CHECK(heap_allocations_during([&] { st = run(nullptr); }) == 0);
       CHECK(out == first);
-      // A frozen, empty arena cannot give the im2col or column tile: an error, no crash.
+      // A frozen, empty arena cannot give the im2col, Winograd or column tile: an error, no crash.
       arena empty;
       empty.freeze();
-      const bool needs_scratch = l.transpose || conv->algorithm() == conv2d_algorithm::im2col_gemm;
+      const bool needs_scratch = l.transpose || conv->algorithm() == conv2d_algorithm::im2col_gemm ||
+                                 conv->algorithm() == conv2d_algorithm::winograd_3x3;
       st = run(&empty);
       CHECK(st.ok() == !needs_scratch);
       if (needs_scratch) CHECK(st.code() == errc::out_of_memory);

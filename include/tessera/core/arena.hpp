@@ -74,6 +74,14 @@ class arena {
     return finish(blocks_[current_].memory.data(), bytes);
   }
 
+  // Makes room for `bytes` in an empty arena now, so the first requests up to that size do
+  // not allocate (a thread pool's workers, whose first task may come in a timed or
+  // allocation-free call).
+  status reserve(std::size_t bytes) {
+    if (!blocks_.empty() || bytes == 0) return {};
+    return add_block(bytes);
+  }
+
   // A position to rewind to: everything allocated after it is released together.
   struct marker {
     std::size_t block = 0, used = 0, in_use = 0;

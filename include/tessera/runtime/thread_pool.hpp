@@ -9,6 +9,7 @@
 #pragma once
 
 #include <tessera/config.hpp>
+#include <tessera/core/arena.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -157,7 +158,14 @@ class thread_pool {
     }
   }
 
+  // What a worker's thread_arena() holds from the start: a GEMM's A packing (MC x KC floats,
+  // at most 245 KB on any target) and a kernel's per-task temporaries. A worker may miss a
+  // model's warm-up call (it joins only while the job is open), and its first task must then
+  // not allocate either.
+  static constexpr std::size_t kWorkerScratchBytes = std::size_t{1} << 20;
+
   void worker_loop(std::size_t thread) {
+    (void)thread_arena().reserve(kWorkerScratchBytes);  // on failure the first task reports it
     std::uint32_t seen = generation_of(state_.load(std::memory_order_acquire));
     for (;;) {
       // Spin a while before sleeping: waking a sleeping thread costs 50-300 us on a VM (the

@@ -23,7 +23,7 @@ class prepared_conv_weights {
   const conv2d_params& params() const noexcept { return p_; }
   std::size_t in_channels() const noexcept { return in_c_; }
   std::size_t out_channels() const noexcept { return out_c_; }
-  // One packed B per group (GEMM paths), and the bias (out_channels values) or null.
+  // One packed B per group (GEMM paths) or per Winograd tile position, and the bias (out_channels values) or null.
   const packed_b_f32& packed(std::size_t group) const noexcept { return packed_[group]; }
   const float* bias() const noexcept { return bias_.size() ? bias_.data() : nullptr; }
 
@@ -50,7 +50,14 @@ class prepared_conv_weights {
   // Packs one K x N matrix B per group; fill(group, B) writes it row-major.
   template <class Fill>
   status pack_groups(std::size_t K, std::size_t N, Fill&& fill) {
-    const std::size_t G = static_cast<std::size_t>(p_.groups);
+    return pack_matrices(static_cast<std::size_t>(p_.groups), K, N, fill);
+  }
+
+  // Packs `count` K x N matrices (groups, or Winograd's tile positions); fill(i, B) writes the
+  // i-th row-major. packed(i) reads them.
+  template <class Fill>
+  status pack_matrices(std::size_t count, std::size_t K, std::size_t N, Fill&& fill) {
+    const std::size_t G = count;
     aligned_buffer<float> b;
     TESSERA_TRY(b.allocate(K * N, first_touch::now));
     packed_.reserve(G);
