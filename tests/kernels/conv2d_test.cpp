@@ -421,7 +421,7 @@ TEST_SUITE("kernels/conv2d") {
     CHECK(ran > 40);
   }
 
-  TEST_CASE("automatic picks winograd_3x3 for 3x3 stride-1 convs with 16+ channels; threads split blocks or GEMM columns") {
+  TEST_CASE("automatic picks winograd_3x3 for 3x3 stride-1 convs with 16+ channels; threads split its blocks or its GEMMs") {
     test::rng rng(113);
     runtime::thread_pool pool(2);
     arena ws;
@@ -487,7 +487,7 @@ TEST_SUITE("kernels/conv2d") {
     conv2d_params p;
     p.kernel_h = p.kernel_w = 3;
     p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-    CHECK(run_case({1, 16, 20, 20}, 24, p, o, rng));   // im2col with a tile
+    CHECK(run_case({1, 16, 20, 20}, 24, p, o, rng));   // winograd_3x3, blocks split over threads
     CHECK(run_case({3, 5, 6, 6}, 4, p, o, rng));       // smaller: reuses the workspace
     p.groups = 16;
     CHECK(run_case({2, 16, 30, 9}, 16, p, o, rng));    // depthwise, many lines
