@@ -435,8 +435,8 @@ TEST_SUITE("kernels/conv2d") {
     p.kernel_h = p.kernel_w = 3;
     p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
     CHECK(run_case({1, 64, 56, 37}, 48, p, o, rng));   // 532 tiles: threads take whole blocks
-    CHECK(run_case({2, 16, 9, 9}, 16, p, o, rng));     // 50 tiles: one block, GEMMs split by position
-    CHECK(run_case({1, 200, 7, 7}, 300, p, o, rng));   // resnet's last stage shape, channel tails
+    CHECK(run_case({2, 16, 9, 9}, 16, p, o, rng));     // too small for threads: serial
+    CHECK(run_case({1, 200, 7, 7}, 300, p, o, rng));   // 16 tiles: one block, GEMMs split by position; channel tails
     p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 0;
     CHECK(run_case({1, 24, 30, 31}, 20, p, o, rng));   // valid conv, odd output
     // Not for: few channels, stride, dilation, groups.
@@ -487,7 +487,7 @@ TEST_SUITE("kernels/conv2d") {
     conv2d_params p;
     p.kernel_h = p.kernel_w = 3;
     p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
-    CHECK(run_case({1, 16, 20, 20}, 24, p, o, rng));   // winograd_3x3, blocks split over threads
+    CHECK(run_case({1, 16, 20, 20}, 24, p, o, rng));   // winograd_3x3 (serial: small)
     CHECK(run_case({3, 5, 6, 6}, 4, p, o, rng));       // smaller: reuses the workspace
     p.groups = 16;
     CHECK(run_case({2, 16, 30, 9}, 16, p, o, rng));    // depthwise, many lines

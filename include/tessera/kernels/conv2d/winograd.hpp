@@ -183,14 +183,17 @@ inline void winograd_output(float* out, const float* m, std::size_t ldp, const c
 
 // `w` holds U as 16 packed matrices (packed(p): position p's Cin x Cout) and the bias.
 // Threads take whole blocks when each gets a few GEMM row tiles' worth of tiles (one
-// fork-join). With fewer tiles (a small image: resnet's 14x14 and 7x7 stages) all tiles form
+// fork-join); a tiny conv runs serially. With fewer tiles (a small image: resnet's 14x14 and 7x7 stages) all tiles form
 // one block, and the threads split its transforms by tiles and its 16 GEMMs by position
 // (three fork-joins, each GEMM whole on one core).
 inline status winograd_conv(float* out, const float* in, const conv2d_geometry& g, const prepared_conv_weights& w,
                             const conv2d_epilogue& ep, runtime::thread_pool& tp, arena& a) {
   const winograd_tiles wt = winograd_tiles_of(g);
   const std::size_t C = g.in_c, K = g.out_c, MR = gemm::config::MR;
-  const std::size_t threads = runtime::in_parallel_region() ? 1 : tp.num_threads();
+  // A conv too small for threads (the GEMM's own threshold, on its direct flops) runs serially:
+  // a fork-join would cost more than it shares.
+  const double flops = 2.0 * double(g.batch * g.out_h * g.out_w) * double(C) * double(K) * 9.0;
+  const std::size_t threads = runtime::in_parallel_region() || flops < double(1 << 22) ? 1 : tp.num_threads();
   std::size_t T = winograd_block_tiles(g, wt);
   std::size_t blocks = (wt.count + T - 1) / T;
   const bool by_block = threads > 1 && wt.count >= threads * 4 * MR;
