@@ -14,6 +14,7 @@
 // --categories ({"feature": ["cat_a", "cat_b", ...]} or {"feature": {"cat_a": 0, ...}}) or
 // through the category lists the model carries (LightGBM pandas_categorical). Output: one
 // JSON object per record, e.g. {"0": 0.15, "1": 0.85}.
+#include <tessera/io/json_string.hpp>
 #include <tessera/trees.hpp>
 #include <tessera/trees/compiled.hpp>
 #include <tessera/trees/load/records.hpp>
@@ -123,7 +124,7 @@ int cmd_predict(const args& a) {
         line += '{';
         for (std::size_t c = 0; c < record.size(); ++c) {
           if (c) line += ", ";  // appended piecewise: GCC 12 warns (-Wrestrict) on "" + string here
-          line += cpp_source::c_string(columns.keys[c]) + ": " + fmt_value(record[c], f64);
+          line += io::json_quote(columns.keys[c]) + ": " + fmt_value(record[c], f64);  // labels may be any UTF-8
         }
         line += "}\n";
       } else {

@@ -62,7 +62,7 @@ void check_names(std::string_view text) {
   for (std::size_t i = 0; i < names->size() && i < 4; ++i) dets.push_back({{1, 1, 20, 12}, 0.5f, static_cast<int>(i)});
   const std::string json = detections_to_json(text.substr(0, 64), dets, *names);
   for (std::size_t i = 0; i < json.size();) {
-    const std::size_t n = vision::detail::utf8_sequence(json, i);
+    const std::size_t n = io::utf8_sequence(json, i);
     if (n == 0 || (n == 1 && static_cast<unsigned char>(json[i]) < 0x20)) fail("invalid JSON text");
     i += n;
   }

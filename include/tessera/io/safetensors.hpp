@@ -26,6 +26,7 @@
 
 #include "tessera/core/error.hpp"
 #include "tessera/io/json.hpp"
+#include "tessera/io/json_string.hpp"
 
 namespace tessera::io {
 
@@ -205,19 +206,6 @@ struct safetensors_entry {
   std::span<const std::uint8_t> data;  // numel * itemsize bytes, little-endian
 };
 
-namespace detail {
-inline void append_json_string(std::string& out, std::string_view s) {
-  static const char hex[] = "0123456789abcdef";
-  out += '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') (out += '\\') += c;
-    else if (u < 0x20) (((out += "\\u00") += hex[u >> 4]) += hex[u & 15]);
-    else out += c;
-  }
-  out += '"';
-}
-}  // namespace detail
 
 // A safetensors file holding `entries` in order (header padded to 8 bytes, so F32 data of a
 // file loaded at an aligned address is 4-byte aligned). Errors name an entry whose data does
@@ -229,9 +217,9 @@ inline expected<std::vector<std::uint8_t>> write_safetensors(std::span<const saf
     header += "\"__metadata__\":{";
     for (std::size_t i = 0; i < metadata.size(); ++i) {
       if (i) header += ',';
-      detail::append_json_string(header, metadata[i].first);
+      append_json_string(header, metadata[i].first);
       header += ':';
-      detail::append_json_string(header, metadata[i].second);
+      append_json_string(header, metadata[i].second);
     }
     header += '}';
   }
@@ -243,7 +231,7 @@ inline expected<std::vector<std::uint8_t>> write_safetensors(std::span<const saf
       return make_error(errc::shape_mismatch, "write_safetensors: tensor '" + excerpt(e.name) + "' has " + std::to_string(e.data.size()) +
                                                   " bytes for " + std::to_string(numel) + " elements");
     if (header.size() > 1) header += ',';
-    detail::append_json_string(header, e.name);
+    append_json_string(header, e.name);
     header += ":{\"dtype\":\"" + std::string(safetensors_info(e.dtype).name) + "\",\"shape\":[";
     for (std::size_t i = 0; i < e.shape.size(); ++i) {
       if (i) header += ',';

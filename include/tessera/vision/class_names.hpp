@@ -11,6 +11,7 @@
 
 #include <tessera/core/error.hpp>
 #include <tessera/io/excerpt.hpp>
+#include <tessera/io/json_string.hpp>
 #include <tessera/io/file.hpp>
 
 #include <cstddef>
@@ -25,27 +26,6 @@ inline constexpr std::size_t max_class_count = 100000;
 inline constexpr std::size_t max_class_name_bytes = 1024;
 
 namespace detail {
-
-// Length of the UTF-8 sequence at s[i] (1..4), or 0 if it is not valid UTF-8 (overlong forms,
-// surrogates and code points past U+10FFFF are invalid).
-inline std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  std::size_t n;
-  std::uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3f);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
 
 inline void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -70,7 +50,7 @@ inline std::string check_name(std::string_view name) {
   if (name.empty()) return "empty class name";
   if (name.size() > max_class_name_bytes) return "class name longer than " + std::to_string(max_class_name_bytes) + " bytes";
   for (std::size_t i = 0; i < name.size();) {
-    const std::size_t n = utf8_sequence(name, i);
+    const std::size_t n = io::utf8_sequence(name, i);
     if (n == 0) return "class name is not valid UTF-8";
     if (n == 1 && (static_cast<unsigned char>(name[i]) < 0x20 || name[i] == 0x7f)) return "control character in a class name";
     i += n;

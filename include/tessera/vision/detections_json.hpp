@@ -7,6 +7,7 @@
 // invalid UTF-8 in them becomes U+FFFD.
 #pragma once
 
+#include <tessera/io/json_string.hpp>
 #include <tessera/vision/class_names.hpp>
 #include <tessera/vision/detect.hpp>
 
@@ -17,41 +18,6 @@
 #include <vector>
 
 namespace tessera::vision {
-
-// A JSON string literal (with the quotes) of arbitrary bytes.
-inline std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = detail::utf8_sequence(s, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
-      ++i;
-      continue;
-    }
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (n > 1) {
-      out.append(s.substr(i, n));
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-    i += n;
-  }
-  return out + "\"";
-}
 
 // x rounded to `decimals` (1..6) decimals, trailing zeros dropped but one kept ("0.87",
 // "233.0"); null for NaN and infinities (JSON has no such numbers).
@@ -74,11 +40,11 @@ inline std::string json_number(double x, int decimals) {
 
 inline std::string detections_to_json(std::string_view image_name, const std::vector<detection>& dets,
                                       const std::vector<std::string>& names) {
-  std::string out = "{\"image\": " + json_quote(image_name) + ", \"detections\": [";
+  std::string out = "{\"image\": " + io::json_quote(image_name) + ", \"detections\": [";
   for (std::size_t i = 0; i < dets.size(); ++i) {
     const detection& d = dets[i];
     if (i) out += ", ";
-    out += "{\"class_id\": " + std::to_string(d.class_id) + ", \"class_name\": " + json_quote(class_label(names, d.class_id)) +
+    out += "{\"class_id\": " + std::to_string(d.class_id) + ", \"class_name\": " + io::json_quote(class_label(names, d.class_id)) +
            ", \"confidence\": " + json_number(d.confidence, 4) + ", \"bbox_xywh\": [" + json_number(d.bbox.x1, 1) + ", " +
            json_number(d.bbox.y1, 1) + ", " + json_number(double(d.bbox.x2) - d.bbox.x1, 1) + ", " +
            json_number(double(d.bbox.y2) - d.bbox.y1, 1) + "]}";

@@ -96,7 +96,7 @@ inline void put_pixel(const image_span& img, int x, int y, rgb color) {
 inline std::string drawable(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = utf8_sequence(text, i);
+    const std::size_t n = io::utf8_sequence(text, i);
     out += n == 1 ? text[i] : '?';
     i += n ? n : 1;
   }

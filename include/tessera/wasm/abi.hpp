@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "tessera/core/error.hpp"
+#include "tessera/io/json_string.hpp"
 #include "tessera/runtime/thread_pool.hpp"
 #include "tessera/version.hpp"
 
@@ -102,26 +103,9 @@ std::int32_t guarded(F&& fn) {
 #endif
 }
 
-// A JSON string literal (UTF-8 passes through; quotes, backslashes and control bytes are
-// escaped), for the info documents the ABI hands to JS.
-inline void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
+// JSON string literals for the info documents the ABI hands to JS (invalid UTF-8 from a
+// model file becomes U+FFFD, so JSON.parse always succeeds).
+using io::append_json_string;
 
 inline void append_json_strings(std::string& out, const std::vector<std::string>& items) {
   out += '[';
