@@ -33,15 +33,20 @@ inline std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   return n;
 }
 
+// What becomes of a byte that starts no valid UTF-8 sequence: U+FFFD (text for readers), or
+// the byte itself (a container that must give back its names byte for byte: safetensors).
+enum class invalid_utf8 { replace, keep };
+
 // Appends s as a JSON string literal, quotes included: '"' and '\' escaped, control bytes
-// and DEL as \n, \t, \r or \u00XX, invalid UTF-8 bytes as U+FFFD, the rest as is.
-inline void append_json_string(std::string& out, std::string_view s) {
+// and DEL as \n, \t, \r or \u00XX, invalid UTF-8 bytes as U+FFFD (or kept), the rest as is.
+inline void append_json_string(std::string& out, std::string_view s, invalid_utf8 invalid = invalid_utf8::replace) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (std::size_t i = 0; i < s.size();) {
     const std::size_t n = utf8_sequence(s, i);
     if (n == 0) {
-      out += "\xEF\xBF\xBD";
+      if (invalid == invalid_utf8::keep) out += s[i];
+      else out += "\xEF\xBF\xBD";
       ++i;
       continue;
     }

@@ -212,14 +212,16 @@ struct safetensors_entry {
 // not match its shape.
 inline expected<std::vector<std::uint8_t>> write_safetensors(std::span<const safetensors_entry> entries,
                                                              std::span<const std::pair<std::string, std::string>> metadata = {}) {
+  // Names and metadata go back byte for byte, as parse() read them (a name is a lookup key).
+  constexpr invalid_utf8 kNameBytes = invalid_utf8::keep;
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
     for (std::size_t i = 0; i < metadata.size(); ++i) {
       if (i) header += ',';
-      append_json_string(header, metadata[i].first);
+      append_json_string(header, metadata[i].first, kNameBytes);
       header += ':';
-      append_json_string(header, metadata[i].second);
+      append_json_string(header, metadata[i].second, kNameBytes);
     }
     header += '}';
   }
@@ -231,7 +233,7 @@ inline expected<std::vector<std::uint8_t>> write_safetensors(std::span<const saf
       return make_error(errc::shape_mismatch, "write_safetensors: tensor '" + excerpt(e.name) + "' has " + std::to_string(e.data.size()) +
                                                   " bytes for " + std::to_string(numel) + " elements");
     if (header.size() > 1) header += ',';
-    append_json_string(header, e.name);
+    append_json_string(header, e.name, kNameBytes);
     header += ":{\"dtype\":\"" + std::string(safetensors_info(e.dtype).name) + "\",\"shape\":[";
     for (std::size_t i = 0; i < e.shape.size(); ++i) {
       if (i) header += ',';

@@ -167,6 +167,7 @@ class thread_pool {
   void worker_loop(std::size_t thread) {
     (void)thread_arena().reserve(kWorkerScratchBytes);  // on failure the first task reports it
     std::uint32_t seen = generation_of(state_.load(std::memory_order_acquire));
+    started_.fetch_add(1, std::memory_order_release);
     for (;;) {
       // Spin a while before sleeping: waking a sleeping thread costs 50-300 us on a VM (the
       // host must reschedule a halted vCPU), as long as a whole 512^3 GEMM; the next kernel of
@@ -193,7 +194,14 @@ class thread_pool {
     num_threads_ = n;
     stopping_.store(false);
     workers_.reserve(n - 1);
+    // Natively the constructor returns once every worker holds its scratch: a worker reserving
+    // it later, during a caller's first job, would be an allocation inside that job. Not in a
+    // browser, where a pthread may only start once the page's thread returns to its event loop.
+    started_.store(0);
     for (std::size_t i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+#if !defined(__EMSCRIPTEN__)
+    while (started_.load(std::memory_order_acquire) < n - 1) std::this_thread::yield();
+#endif
   }
 
   void stop() {
@@ -207,6 +215,7 @@ class thread_pool {
   }
 
   std::vector<std::thread> workers_;
+  std::atomic<std::size_t> started_{0};  // workers that hold their scratch (start() waits natively)
   std::mutex mutex_, run_mutex_;
   std::condition_variable work_cv_, done_cv_;
   std::atomic<std::uint64_t> state_{0};
