@@ -104,17 +104,19 @@ inline void run_conv_case(const options& opts, runtime::thread_pool& pool, const
         time_with_peak(opts, pool, [&] { (void)conv2d(out.data(), x.data(), in, *prep, ep, &pool, &ws); });
     algo = conv2d_algorithm_name(prep->algorithm());
     if (prep->algorithm() == conv2d_algorithm::winograd_3x3) {
-      // Winograd against the im2col path it replaces, same layer, same threads (effective
-      // GFLOP/s: the direct convolution's flop count over the time).
+      // Winograd against the im2col path it replaces, same layer, same threads, timed in
+      // alternation (effective GFLOP/s: the direct convolution's flop count over the time).
       auto direct = prepared_conv2d::prepare(p, c.cin, c.cout, w.data(), b.data(), conv2d_algorithm::im2col_gemm);
       if (direct.ok()) {
-        const double direct_seconds =
-            time_median(opts, [&] { (void)conv2d(out.data(), x.data(), in, *direct, ep, &pool, &ws); });
+        std::vector<std::function<void()>> pair = {
+            [&] { (void)conv2d(out.data(), x.data(), in, *prep, ep, &pool, &ws); },
+            [&] { (void)conv2d(out.data(), x.data(), in, *direct, ep, &pool, &ws); }};
+        const auto med = time_medians_interleaved(opts, pair);
         record e = r;
         e.case_name = std::string(c.name) + " [" + algo + "]";
-        e.tessera = flops / seconds * 1e-9;
+        e.tessera = flops / med[0] * 1e-9;
         e.peer = "im2col_gemm";
-        e.peer_value = flops / direct_seconds * 1e-9;
+        e.peer_value = flops / med[1] * 1e-9;
         emit(opts, e);
       }
     }

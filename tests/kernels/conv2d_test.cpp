@@ -122,13 +122,36 @@ int random_divisor(test::rng& rng, int a, int b) {
   return ds[static_cast<std::size_t>(pick(rng, 0, int(ds.size()) - 1))];
 }
 
+// One random draw: input shape, output channels, parameters and options of a case.
+struct random_case {
+  image_shape s;
+  std::int64_t cout;
+  conv2d_params p;
+  case_opts o;
+};
+
+// Runs `tries` draws of draw(t) through run_case, skipping those with no valid output shape
+// and stopping at the first mismatch; returns how many ran.
+template <class Draw>
+int run_random_cases(int tries, test::rng& rng, Draw&& draw) {
+  int ran = 0;
+  for (int t = 0; t < tries; ++t) {
+    const random_case c = draw(t);
+    const bool valid = c.o.transpose ? conv_transpose2d_geometry_of(c.s, c.cout, c.p).ok()
+                                     : conv2d_geometry_of(c.s, c.cout, c.p).ok();
+    if (!valid) continue;
+    ++ran;
+    if (!run_case(c.s, c.cout, c.p, c.o, rng)) break;
+  }
+  return ran;
+}
+
 }  // namespace
 
 TEST_SUITE("kernels/conv2d") {
   TEST_CASE("im2col_gemm matches the reference on random shapes, groups and padding") {
     test::rng rng(101);
-    int ran = 0;
-    for (int t = 0; t < 80; ++t) {
+    const int ran = run_random_cases(80, rng, [&](int) {
       auto p = random_params(rng, 4, 3, 2, 2);
       const int cin = pick(rng, 1, 20), cout = pick(rng, 1, 20);
       p.groups = random_divisor(rng, cin, cout);
@@ -136,10 +159,8 @@ TEST_SUITE("kernels/conv2d") {
       case_opts o;
       o.algo = conv2d_algorithm::im2col_gemm;
       o.bias = pick(rng, 0, 1) == 1;
-      if (!conv2d_geometry_of(s, cout, p).ok()) continue;
-      ++ran;
-      if (!run_case(s, cout, p, o, rng)) break;
-    }
+      return random_case{s, cout, p, o};
+    });
     CHECK(ran > 40);
   }
 
@@ -399,8 +420,7 @@ TEST_SUITE("kernels/conv2d") {
   TEST_CASE("winograd_3x3 matches the reference: odd sizes, any padding, batches, channel tails") {
     test::rng rng(112);
     const activation acts[] = {activation::none, activation::relu, activation::clip};
-    int ran = 0;
-    for (int t = 0; t < 60; ++t) {
+    const int ran = run_random_cases(60, rng, [&](int t) {
       conv2d_params p;
       p.kernel_h = p.kernel_w = 3;
       p.pad_top = pick(rng, 0, 2);
@@ -414,10 +434,8 @@ TEST_SUITE("kernels/conv2d") {
       o.bias = t % 3 != 0;
       o.residual = t % 4 == 0;
       o.act = acts[t % 3];
-      if (!conv2d_geometry_of(s, cout, p).ok()) continue;
-      ++ran;
-      if (!run_case(s, cout, p, o, rng)) break;
-    }
+      return random_case{s, cout, p, o};
+    });
     CHECK(ran > 40);
   }
 
@@ -458,8 +476,7 @@ TEST_SUITE("kernels/conv2d") {
 
   TEST_CASE("conv_transpose2d matches the reference on random shapes") {
     test::rng rng(107);
-    int ran = 0;
-    for (int t = 0; t < 60; ++t) {
+    const int ran = run_random_cases(60, rng, [&](int t) {
       auto p = random_params(rng, 4, 3, 2, 2);
       p.output_padding_h = pick(rng, 0, int(std::max(p.stride_h, p.dilation_h)) - 1);
       p.output_padding_w = pick(rng, 0, int(std::max(p.stride_w, p.dilation_w)) - 1);
@@ -470,10 +487,8 @@ TEST_SUITE("kernels/conv2d") {
       o.transpose = true;
       o.bias = t % 2 == 0;
       o.residual = t % 5 == 0;
-      if (!conv_transpose2d_geometry_of(s, cout, p).ok()) continue;
-      ++ran;
-      if (!run_case(s, cout, p, o, rng)) break;
-    }
+      return random_case{s, cout, p, o};
+    });
     CHECK(ran > 30);
   }
 

@@ -117,8 +117,8 @@ class prepared_conv2d : public detail::prepared_conv_weights {
 
   // Scratch floats a call on `in` uses (0 for the paths without scratch).
   std::size_t workspace_floats(const conv2d_geometry& g) const noexcept {
-    if (algo_ == conv2d_algorithm::winograd_3x3)  // one thread's block; each thread takes one
-      return detail::winograd_block_floats(g, detail::winograd_block_tiles(g, detail::winograd_tiles_of(g)));
+    if (algo_ == conv2d_algorithm::winograd_3x3)  // on one thread
+      return detail::plan_winograd(g, detail::winograd_tiles_of(g), 1).scratch_floats;
     if (algo_ != conv2d_algorithm::im2col_gemm) return 0;
     const std::size_t K = g.kh * g.kw * g.in_cg;
     return lines_per_tile(g) * g.out_w * K;

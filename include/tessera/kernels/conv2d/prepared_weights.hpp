@@ -57,12 +57,11 @@ class prepared_conv_weights {
   // i-th row-major. packed(i) reads them.
   template <class Fill>
   status pack_matrices(std::size_t count, std::size_t K, std::size_t N, Fill&& fill) {
-    const std::size_t G = count;
     aligned_buffer<float> b;
     TESSERA_TRY(b.allocate(K * N, first_touch::now));
-    packed_.reserve(G);
-    for (std::size_t grp = 0; grp < G; ++grp) {
-      fill(grp, b.data());
+    packed_.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      fill(i, b.data());
       TESSERA_ASSIGN_OR_RETURN(auto packed,
                                packed_b_f32::pack(K, N, b.data(), static_cast<std::ptrdiff_t>(N), transpose::no));
       packed_.push_back(std::move(packed));

@@ -181,42 +181,58 @@ inline void winograd_output(float* out, const float* m, std::size_t ldp, const c
   });
 }
 
+// How a call splits its tiles over the pool's threads.
+//   serial     blocks in turn on the calling thread (one thread, or a conv too small for a
+//              fork-join: under the GEMM's own threshold on its direct flops);
+//   blocks     each thread takes whole blocks (one fork-join), when each gets a few GEMM row
+//              tiles' worth of tiles; the blocks are evened out to a multiple of the threads;
+//   positions  fewer tiles (a small image: resnet's 14x14 and 7x7 stages): all tiles form one
+//              block, the threads split its transforms by tiles and its 16 GEMMs by position
+//              (three fork-joins, each GEMM whole on one core).
+enum class winograd_split { serial, blocks, positions };
+struct winograd_plan {
+  winograd_split split = winograd_split::serial;
+  std::size_t block_tiles = 0, blocks = 0;
+  std::size_t scratch_floats = 0;  // all threads' blocks
+};
+
+inline winograd_plan plan_winograd(const conv2d_geometry& g, const winograd_tiles& wt, std::size_t threads) noexcept {
+  constexpr std::size_t kOneBlockMaxFloats = std::size_t{1} << 22;  // 16 MB of V and M
+  const double flops = 2.0 * double(g.batch * g.out_h * g.out_w) * double(g.in_c) * double(g.out_c) * 9.0;
+  if (flops < double(1 << 22)) threads = 1;
+  winograd_plan plan;
+  plan.block_tiles = winograd_block_tiles(g, wt);
+  plan.blocks = (wt.count + plan.block_tiles - 1) / plan.block_tiles;
+  if (threads > 1 && wt.count >= threads * 4 * gemm::config::MR) {
+    plan.split = winograd_split::blocks;
+    const std::size_t even = (plan.blocks + threads - 1) / threads * threads;
+    plan.block_tiles = (wt.count + even - 1) / even;
+    plan.blocks = (wt.count + plan.block_tiles - 1) / plan.block_tiles;
+  } else if (threads > 1 && winograd_block_floats(g, wt.count) <= kOneBlockMaxFloats) {
+    plan.split = winograd_split::positions;
+    plan.block_tiles = wt.count;
+    plan.blocks = 1;
+  }
+  plan.scratch_floats = (plan.split == winograd_split::blocks ? threads : 1) * winograd_block_floats(g, plan.block_tiles);
+  return plan;
+}
+
 // `w` holds U as 16 packed matrices (packed(p): position p's Cin x Cout) and the bias.
-// Threads take whole blocks when each gets a few GEMM row tiles' worth of tiles (one
-// fork-join); a tiny conv runs serially. With fewer tiles (a small image: resnet's 14x14 and 7x7 stages) all tiles form
-// one block, and the threads split its transforms by tiles and its 16 GEMMs by position
-// (three fork-joins, each GEMM whole on one core).
 inline status winograd_conv(float* out, const float* in, const conv2d_geometry& g, const prepared_conv_weights& w,
                             const conv2d_epilogue& ep, runtime::thread_pool& tp, arena& a) {
   const winograd_tiles wt = winograd_tiles_of(g);
-  const std::size_t C = g.in_c, K = g.out_c, MR = gemm::config::MR;
-  // A conv too small for threads (the GEMM's own threshold, on its direct flops) runs serially:
-  // a fork-join would cost more than it shares.
-  const double flops = 2.0 * double(g.batch * g.out_h * g.out_w) * double(C) * double(K) * 9.0;
-  const std::size_t threads = runtime::in_parallel_region() || flops < double(1 << 22) ? 1 : tp.num_threads();
-  std::size_t T = winograd_block_tiles(g, wt);
-  std::size_t blocks = (wt.count + T - 1) / T;
-  const bool by_block = threads > 1 && wt.count >= threads * 4 * MR;
-  constexpr std::size_t kOneBlockMaxFloats = std::size_t{1} << 22;  // 16 MB of V and M
-  const bool by_position = threads > 1 && !by_block && winograd_block_floats(g, wt.count) <= kOneBlockMaxFloats;
-  if (by_block) {  // blocks evened out to a multiple of the threads
-    blocks = (blocks + threads - 1) / threads * threads;
-    T = (wt.count + blocks - 1) / blocks;
-    blocks = (wt.count + T - 1) / T;
-  } else if (by_position) {
-    T = wt.count;
-    blocks = 1;
-  }
-  const std::size_t block_floats = winograd_block_floats(g, T);
+  const std::size_t threads = runtime::in_parallel_region() ? 1 : tp.num_threads();
+  const winograd_plan plan = plan_winograd(g, wt, threads);
+  const std::size_t C = g.in_c, K = g.out_c, T = plan.block_tiles, block_floats = winograd_block_floats(g, T);
   const arena_scope scope(a);
-  TESSERA_ASSIGN_OR_RETURN(float* scratch, conv_scratch(a, (by_block ? threads : 1) * block_floats, "conv2d"));
+  TESSERA_ASSIGN_OR_RETURN(float* scratch, conv_scratch(a, plan.scratch_floats, "conv2d"));
   runtime::first_failure failure;
   const epilogue plain;
   auto multiply = [&](const float* v, float* m, std::size_t n, std::size_t p) {
     failure.record(gemm_f32(n, v + p * T * C, static_cast<std::ptrdiff_t>(C), w.packed(p), m + p * T * K,
                             static_cast<std::ptrdiff_t>(K), plain, &tp));
   };
-  if (by_position) {
+  if (plan.split == winograd_split::positions) {
     float* v = scratch;
     float* m = v + winograd_positions * T * C;
     const std::size_t per = (T + threads - 1) / threads;
@@ -240,9 +256,9 @@ inline status winograd_conv(float* out, const float* in, const conv2d_geometry& 
     for (std::size_t p = 0; p < winograd_positions && !failure.failed(); ++p) multiply(v, m, n, p);
     if (!failure.failed()) winograd_output(out, m, T * K, g, wt, t0, n, w.bias(), ep);
   };
-  if (by_block) tp.run(blocks, run_block);
+  if (plan.split == winograd_split::blocks) tp.run(plan.blocks, run_block);
   else
-    for (std::size_t b = 0; b < blocks; ++b) run_block(b, 0);
+    for (std::size_t b = 0; b < plan.blocks; ++b) run_block(b, 0);
   return failure.take();
 }
 
