@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Writes the small ONNX models that tests/onnx/model_proto_test.cpp checks field by field.
+"""Writes the small ONNX models that tests/onnx/model_proto_test.cpp checks field by field, and
+typed_io.onnx, whose inputs and outputs are not all float32 (tests/wasm/cnn_abi_test.cpp and
+js/test/cnn.test.js feed and read them through the JS package's tensor types).
 
 Usage: /usr/bin/python3 scripts/make_onnx_fixtures.py [OUT_DIR]   (default tests/onnx/fixtures)
 Needs Debian's python3-onnx (onnx.helper). The outputs are committed (a few KB) so that the
@@ -85,11 +87,42 @@ def external(out_dir):
     return model
 
 
+def typed_io():
+    # Outputs of five element types from inputs of three; the tests compute the expected values.
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    nodes = [
+        helper.make_node("Gather", ["x", "idx"], ["gathered"], axis=1),
+        helper.make_node("ArgMax", ["x"], ["best"], axis=1, keepdims=0),
+        helper.make_node("Greater", ["x", "zero"], ["positive"]),
+        helper.make_node("Cast", ["pixels"], ["pixels_f"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["pixels_f", "x"], ["shifted"]),
+        helper.make_node("Cast", ["x"], ["halves"], to=TensorProto.FLOAT16),
+        helper.make_node("Cast", ["x"], ["wide"], to=TensorProto.DOUBLE),
+    ]
+    graph = helper.make_graph(
+        nodes, "typed_io",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5]),
+                helper.make_tensor_value_info("idx", TensorProto.INT64, [3]),
+                helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["N", 5])],
+        outputs=[helper.make_tensor_value_info("gathered", TensorProto.FLOAT, ["N", 3]),
+                 helper.make_tensor_value_info("best", TensorProto.INT64, ["N"]),
+                 helper.make_tensor_value_info("positive", TensorProto.BOOL, ["N", 5]),
+                 helper.make_tensor_value_info("shifted", TensorProto.FLOAT, ["N", 5]),
+                 helper.make_tensor_value_info("halves", TensorProto.FLOAT16, ["N", 5]),
+                 helper.make_tensor_value_info("wide", TensorProto.DOUBLE, ["N", 5])],
+        initializer=[zero])
+    model = helper.make_model(graph, producer_name="tessera-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    return model
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "onnx", "fixtures")
     os.makedirs(out_dir, exist_ok=True)
-    models = {"conv_relu.onnx": conv_relu(), "attributes.onnx": all_attributes(), "external.onnx": external(out_dir)}
+    models = {"conv_relu.onnx": conv_relu(), "attributes.onnx": all_attributes(), "external.onnx": external(out_dir),
+              "typed_io.onnx": typed_io()}
     onnx.checker.check_model(models["conv_relu.onnx"])
+    onnx.checker.check_model(models["typed_io.onnx"])
     for name, model in models.items():
         with open(os.path.join(out_dir, name), "wb") as f:
             f.write(model.SerializeToString())

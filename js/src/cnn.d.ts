@@ -25,8 +25,7 @@ export interface LoadOptions extends RuntimeOptions {
 /** A graph input or output. dims: a number when static, the dim's name when symbolic ("batch"), null when unknown; null without a declared shape. */
 export interface TensorInfo {
   name: string;
-  /** 'float32', 'int64', ...: tessera-web feeds and reads float32 tensors only. */
-  type: string;
+  type: TensorType;
   dims: (number | string | null)[] | null;
   /** Inputs the caller must feed (initializers listed as inputs keep their stored values). */
   required?: true;
@@ -46,9 +45,34 @@ export interface CnnModelInfo {
   classNames: string[];
 }
 
-export interface Tensor {
-  data: Float32Array;
+/** ONNX's element types, as the model info names them. */
+export type TensorType =
+  | 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'uint16'
+  | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
+
+/**
+ * Each type's typed array: bool holds 0/1 bytes, float16 and bfloat16 their bits (decode
+ * them, or let the model Cast to float32).
+ */
+export interface TensorDataMap {
+  float32: Float32Array; float64: Float64Array; float16: Uint16Array; bfloat16: Uint16Array;
+  int8: Int8Array; uint8: Uint8Array; int16: Int16Array; uint16: Uint16Array;
+  int32: Int32Array; uint32: Uint32Array; int64: BigInt64Array; uint64: BigUint64Array; bool: Uint8Array;
+}
+export type TensorData = TensorDataMap[TensorType] | Uint8ClampedArray;
+
+/** An output of run(): narrow on `type` to get its typed array (`if (t.type === 'int64') t.data`...). */
+export type Tensor = { [T in TensorType]: { data: TensorDataMap[T]; dims: number[]; type: T } }[TensorType];
+
+/**
+ * An input to run(). Without `type`: the model's type for that input when the data's array
+ * class holds it (a Uint16Array for a float16 input), else the typed array's own type; a plain
+ * array (numbers, or bigints for 64-bit integers) is converted to the model's type.
+ */
+export interface TensorInput {
+  data: TensorData | ArrayLike<number> | ArrayLike<bigint>;
   dims: number[];
+  type?: TensorType;
 }
 
 export interface RunOptions {
@@ -118,7 +142,7 @@ export declare class CnnModel {
   readonly timings: LoadTimings;
   readonly stats: CallStats;
   /** Every input the model requires, by name -> every output, by name. */
-  run(inputs: Record<string, { data: Float32Array | ArrayLike<number>; dims: number[] }>, options?: RunOptions): Promise<Record<string, Tensor>>;
+  run(inputs: Record<string, TensorInput>, options?: RunOptions): Promise<Record<string, Tensor>>;
   detect(image: DetectImage, options?: DetectOptions): Promise<Detections>;
   /** Frees the model, its module instance and its worker. */
   dispose(): Promise<void>;

@@ -12,6 +12,7 @@ import { CallStats, loadModel, sendModelBytes } from './core/loader.js';
 import { ModelHandle } from './core/model-handle.js';
 import { now } from './core/environment.js';
 import { tesseraError, throwIfAborted } from './core/errors.js';
+import { typedFeed } from './cnn/tensor-types.js';
 
 export { TesseraError } from './core/errors.js';
 
@@ -36,15 +37,15 @@ function pixelsOf(image) {
     (typeof OffscreenCanvas === 'function' ? ', a canvas, an ImageBitmap or an image' : ''));
 }
 
-function checkFeed(name, feed) {
+function checkFeed(name, feed, declaredType) {
   if (!feed || !Array.isArray(feed.dims) || !feed.dims.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new TypeError(`run: input '${name}' needs {data: Float32Array, dims: [non-negative integers]}`);
+    throw new TypeError(`run: input '${name}' needs {data: a typed array or an array of numbers, dims: [non-negative integers]}`);
   }
-  const data = feed.data instanceof Float32Array ? feed.data : Float32Array.from(feed.data ?? []);
-  if (data.length !== numelOf(feed.dims)) {
-    throw tesseraError('shape_mismatch', `run: input '${name}' has ${data.length} values, its dims [${feed.dims}] hold ${numelOf(feed.dims)}`);
+  const typed = typedFeed(name, feed, declaredType);
+  if (typed.data.length !== numelOf(feed.dims)) {
+    throw tesseraError('shape_mismatch', `run: input '${name}' has ${typed.data.length} values, its dims [${feed.dims}] hold ${numelOf(feed.dims)}`);
   }
-  return { name, data, dims: feed.dims };
+  return typed;
 }
 
 export class CnnModel extends ModelHandle {
@@ -56,8 +57,10 @@ export class CnnModel extends ModelHandle {
   }
 
   /**
-   * Runs the network: {inputName: {data: Float32Array, dims}} (every input it requires) ->
-   * {outputName: {data: Float32Array, dims}}.
+   * Runs the network: {inputName: {data, dims, type?}} (every input it requires) ->
+   * {outputName: {data, dims, type}}. Data are typed arrays of the tensor's type (Float32Array
+   * for float32, BigInt64Array for int64, Uint8Array for uint8 and bool, Uint16Array holding
+   * float16 bits...); see typedFeed for how a feed's type is found.
    */
   async run(inputs, { signal } = {}) {
     this._checkOpen();
@@ -65,11 +68,12 @@ export class CnnModel extends ModelHandle {
     if (inputs === null || typeof inputs !== 'object') throw new TypeError('run takes {inputName: {data, dims}}');
     const t0 = now();
     // Copies travel (transferred) to the worker: posting the caller's arrays would clone their buffers.
-    const feeds = Object.entries(inputs).map(([name, feed]) => checkFeed(name, feed))
+    const declared = (name) => this.info.inputs.find((i) => i.name === name)?.type;
+    const feeds = Object.entries(inputs).map(([name, feed]) => checkFeed(name, feed, declared(name)))
       .map((f) => (this.runtime.worker ? { ...f, data: f.data.slice() } : f));
     const { outputs, ms } = await this._channel.call('run', { feeds }, this.runtime.worker ? feeds.map((f) => f.data.buffer) : []);
     this.stats.record({ rows: 1, ms: now() - t0, computeMs: ms });
-    return Object.fromEntries(outputs.map((o) => [o.name, { data: o.data, dims: o.dims }]));
+    return Object.fromEntries(outputs.map((o) => [o.name, { data: o.data, dims: o.dims, type: o.type }]));
   }
 
   /**

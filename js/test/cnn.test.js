@@ -142,6 +142,60 @@ describe('run() and detect() equal the oracles', () => {
   }
 });
 
+// tests/onnx/fixtures/typed_io.onnx (scripts/make_onnx_fixtures.py): float32, int64 and uint8
+// in; float32, int64, bool, float16 and float64 out. Expected values computed here.
+const typedPath = path.join(sourceDir, 'tests', 'onnx', 'fixtures', 'typed_io.onnx');
+
+describe('tensors of other element types', () => {
+  for (const { name, options } of flavours) {
+    it(`int64, uint8, bool, float16 and float64 cross as their typed arrays (${name})`, async () => {
+      const net = await loadCnn(typedPath, options);
+      try {
+        assert.deepEqual(net.info.inputs.map((i) => i.type), ['float32', 'int64', 'uint8']);
+        assert.deepEqual(net.info.outputs.map((o) => o.type), ['float32', 'int64', 'bool', 'float32', 'float16', 'float64']);
+        const x = new Float32Array([0.5, -2, 7.25, 3, -0, -1, -3, -0.5, -4, 2]);
+        const pixels = new Uint8Array([0, 1, 2, 3, 255, 10, 20, 30, 40, 50]);
+        const out = await net.run({ x: { data: x, dims: [2, 5] }, idx: { data: new BigInt64Array([4n, 0n, 2n]), dims: [3] },
+          pixels: { data: pixels, dims: [2, 5] } });
+        assert.deepEqual(Object.fromEntries(Object.entries(out).map(([k, t]) => [k, [t.type, t.data.constructor.name, t.dims]])), {
+          gathered: ['float32', 'Float32Array', [2, 3]], best: ['int64', 'BigInt64Array', [2]], positive: ['bool', 'Uint8Array', [2, 5]],
+          shifted: ['float32', 'Float32Array', [2, 5]], halves: ['float16', 'Uint16Array', [2, 5]], wide: ['float64', 'Float64Array', [2, 5]],
+        });
+        assert.deepEqual(Array.from(out.gathered.data), [-0, 0.5, 7.25, 2, -1, -0.5]);
+        assert.deepEqual(Array.from(out.best.data), [2n, 4n]);
+        assert.deepEqual(Array.from(out.positive.data), Array.from(x, (v) => (v > 0 ? 1 : 0)));
+        assert.deepEqual(Array.from(out.shifted.data), Array.from(x, (v, i) => v + pixels[i]));
+        assert.deepEqual(Array.from(out.wide.data), Array.from(x));
+        assert.deepEqual(Array.from(out.halves.data.subarray(0, 5)), [0x3800, 0xc000, 0x4740, 0x4200, 0x8000]);
+
+        // Plain arrays take the model's types (numbers or bigints for int64); ImageData's
+        // Uint8ClampedArray is uint8; the same answer.
+        const plain = await net.run({ x: { data: Array.from(x), dims: [2, 5] }, idx: { data: [4, 0, 2], dims: [3] },
+          pixels: { data: new Uint8ClampedArray(pixels), dims: [2, 5] } });
+        assert.deepEqual(Array.from(plain.best.data), [2n, 4n]);
+        assert.deepEqual(Array.from(plain.shifted.data), Array.from(out.shifted.data));
+        const bigints = await net.run({ x: { data: x, dims: [2, 5] }, idx: { data: [4n, 0n, 2n], dims: [3] }, pixels: { data: pixels, dims: [2, 5] } });
+        assert.deepEqual(Array.from(bigints.gathered.data), Array.from(out.gathered.data));
+
+        // The wrong typed array, a type the model does not take, a fraction for int64.
+        await assert.rejects(net.run({ x: { data: x, dims: [2, 5] }, idx: { data: new Int32Array([4, 0, 2]), dims: [3] },
+          pixels: { data: pixels, dims: [2, 5] } }), (e) => e instanceof TesseraError && /input 'idx' is int32, the model expects int64/.test(e.message));
+        await assert.rejects(net.run({ x: { data: x, dims: [2, 5] }, idx: { data: new Int32Array([4, 0, 2]), dims: [3], type: 'int64' },
+          pixels: { data: pixels, dims: [2, 5] } }), (e) => e instanceof TypeError && /BigInt64Array/.test(e.message));
+        await assert.rejects(net.run({ x: { data: x, dims: [2, 5] }, idx: { data: [4, 0, 2], dims: [3], type: 'complex64' },
+          pixels: { data: pixels, dims: [2, 5] } }), (e) => e instanceof TypeError && /unknown type 'complex64'/.test(e.message));
+        await assert.rejects(net.run({ x: { data: x, dims: [2, 5] }, idx: { data: [4, 0.5, 2], dims: [3] },
+          pixels: { data: pixels, dims: [2, 5] } }), (e) => e instanceof TypeError && /int64/.test(e.message));
+        const again = await net.run({ x: { data: x, dims: [2, 5] }, idx: { data: new BigInt64Array([1n, 1n, 1n]), dims: [3] },
+          pixels: { data: pixels, dims: [2, 5] } });
+        assert.deepEqual(Array.from(again.gathered.data), [-2, -2, -2, -3, -3, -3]);
+      } finally {
+        await net.dispose();
+      }
+    });
+  }
+});
+
 describe('browser image sources', () => {
   it('a canvas, ImageBitmap or image is drawn to an OffscreenCanvas when there is one', async () => {
     const photo = syntheticPhoto(96, 72);

@@ -50,7 +50,10 @@ async function cnnUser(canvas: HTMLCanvasElement, signal: AbortSignal): Promise<
   const net: CnnModel = await loadCnn('/models/yolov8n.onnx', { threads: 2, warmup: false, onProgress: (p) => console.log(p.phase) });
   const dims: (number | string | null)[] | null = net.info.inputs[0].dims;
   const outputs: Record<string, Tensor> = await net.run({ images: { data: new Float32Array(3 * 640 * 640), dims: [1, 3, 640, 640] } }, { signal });
-  const logits: Float32Array = outputs.output0.data;
+  const output0 = outputs.output0;
+  const logits: Float32Array = output0.type === 'float32' ? output0.data : new Float32Array(0);
+  const typed = await net.run({ ids: { data: new BigInt64Array(4), dims: [1, 4] }, mask: { data: [1, 1, 0, 0], dims: [1, 4], type: 'bool' } });
+  for (const t of Object.values(typed)) if (t.type === 'int64') console.log(t.data[0] + 1n);
   const found: Detections = await net.detect({ data: new Uint8ClampedArray(16), width: 2, height: 2 },
     { confidence: 0.3, iou: 0.5, format: 'yolov5', normalize: { mean: 127, std: 128 }, size: [320, 240], classNames: ['a'], signal });
   const fromCanvas = await net.detect(canvas, { fit: 'stretch', boxes: 'pixels', background: true });

@@ -17,6 +17,7 @@
 
 #include "tessera/io/file.hpp"
 #include "tessera/io/npy.hpp"
+#include "onnx/onnx_builder.hpp"
 #include "tessera/wasm/cnn_abi.hpp"
 #include "wasm/stream_bytes.hpp"
 
@@ -67,7 +68,12 @@ cnn_model* load_model(const std::string& path) {
 // name: a literal (the feed points at it).
 tessera_cnn_tensor feed(const char* name, const f32_array& a) {
   return {name, static_cast<std::uint32_t>(std::strlen(name)), a.values.data(), a.dims.data(),
-          static_cast<std::uint32_t>(a.dims.size())};
+          static_cast<std::uint32_t>(a.dims.size()), static_cast<std::uint32_t>(tessera::nn::elem_type::f32)};
+}
+
+const float* floats(const tessera_cnn_tensor& t) {
+  REQUIRE(t.type == static_cast<std::uint32_t>(tessera::nn::elem_type::f32));
+  return static_cast<const float*>(t.data);
 }
 
 std::size_t numel(const tessera_cnn_tensor& t) {
@@ -151,7 +157,7 @@ TEST_CASE("cnn abi: digits CNN, run() gives PyTorch's logits and the native sess
   const tessera_cnn_tensor out = tessera_cnn_outputs(m)[0];
   CHECK(std::string(out.name) == "logits");
   REQUIRE(std::vector<std::uint32_t>(out.dims, out.dims + out.rank) == want.dims);
-  for (std::size_t i = 0; i < want.values.size(); ++i) CHECK(out.data[i] == doctest::Approx(want.values[i]).epsilon(1e-4));
+  for (std::size_t i = 0; i < want.values.size(); ++i) CHECK(floats(out)[i] == doctest::Approx(want.values[i]).epsilon(1e-4));
 
   // The same model run by a session of its own: the same bits.
   auto native = tessera::onnx::model::load(kDigits + ".onnx");
@@ -163,7 +169,7 @@ TEST_CASE("cnn abi: digits CNN, run() gives PyTorch's logits and the native sess
   REQUIRE(s->run({{"input", tessera::nn::any_view(const_cast<float*>(x.values.data()), tessera::nn::elem_type::f32, shape)}}).ok());
   const tessera::nn::any_view y = s->output(0);
   REQUIRE(static_cast<std::size_t>(y.size()) == numel(out));
-  CHECK(std::memcmp(y.ptr<const float>(), out.data, numel(out) * sizeof(float)) == 0);
+  CHECK(std::memcmp(y.ptr<const float>(), floats(out), numel(out) * sizeof(float)) == 0);
 
   // Another batch size replans; one image gives the first row.
   f32_array one{std::vector<float>(x.values.begin(), x.values.begin() + 64), {1, 1, 8, 8}};
@@ -171,7 +177,7 @@ TEST_CASE("cnn abi: digits CNN, run() gives PyTorch's logits and the native sess
   REQUIRE(tessera_cnn_run(m, &in1, 1) == 0);
   const tessera_cnn_tensor out1 = tessera_cnn_outputs(m)[0];
   CHECK((out1.rank == 2 && out1.dims[0] == 1 && out1.dims[1] == 10));
-  for (int i = 0; i < 10; ++i) CHECK(out1.data[i] == doctest::Approx(want.values[static_cast<std::size_t>(i)]).epsilon(1e-4));
+  for (int i = 0; i < 10; ++i) CHECK(floats(out1)[i] == doctest::Approx(want.values[static_cast<std::size_t>(i)]).epsilon(1e-4));
   tessera_cnn_free(m);
 }
 
@@ -196,7 +202,7 @@ TEST_CASE("cnn abi: the digits CNN compiled into the module gives the loaded mod
     const tessera_cnn_tensor a = tessera_cnn_outputs(embedded)[0], b = tessera_cnn_outputs(loaded)[0];
     REQUIRE(numel(a) == 10);
     REQUIRE(numel(b) == 10);
-    CHECK(std::memcmp(a.data, b.data, 10 * sizeof(float)) == 0);
+    CHECK(std::memcmp(floats(a), floats(b), 10 * sizeof(float)) == 0);
   }
 
   // Its errors are the loaded model's.
@@ -206,6 +212,87 @@ TEST_CASE("cnn abi: the digits CNN compiled into the module gives the loaded mod
   CHECK(std::string(tessera_error_message()).find("dim 2 must be 8") != std::string::npos);
   tessera_cnn_free(loaded);
   tessera_cnn_free(embedded);
+}
+
+TEST_CASE("cnn abi: tensors of other element types cross with their type") {
+  using tessera::nn::elem_type;
+  // tests/onnx/fixtures/typed_io.onnx (scripts/make_onnx_fixtures.py): float32, int64 and uint8
+  // in; float32, int64, bool, float16 and float64 out.
+  cnn_model* m = load_model(std::string(TESSERA_SOURCE_DIR) + "/tests/onnx/fixtures/typed_io.onnx");
+  const auto info = nlohmann::json::parse(tessera_cnn_info(m));
+  CHECK(info["inputs"][1]["type"] == "int64");
+  CHECK(info["outputs"][2]["type"] == "bool");
+  const std::vector<float> x = {0.5f, -2.0f, 7.25f, 3.0f, -0.0f, -1.0f, -3.0f, -0.5f, -4.0f, 2.0f};
+  const std::vector<std::int64_t> idx = {4, 0, 2};
+  const std::vector<std::uint8_t> pixels = {0, 1, 2, 3, 255, 10, 20, 30, 40, 50};
+  const std::vector<std::uint32_t> xy = {2, 5}, three = {3};
+  auto typed = [](const char* name, const void* data, const std::vector<std::uint32_t>& dims, elem_type t) {
+    return tessera_cnn_tensor{name, static_cast<std::uint32_t>(std::strlen(name)), data, dims.data(),
+                              static_cast<std::uint32_t>(dims.size()), static_cast<std::uint32_t>(t)};
+  };
+  const tessera_cnn_tensor feeds[] = {typed("x", x.data(), xy, elem_type::f32), typed("idx", idx.data(), three, elem_type::i64),
+                                      typed("pixels", pixels.data(), xy, elem_type::u8)};
+  const std::int32_t rc = tessera_cnn_run(m, feeds, 3);
+  INFO(tessera_error_message());
+  REQUIRE(rc == 0);
+  REQUIRE(tessera_cnn_output_count(m) == 6);
+  const tessera_cnn_tensor* out = tessera_cnn_outputs(m);
+  auto check_type = [&](int i, elem_type t, std::vector<std::uint32_t> dims) {
+    CHECK(out[i].type == static_cast<std::uint32_t>(t));
+    CHECK(std::vector<std::uint32_t>(out[i].dims, out[i].dims + out[i].rank) == dims);
+    CHECK(reinterpret_cast<std::uintptr_t>(out[i].data) % tessera::nn::elem_size(t) == 0);
+  };
+  check_type(0, elem_type::f32, {2, 3});
+  check_type(1, elem_type::i64, {2});
+  check_type(2, elem_type::boolean, {2, 5});
+  check_type(3, elem_type::f32, {2, 5});
+  check_type(4, elem_type::f16, {2, 5});
+  check_type(5, elem_type::f64, {2, 5});
+  const auto* gathered = static_cast<const float*>(out[0].data);
+  const auto* best = static_cast<const std::int64_t*>(out[1].data);
+  const auto* positive = static_cast<const std::uint8_t*>(out[2].data);
+  const auto* shifted = static_cast<const float*>(out[3].data);
+  const auto* halves = static_cast<const std::uint16_t*>(out[4].data);
+  const auto* wide = static_cast<const double*>(out[5].data);
+  for (int r = 0; r < 2; ++r)
+    for (int k = 0; k < 3; ++k) CHECK(gathered[r * 3 + k] == x[static_cast<std::size_t>(r * 5 + idx[static_cast<std::size_t>(k)])]);
+  CHECK(best[0] == 2);
+  CHECK(best[1] == 4);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CHECK(positive[i] == (x[i] > 0 ? 1 : 0));
+    CHECK(shifted[i] == static_cast<float>(pixels[i]) + x[i]);
+    CHECK(wide[i] == static_cast<double>(x[i]));
+  }
+  CHECK(halves[0] == 0x3800);  // 0.5 in binary16
+  CHECK(halves[2] == 0x4740);  // 7.25
+  CHECK(halves[4] == 0x8000);  // -0
+
+  // A feed of the wrong type, an unknown type code and misaligned values are errors.
+  const std::vector<std::int32_t> idx32 = {4, 0, 2};
+  const tessera_cnn_tensor wrong_type[] = {feeds[0], typed("idx", idx32.data(), three, elem_type::i32), feeds[2]};
+  CHECK(tessera_cnn_run(m, wrong_type, 3) == static_cast<std::int32_t>(tessera::errc::invalid_argument));
+  CHECK(std::string(tessera_error_message()).find("input 'idx' is int32, the model expects int64") != std::string::npos);
+  tessera_cnn_tensor unknown[] = {feeds[0], feeds[1], feeds[2]};
+  unknown[2].type = 13;
+  CHECK(tessera_cnn_run(m, unknown, 3) == static_cast<std::int32_t>(tessera::errc::invalid_argument));
+  CHECK(std::string(tessera_error_message()).find("element type code 13") != std::string::npos);
+  std::vector<std::int64_t> shifted_idx(4);
+  const tessera_cnn_tensor misaligned[] = {feeds[0], typed("idx", reinterpret_cast<const char*>(shifted_idx.data()) + 4, three, elem_type::i64), feeds[2]};
+  CHECK(tessera_cnn_run(m, misaligned, 3) == static_cast<std::int32_t>(tessera::errc::invalid_argument));
+  CHECK(std::string(tessera_error_message()).find("not aligned") != std::string::npos);
+
+  tessera_cnn_free(m);
+
+  // detect() decodes float32 outputs only: an image model answering int64 is refused by name.
+  tessera::test::onnx_model_builder b;
+  b.input("images", {1, 3, 8, 8}).node("ArgMax", {"images"}, {"labels"}, {tessera::test::attr_int("axis", 1)}).output("labels", {1, 1, 8, 8}, 7);
+  cnn_model* labels = load_bytes(b.bytes());
+  REQUIRE(labels != nullptr);
+  const std::vector<std::uint8_t> photo = synthetic_photo(16, 16);
+  const tessera_cnn_detect_params p = yolov8_params(0.25f);
+  CHECK(tessera_cnn_detect(labels, photo.data(), 16, 16, &p, "", 0, nullptr, 0) == static_cast<std::int32_t>(tessera::errc::unsupported));
+  CHECK(std::string(tessera_error_message()).find("output 'labels' is int64") != std::string::npos);
+  tessera_cnn_free(labels);
 }
 
 TEST_CASE("cnn abi: detect() on RGBA pixels answers tessera-detect's JSON") {
@@ -287,7 +374,7 @@ TEST_CASE("cnn abi: bad input is an error with tessera's message, never a crash"
   REQUIRE(tessera_cnn_run(m, &nan_in, 1) == 0);
   bool any_nan = false;
   const tessera_cnn_tensor out = tessera_cnn_outputs(m)[0];
-  for (std::size_t i = 0; i < numel(out); ++i) any_nan = any_nan || std::isnan(out.data[i]);
+  for (std::size_t i = 0; i < numel(out); ++i) any_nan = any_nan || std::isnan(floats(out)[i]);
   CHECK(any_nan);
 
   // detect() on a classifier: its [1, 10] output is no YOLO output.

@@ -44,8 +44,20 @@
 #define TESSERA_WASM_EXPORT extern "C" inline
 #endif
 
-// Bumped when an exported signature or a JSON field the JS package reads changes.
-#define TESSERA_WASM_ABI_VERSION 1
+// Bumped when an exported signature, a struct JS writes or reads, or a JSON field the JS package
+// reads changes (js/src/core/wasm-runtime.js refuses a module of another version). 2: CNN
+// tensors carry their element type.
+#define TESSERA_WASM_ABI_VERSION 2
+
+// The boundary's promise (nothing aborts on exhausted memory) rests on catching std::bad_alloc,
+// which needs WebAssembly exceptions; without them a throw aborts the module. Emscripten's
+// default build ignores exceptions, so a user's own module built with the defaults fails here
+// instead of aborting on its first out-of-memory. Building with JavaScript exceptions
+// (-sDISABLE_EXCEPTION_CATCHING=0, slower) also catches; it cannot be told apart from the
+// default at compile time, so it takes the opt-out too.
+#if defined(__EMSCRIPTEN__) && !defined(__wasm_exception_handling__) && !defined(TESSERA_WASM_WITHOUT_WASM_EXCEPTIONS)
+#error "tessera's WebAssembly C ABI turns out-of-memory into an error by catching std::bad_alloc: compile and link with -fwasm-exceptions (tessera_add_wasm_module does), or define TESSERA_WASM_WITHOUT_WASM_EXCEPTIONS to build without (a failed allocation inside a container then aborts the module unless -sDISABLE_EXCEPTION_CATCHING=0)"
+#endif
 
 namespace tessera::wasm {
 

@@ -14,8 +14,9 @@
 //       -> status; tessera_cnn_result(model): the detections' JSON
 //   tessera_cnn_free(model)
 //
-// Tensors cross as float32 only (the JS API's Float32Array); a model with inputs of other
-// types cannot be fed through this ABI, one with outputs of other types cannot be read.
+// Tensors cross with their element type (nn::elem_type's numbering: float32 0 ... bool 12; the
+// JS API maps typed arrays to it): a model's int64 ids, uint8 pixels or bool masks go in as
+// they are, and its int64 indices or float16 maps come out as they are.
 #pragma once
 
 #include <algorithm>
@@ -35,16 +36,21 @@
 #include "tessera/vision/preprocess.hpp"
 #include "tessera/wasm/abi.hpp"
 
-// A float32 tensor crossing the boundary: the feeds JS writes (a DataView at these offsets,
+// A tensor crossing the boundary: the feeds JS writes (a DataView at these offsets,
 // little-endian; see js/src/cnn/backend.js) and the outputs it reads.
 struct tessera_cnn_tensor {
   const char* name;            //  0: UTF-8, name_bytes long (outputs: NUL-terminated too)
   std::uint32_t name_bytes;    //  4
-  const float* data;           //  8: the product of dims values, row-major
+  const void* data;            //  8: the product of dims values, row-major, aligned to their size
   const std::uint32_t* dims;   // 12
   std::uint32_t rank;          // 16
+  std::uint32_t type;          // 20: a tessera::nn::elem_type
 };
-static_assert(sizeof(void*) != 4 || sizeof(tessera_cnn_tensor) == 20, "the layout JS reads and writes");
+static_assert(sizeof(void*) != 4 || sizeof(tessera_cnn_tensor) == 24, "the layout JS reads and writes");
+// JS names the types in this order (js/src/cnn/backend.js, TYPES).
+static_assert(static_cast<int>(tessera::nn::elem_type::f32) == 0 && static_cast<int>(tessera::nn::elem_type::i64) == 10 &&
+                  static_cast<int>(tessera::nn::elem_type::boolean) == 12 && tessera::nn::elem_type_count == 13,
+              "the element type codes JS writes");
 
 inline constexpr std::int32_t tessera_cnn_format_yolov8 = 0;
 inline constexpr std::int32_t tessera_cnn_format_yolov5 = 1;
@@ -191,13 +197,11 @@ inline status collect_outputs(cnn_model& m) {
   for (std::size_t i = 0; i < s.outputs().size(); ++i) {
     const nn::any_view y = s.output(i);
     const std::string& name = s.outputs()[i].name;
-    if (y.type != nn::elem_type::f32)
-      return make_error(errc::unsupported, "output '" + name + "' is " + nn::elem_name(y.type) + "; tessera-web reads float32 outputs");
     std::vector<std::uint32_t> dims;
     for (int d = 0; d < y.rank(); ++d) dims.push_back(static_cast<std::uint32_t>(y.shape[d]));
     m.output_dims.push_back(std::move(dims));
-    m.outputs.push_back({name.c_str(), static_cast<std::uint32_t>(name.size()), y.ptr<const float>(), nullptr,
-                         static_cast<std::uint32_t>(y.rank())});
+    m.outputs.push_back({name.c_str(), static_cast<std::uint32_t>(name.size()), y.data, nullptr,
+                         static_cast<std::uint32_t>(y.rank()), static_cast<std::uint32_t>(y.type)});
   }
   for (std::size_t i = 0; i < m.outputs.size(); ++i) m.outputs[i].dims = m.output_dims[i].data();
   return {};
@@ -211,12 +215,17 @@ inline status run_cnn(cnn_model& m, std::span<const tessera_cnn_tensor> feeds) {
     if ((f.name == nullptr && f.name_bytes != 0) || (f.dims == nullptr && f.rank != 0))
       return make_error(errc::invalid_argument, "run: a feed without its name or dims");
     const std::string_view name(f.name == nullptr ? "" : f.name, f.name_bytes);
+    if (f.type >= static_cast<std::uint32_t>(nn::elem_type_count))
+      return make_error(errc::invalid_argument, "run: input '" + std::string(name) + "' has element type code " + std::to_string(f.type));
+    const auto type = static_cast<nn::elem_type>(f.type);
+    if (reinterpret_cast<std::uintptr_t>(f.data) % nn::elem_size(type) != 0)
+      return make_error(errc::invalid_argument, "run: the values of input '" + std::string(name) + "' are not aligned to their size");
     shape_t shape;
     for (std::uint32_t d = 0; d < f.rank; ++d)
       if (!shape.push_back(static_cast<index_t>(f.dims[d])))
         return make_error(errc::invalid_argument, "run: input '" + std::string(name) + "' has rank " + std::to_string(f.rank) +
                                                       ", more than tessera's " + std::to_string(TESSERA_MAX_RANK));
-    inputs.push_back({name, nn::any_view(const_cast<float*>(f.data), nn::elem_type::f32, shape)});
+    inputs.push_back({name, nn::any_view(const_cast<void*>(f.data), type, shape)});
   }
   TESSERA_TRY(m.session->run(std::span<const onnx::named_input>(inputs)));
   return collect_outputs(m);
@@ -282,7 +291,13 @@ inline status detect_cnn(cnn_model& m, const std::uint8_t* rgba, std::int32_t wi
   TESSERA_TRY(m.session->run({onnx::named_input{in.name, nn::any_view(input.tensor.view())}}));
   TESSERA_TRY(collect_outputs(m));
   std::vector<TensorView<const float>> views;
-  for (std::size_t i = 0; i < m.outputs.size(); ++i) views.push_back(TensorView<const float>(m.outputs[i].data, m.session->output(i).shape));
+  for (std::size_t i = 0; i < m.outputs.size(); ++i) {
+    const nn::any_view y = m.session->output(i);
+    if (y.type != nn::elem_type::f32)
+      return make_error(errc::unsupported, "detect: output '" + m.session->outputs()[i].name + "' is " + nn::elem_name(y.type) +
+                                               "; the decoders read float32");
+    views.push_back(TensorView<const float>(y.ptr<const float>(), y.shape));
+  }
   if (format == vision::output_format::boxes_scores) vision::boxes_before_scores(views);
   TESSERA_ASSIGN_OR_RETURN(const std::vector<vision::detection> found, vision::detect(format, views, input.transform, o));
   m.result = vision::detections_to_json(image_name, found, names);

@@ -4,9 +4,10 @@
 import { ModelBackend } from '../core/backend.js';
 import { now } from '../core/environment.js';
 import { tesseraError } from '../core/errors.js';
+import { TYPES, arrayClassOf } from './tensor-types.js';
 
-// tessera_cnn_tensor: {name, name_bytes, data, dims, rank}, 20 bytes, little-endian.
-const TENSOR_BYTES = 20;
+// tessera_cnn_tensor: {name, name_bytes, data, dims, rank, type}, 24 bytes, little-endian.
+const TENSOR_BYTES = 24;
 // tessera_cnn_detect_params, 40 bytes, and the values it carries.
 const DETECT_PARAMS_BYTES = 40;
 const FORMATS = { yolov8: 0, yolov5: 1, 'boxes-scores': 2 };
@@ -46,17 +47,20 @@ export class CnnBackend extends ModelBackend {
     return this.info;
   }
 
-  /** feeds: [{name, data: Float32Array, dims: number[]}] -> {outputs: [{name, data, dims}], ms}. */
+  /**
+   * feeds: [{name, data: a typed array of `type`'s class, dims: number[], type}] ->
+   * {outputs: [{name, data, dims, type}], ms}.
+   */
   run({ feeds }) {
     const t0 = now();
     const encoder = new TextEncoder();
     const names = feeds.map((f) => encoder.encode(f.name));
-    // The tensor structs, then each feed's name, dims and values (4-byte aligned).
+    // The tensor structs, then each feed's name, dims and values (8-byte aligned: int64, float64).
     let bytes = feeds.length * TENSOR_BYTES;
     const at = feeds.map((f, i) => {
       const name = bytes;
       const dims = align(name + names[i].byteLength, 4);
-      const data = dims + f.dims.length * 4;
+      const data = align(dims + f.dims.length * 4, 8);
       bytes = data + f.data.byteLength;
       return { name, dims, data };
     });
@@ -65,6 +69,8 @@ export class CnnBackend extends ModelBackend {
     const view = new DataView(heap.buffer);
     feeds.forEach((f, i) => {
       const { name, dims, data } = at[i];
+      const type = TYPES.indexOf(f.type);
+      if (type < 0) throw new TypeError(`run: input '${f.name}' has an unknown type '${f.type}'`);
       heap.set(names[i], base + name);
       f.dims.forEach((d, k) => view.setUint32(base + dims + k * 4, d, true));
       heap.set(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), base + data);
@@ -74,6 +80,7 @@ export class CnnBackend extends ModelBackend {
       view.setUint32(t + 8, base + data, true);
       view.setUint32(t + 12, base + dims, true);
       view.setUint32(t + 16, f.dims.length, true);
+      view.setUint32(t + 20, type, true);
     });
     this.rt.check(this.rt.call('tessera_cnn_run', this.model, base, feeds.length));
     return { outputs: this.readOutputs(), ms: now() - t0 };
@@ -83,16 +90,17 @@ export class CnnBackend extends ModelBackend {
   readOutputs() {
     const n = this.rt.call('tessera_cnn_output_count', this.model) >>> 0;
     const list = this.rt.call('tessera_cnn_outputs', this.model) >>> 0;
-    const view = new DataView(this.rt.u8().buffer);
-    const f32 = this.rt.f32();
+    const buffer = this.rt.u8().buffer;
+    const view = new DataView(buffer);
     const outputs = [];
     for (let i = 0; i < n; ++i) {
       const t = list + i * TENSOR_BYTES;
       const data = view.getUint32(t + 8, true);
       const dimsAt = view.getUint32(t + 12, true);
       const dims = Array.from({ length: view.getUint32(t + 16, true) }, (_, k) => view.getUint32(dimsAt + k * 4, true));
-      const numel = numelOf(dims);
-      outputs.push({ name: this.rt.string(view.getUint32(t, true)), data: f32.slice(data / 4, data / 4 + numel), dims });
+      const type = TYPES[view.getUint32(t + 20, true)];
+      const ArrayClass = arrayClassOf(type);
+      outputs.push({ name: this.rt.string(view.getUint32(t, true)), data: new ArrayClass(buffer, data, numelOf(dims)).slice(), dims, type });
     }
     return outputs;
   }
@@ -128,7 +136,11 @@ export class CnnBackend extends ModelBackend {
   // When the shapes were guessed (symbolic dims set to 1) and the graph refuses them, the
   // warm-up is skipped: {skipped: why}.
   warmup({ shapes, guessed = false }) {
-    const feeds = Object.entries(shapes).map(([name, dims]) => ({ name, data: new Float32Array(numelOf(dims)), dims }));
+    const typeOf = (name) => this.info.inputs.find((i) => i.name === name)?.type ?? 'float32';
+    const feeds = Object.entries(shapes).map(([name, dims]) => {
+      const type = typeOf(name);
+      return { name, data: new (arrayClassOf(type))(numelOf(dims)), dims, type };
+    });
     const t0 = now();
     try {
       this.run({ feeds });

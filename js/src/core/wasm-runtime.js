@@ -4,6 +4,9 @@
 import { isNode, now } from './environment.js';
 import { codeName, tesseraError, TesseraError } from './errors.js';
 
+// include/tessera/wasm/abi.hpp's TESSERA_WASM_ABI_VERSION: a module of another version is refused.
+const ABI_VERSION = 2;
+
 export function wasmUrlOf(glueUrl) {
   return new URL(String(glueUrl).replace(/\.mjs$/, '.wasm'));
 }
@@ -89,7 +92,7 @@ export class WasmRuntime {
     if (!memory) throw tesseraError('unsupported', `${glueUrl}: the module's memory was not found`);
     const rt = new WasmRuntime(module, memory);
     const abi = rt.call('tessera_abi_version');
-    if (abi !== 1) throw tesseraError('unsupported', `${glueUrl}: C ABI version ${abi}, this package speaks version 1`);
+    if (abi !== ABI_VERSION) throw tesseraError('unsupported', `${glueUrl}: C ABI version ${abi}, this package speaks version ${ABI_VERSION}`);
     rt.build = JSON.parse(rt.string(rt.call('tessera_build_info')));
     if (threads > 1) rt.threads = rt.checkCount(rt.call('tessera_set_threads', threads));
     rt.wasmModule = wasmModule;
@@ -108,7 +111,6 @@ export class WasmRuntime {
 
   // Views are made afresh: memory growth replaces the buffer.
   u8() { return new Uint8Array(this.memory.buffer); }
-  f32() { return new Float32Array(this.memory.buffer); }
   f64() { return new Float64Array(this.memory.buffer); }
 
   has(name) { return typeof this.module[`_${name}`] === 'function'; }
