@@ -6,6 +6,8 @@
 #     benchmarks/js/node_modules (also the oracle of tests/onnx/face_detector_test.cpp, with
 #     jpeg-js to decode its photos). --ignore-scripts: onnxruntime-node's CPU binary ships
 #     inside the package, its postinstall only fetches optional GPU builds.
+#   - @wllama/wllama (llama.cpp compiled to WebAssembly), the LLM peer in the browser
+#     (benchmarks/llm/browser_bench.mjs).
 # Usage: scripts/install-bench-peers.sh   (as root for apt-get; idempotent)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,10 +23,13 @@ if ((${#need_apt[@]})); then
 fi
 
 ORT_VERSION="${ORT_VERSION:-1.30.0}"
+WLLAMA_VERSION="${WLLAMA_VERSION:-3.13.0}"
 js="$here/benchmarks/js"
-if [[ ! -d "$js/node_modules/onnxruntime-node" || ! -d "$js/node_modules/onnxruntime-web" || ! -d "$js/node_modules/jpeg-js" ]]; then
+# One npm call for all of them: --no-save removes what a call does not name.
+if [[ ! -d "$js/node_modules/onnxruntime-node" || ! -d "$js/node_modules/onnxruntime-web" || ! -d "$js/node_modules/jpeg-js" ||
+      ! -d "$js/node_modules/@wllama/wllama" ]]; then
   command -v npm >/dev/null || { echo "install-bench-peers: npm is missing (apt-get install npm)" >&2; exit 1; }
   (cd "$js" && npm install --ignore-scripts --no-audit --no-fund --no-save --no-package-lock \
-     "onnxruntime-node@$ORT_VERSION" "onnxruntime-web@$ORT_VERSION" "jpeg-js@0.4.4")
+     "onnxruntime-node@$ORT_VERSION" "onnxruntime-web@$ORT_VERSION" "jpeg-js@0.4.4" "@wllama/wllama@$WLLAMA_VERSION")
 fi
 echo "install-bench-peers: ok"

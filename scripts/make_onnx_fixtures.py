@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the small ONNX models that tests/onnx/model_proto_test.cpp checks field by field, and
-typed_io.onnx, whose inputs and outputs are not all float32 (tests/wasm/cnn_abi_test.cpp and
-js/test/cnn.test.js feed and read them through the JS package's tensor types).
+typed_io.onnx and half_io.onnx, whose inputs and outputs are not all float32
+(tests/wasm/cnn_abi_test.cpp and js/test/cnn.test.js feed and read them through the JS
+package's tensor types).
 
 Usage: /usr/bin/python3 scripts/make_onnx_fixtures.py [OUT_DIR]   (default tests/onnx/fixtures)
 Needs Debian's python3-onnx (onnx.helper). The outputs are committed (a few KB) so that the
@@ -116,13 +117,29 @@ def typed_io():
     return model
 
 
+def half_io():
+    # float16 and bfloat16 inputs, read back as float32 (the JS package converts numbers to their bits).
+    nodes = [helper.make_node("Cast", ["h"], ["h_as_float"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["b"], ["b_as_float"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(
+        nodes, "half_io",
+        inputs=[helper.make_tensor_value_info("h", TensorProto.FLOAT16, ["N"]),
+                helper.make_tensor_value_info("b", TensorProto.BFLOAT16, ["N"])],
+        outputs=[helper.make_tensor_value_info("h_as_float", TensorProto.FLOAT, ["N"]),
+                 helper.make_tensor_value_info("b_as_float", TensorProto.FLOAT, ["N"])])
+    model = helper.make_model(graph, producer_name="tessera-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    return model
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "onnx", "fixtures")
     os.makedirs(out_dir, exist_ok=True)
     models = {"conv_relu.onnx": conv_relu(), "attributes.onnx": all_attributes(), "external.onnx": external(out_dir),
-              "typed_io.onnx": typed_io()}
+              "typed_io.onnx": typed_io(), "half_io.onnx": half_io()}
     onnx.checker.check_model(models["conv_relu.onnx"])
     onnx.checker.check_model(models["typed_io.onnx"])
+    onnx.checker.check_model(models["half_io.onnx"])
     for name, model in models.items():
         with open(os.path.join(out_dir, name), "wb") as f:
             f.write(model.SerializeToString())

@@ -66,8 +66,9 @@ export type Tensor = { [T in TensorType]: { data: TensorDataMap[T]; dims: number
 
 /**
  * An input to run(). Without `type`: the model's type for that input when the data's array
- * class holds it (a Uint16Array for a float16 input), else the typed array's own type; a plain
- * array (numbers, or bigints for 64-bit integers) is converted to the model's type.
+ * class holds it (a Uint16Array of float16 bits for a float16 input), else the typed array's
+ * own type; a plain array (numbers, or bigints for 64-bit integers) is converted to the model's
+ * type (numbers to float16 or bfloat16 bits, rounded to nearest even).
  */
 export interface TensorInput {
   data: TensorData | ArrayLike<number> | ArrayLike<bigint>;

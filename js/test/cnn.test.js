@@ -194,6 +194,23 @@ describe('tensors of other element types', () => {
       }
     });
   }
+
+  it('float16 and bfloat16 inputs: numbers become their bits, a Uint16Array is taken as bits', async () => {
+    const net = await loadCnn(path.join(sourceDir, 'tests', 'onnx', 'fixtures', 'half_io.onnx'), { worker: false, threads: 1 });
+    try {
+      // Exact in both formats, then values that round: float16 to 0.0999755859375 and to its
+      // largest finite 65504 or Inf, bfloat16 to 8 bits of mantissa.
+      const values = [0.5, -2, 0, 1e-7, 0.1, 65519, 70000, -Infinity, 1 + 2 ** -8];
+      const out = await net.run({ h: { data: values, dims: [values.length] }, b: { data: values, dims: [values.length] } });
+      assert.deepEqual(Array.from(out.h_as_float.data), [0.5, -2, 0, 1.1920928955078125e-7, 0.0999755859375, 65504, Infinity, -Infinity, 1.00390625]);
+      assert.deepEqual(Array.from(out.b_as_float.data), [0.5, -2, 0, 1.0011717677116394e-7, 0.10009765625, 65536, 70144, -Infinity, 1]);
+      const bits = await net.run({ h: { data: new Uint16Array([0x3c00, 0x7e00]), dims: [2] }, b: { data: new Uint16Array([0x3f80, 0xc0a0]), dims: [2] } });
+      assert.deepEqual(Array.from(bits.h_as_float.data), [1, NaN]);
+      assert.deepEqual(Array.from(bits.b_as_float.data), [1, -5]);
+    } finally {
+      await net.dispose();
+    }
+  });
 });
 
 describe('browser image sources', () => {

@@ -1,7 +1,8 @@
 // The element types tensors cross the CNN ABI with: their names (ONNX's, as tessera's model
 // info spells them) in the order of tessera::nn::elem_type, whose number the ABI carries
 // (include/tessera/wasm/cnn_session_abi.hpp), and the typed array that holds each one.
-// float16 and bfloat16 travel as their bits in a Uint16Array, bool as 0/1 bytes.
+// float16 and bfloat16 travel as their bits in a Uint16Array (plain arrays of numbers are
+// converted to them), bool as 0/1 bytes.
 export const TYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int16', 'uint16',
   'int32', 'uint32', 'int64', 'uint64', 'bool'];
 
@@ -17,6 +18,41 @@ export const arrayClassOf = (type) => ARRAY_CLASSES[type];
 const NATURAL_TYPES = new Map([[Float32Array, 'float32'], [Float64Array, 'float64'], [Int8Array, 'int8'],
   [Uint8Array, 'uint8'], [Uint8ClampedArray, 'uint8'], [Int16Array, 'int16'], [Uint16Array, 'uint16'],
   [Int32Array, 'int32'], [Uint32Array, 'uint32'], [BigInt64Array, 'int64'], [BigUint64Array, 'uint64']]);
+
+// Numbers to IEEE binary16 and bfloat16 bits, rounded to nearest, ties to even, as a float32
+// first (the precision every tessera model computes in).
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function float16Bits(value) {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  const mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);  // Inf, NaN (quiet)
+  const e = exponent - 112;  // rebiased: 127 - 15
+  if (e >= 0x1f) return sign | 0x7c00;  // beyond 65504: Inf
+  const [bits, shift] = e > 0 ? [(e << 10) | (mantissa >>> 13), 13] : [0, 14 - e];
+  if (e <= 0) {  // subnormal (or zero): the implicit bit joins the mantissa
+    if (shift > 24) return sign;
+    const m = mantissa | 0x800000;
+    const h = m >>> shift;
+    const rest = m - h * 2 ** shift;
+    const half = 2 ** (shift - 1);
+    return sign | (h + (rest > half || (rest === half && (h & 1)) ? 1 : 0));
+  }
+  const rest = mantissa & 0x1fff;
+  // A carry out of the mantissa steps the exponent, to Inf at the top: still the right value.
+  return sign | (bits + (rest > 0x1000 || (rest === 0x1000 && (bits & 1)) ? 1 : 0));
+}
+
+export function bfloat16Bits(value) {
+  f32[0] = value;
+  const x = u32[0];
+  if (Number.isNaN(value)) return ((x >>> 16) | 0x40) & 0xffff;
+  return Math.floor((x + 0x7fff + ((x >>> 16) & 1)) / 65536) & 0xffff;
+}
 
 /**
  * A run() feed as the ABI takes it: {data: the type's typed array, dims, type}. The type is
@@ -40,9 +76,9 @@ export function typedFeed(name, feed, declaredType) {
   }
   if (isArray) return { name, data: feed.data, dims: feed.dims, type };
   const values = Array.from(feed.data ?? []);
-  const wide = ArrayClass === BigInt64Array || ArrayClass === BigUint64Array;
+  const convert = { float16: (v) => float16Bits(Number(v)), bfloat16: (v) => bfloat16Bits(Number(v)), int64: BigInt, uint64: BigInt }[type] ?? Number;
   try {
-    return { name, data: ArrayClass.from(values, wide ? (v) => BigInt(v) : Number), dims: feed.dims, type };
+    return { name, data: ArrayClass.from(values, (v) => convert(v)), dims: feed.dims, type };
   } catch (e) {
     throw new TypeError(`run: input '${name}' is ${type}: ${e.message}`);
   }
