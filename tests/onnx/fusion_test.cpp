@@ -101,3 +101,26 @@ TEST_CASE("SiLU is not fused when the conv's output is read elsewhere too") {
   CHECK(live_nodes(*o, "Mul") == 1);
   CHECK(run_on(o, silu_input()) == run_on(load_fusing(other, false), silu_input()));
 }
+
+TEST_CASE("a binary op followed by Relu or Clip carries it fused, with the unfused graph's bits") {
+  // Add, Sub and Mul apply it in their own pass, the others in a second one over their output.
+  std::vector<float> k(3);
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = 0.75f * float(i) - 0.6f;
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"}) {
+    for (bool clip : {false, true}) {
+      INFO(std::string(op) << (clip ? " + Clip" : " + Relu"));
+      onnx_model_builder m;
+      m.input("x", {1, 3, 6, 6}).initializer("k", {1, 3, 1, 1}, k).node(op, {"x", "k"}, {"z"}, {}, "op");
+      if (clip) m.initializer("lo", {}, {-0.5f}).initializer("hi", {}, {1.5f}).node("Clip", {"z", "lo", "hi"}, {"y"}, {}, "act");
+      else m.node("Relu", {"z"}, {"y"}, {}, "act");
+      m.output("y");
+      auto fused = load_fusing(m);
+      auto plain = load_fusing(m, false);
+      CHECK(live_nodes(*fused, clip ? "Clip" : "Relu") == 0);
+      CHECK(live_nodes(*plain, clip ? "Clip" : "Relu") == 1);
+      const auto a = run_on(fused, silu_input()), b = run_on(plain, silu_input());
+      REQUIRE(a.size() == b.size());
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    }
+  }
+}

@@ -213,6 +213,14 @@ struct then_fn {
   template <class V> TESSERA_ALWAYS_INLINE V operator()(const V& a, const V& b) const { return act(f(a, b)); }
 };
 
+// Fused: the activation in the same pass (what the Add+activation fusion of residual blocks
+// produces). Every other op applies it as a second pass over the output, with the same values
+// (relu and clip are exact): each fused pair is another SIMD instantiation of the kernel, in
+// every translation unit holding the ops.
+template <class F>
+inline constexpr bool fuses_in_one_pass = std::is_same_v<F, kernels::add_fn> || std::is_same_v<F, kernels::sub_fn> ||
+                                          std::is_same_v<F, kernels::mul_fn>;
+
 template <class T, class F>
 status float_binary_with(const any_view& out, const any_view& a, const any_view& b, F f, kernels::activation act,
                          float clip_min, float clip_max) {
@@ -220,10 +228,17 @@ status float_binary_with(const any_view& out, const any_view& a, const any_view&
   to_memory_order(v);
   const TensorView<T> o = v[0].as<T>();
   const TensorView<const T> x = v[1].as<const T>(), y = v[2].as<const T>();
-  if (act == kernels::activation::relu) return kernels::zip(o, x, y, then_fn<F, kernels::relu_fn>{f, {}});
-  if (act == kernels::activation::clip)
-    return kernels::zip(o, x, y, then_fn<F, kernels::clip_fn<T>>{f, {static_cast<T>(clip_min), static_cast<T>(clip_max)}});
-  return kernels::zip(o, x, y, f);
+  const kernels::clip_fn<T> clip{static_cast<T>(clip_min), static_cast<T>(clip_max)};
+  if constexpr (fuses_in_one_pass<F>) {
+    if (act == kernels::activation::relu) return kernels::zip(o, x, y, then_fn<F, kernels::relu_fn>{f, {}});
+    if (act == kernels::activation::clip) return kernels::zip(o, x, y, then_fn<F, kernels::clip_fn<T>>{f, clip});
+    return kernels::zip(o, x, y, f);
+  } else {
+    TESSERA_TRY(kernels::zip(o, x, y, f));
+    if (act == kernels::activation::relu) return kernels::map(o, o, kernels::relu_fn{}, "relu");
+    if (act == kernels::activation::clip) return kernels::map(o, o, clip, "clip");
+    return {};
+  }
 }
 
 template <class T>
