@@ -55,8 +55,9 @@ inline dtype activation_type(dtype t) {
 }
 
 inline std::string quant_dot_kernel_name(dtype weight) {
-  // WebAssembly SIMD128 kernels cover the Q8_0-activation formats only.
-  const bool generic = std::string_view(detail::quant::dot_isa) == "wasm_simd128" && activation_type(weight) != dtype::q8_0;
+  // WebAssembly SIMD128 kernels cover the Q8_0-activation formats, Q4_K and Q6_K.
+  const bool generic = std::string_view(detail::quant::dot_isa) == "wasm_simd128" && activation_type(weight) != dtype::q8_0 &&
+                       weight != dtype::q4_k && weight != dtype::q6_k;
   return std::string(dtype_name(weight)) + "_" + dtype_name(activation_type(weight)) + "_dot__" + (generic ? "generic" : detail::quant::dot_isa);
 }
 

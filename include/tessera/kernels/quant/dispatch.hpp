@@ -1,7 +1,7 @@
 // Quantization part: which dot kernel this build runs for each weight format, and its name.
 // An ISA's kernels are selected when the build targets it (AVX2 also serves AVX-512 builds;
-// WebAssembly SIMD128 has kernels for the Q8_0-activation formats); everything else runs the
-// generic bodies.
+// WebAssembly SIMD128 has kernels for the Q8_0-activation formats, Q4_K and Q6_K); everything
+// else runs the generic bodies.
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 
@@ -30,7 +30,7 @@ TESSERA_ALWAYS_INLINE void dot_kernel(std::size_t nb, const Block* const* w, con
 #if TESSERA_QUANT_AVX2
   avx2::dot<Block, R, NT>(nb, w, a, out);
 #elif TESSERA_QUANT_WASM
-  if constexpr (std::is_same_v<typename format<Block>::act, block_q8_0>) wasm128::dot<Block, R, NT>(nb, w, a, out);
+  if constexpr (wasm128::has_kernel<Block>) wasm128::dot<Block, R, NT>(nb, w, a, out);
   else generic::dot_tile<Block, R, NT>(nb, w, a, out);
 #else
   generic::dot_tile<Block, R, NT>(nb, w, a, out);

@@ -1,6 +1,7 @@
 // Quantization part: WebAssembly SIMD128 dot kernels for the symmetric 32-blocks (Q8_0, Q4_0,
-// Q5_0) against Q8_0 activations, the formats LLMs in the browser are mostly shipped in. The
-// other formats run the generic bodies.
+// Q5_0) against Q8_0 activations, and for Q4_K and Q6_K (Q4_K_M files, most published GGUFs)
+// against Q8_K: the formats LLMs in the browser are mostly shipped in. The other formats
+// (Q4_1, Q5_1, Q5_K) run the generic bodies.
 //
 // Products of bytes go through i16x8.extmul (8 products per instruction) and
 // i32x4.extadd_pairwise; two products are summed in int16 first, which cannot overflow: the
@@ -101,6 +102,147 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_0* const* a, floa
     TESSERA_QUANT_WASM_UNROLL
     for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = hsum(acc[r][t]);
 }
+
+// ---- K-quants against Q8_K -------------------------------------------------------------
+// Integer sums per super-block as the generic bodies form them (exact), then the same float
+// expression per block: the results equal dot_generic.hpp's bit for bit.
+
+TESSERA_ALWAYS_INLINE std::int32_t hsum_i32(v128_t v) {
+  return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) +
+         wasm_i32x4_extract_lane(v, 3);
+}
+
+// sum(w[i] * x[i]) over 16 codes as four int32 partial sums; two products share an int16 lane:
+// |w x| <= 32 * 128 for Q6_K's codes, so a pair stays within 8192.
+TESSERA_ALWAYS_INLINE v128_t dot16(v128_t w, v128_t x) {
+  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w, x), wasm_i16x8_extmul_high_i8x16(w, x)));
+}
+// The same over 32 codes in two halves, four products per int16 lane: Q4_K's codes are 0..15,
+// so four stay within 4 * 15 * 128 = 7680.
+TESSERA_ALWAYS_INLINE v128_t dot32_small(v128_t w0, v128_t x0, v128_t w1, v128_t x1) {
+  const v128_t p0 = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w0, x0), wasm_i16x8_extmul_high_i8x16(w0, x0));
+  const v128_t p1 = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w1, x1), wasm_i16x8_extmul_high_i8x16(w1, x1));
+  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(p0, p1));
+}
+
+// Q4_K: per 64 values, the low nibbles of 32 bytes are sub-block 2c and the high nibbles 2c + 1,
+// each dot weighted by its 6-bit scale; the mins come in through the activations' 16-sums.
+template <class Block, std::size_t R, std::size_t NT>
+  requires std::is_same_v<Block, block_q4_k>
+void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
+  float acc[R][NT] = {};
+  const v128_t low4 = wasm_i8x16_splat(0x0f);
+  for (std::size_t b = 0; b < nb; ++b) {
+    int sc[R][8], mn[R][8];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t r = 0; r < R; ++r)
+      for (int j = 0; j < 8; ++j) scale_min_k4(j, w[r][b].scales, sc[r][j], mn[r][j]);
+    v128_t sum[R][NT];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t r = 0; r < R; ++r)
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t t = 0; t < NT; ++t) sum[r][t] = wasm_i32x4_splat(0);
+    for (int c = 0; c < 4; ++c) {
+      v128_t lo0[R], lo1[R], hi0[R], hi1[R];
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t r = 0; r < R; ++r) {
+        const v128_t p0 = wasm_v128_load(w[r][b].qs + 32 * c), p1 = wasm_v128_load(w[r][b].qs + 32 * c + 16);
+        lo0[r] = wasm_v128_and(p0, low4);
+        lo1[r] = wasm_v128_and(p1, low4);
+        hi0[r] = wasm_u8x16_shr(p0, 4);
+        hi1[r] = wasm_u8x16_shr(p1, 4);
+      }
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t t = 0; t < NT; ++t) {
+        const std::int8_t* x = a[t][b].qs + 64 * c;
+        const v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 16), x2 = wasm_v128_load(x + 32), x3 = wasm_v128_load(x + 48);
+        TESSERA_QUANT_WASM_UNROLL
+        for (std::size_t r = 0; r < R; ++r) {
+          const v128_t s_lo = wasm_i32x4_mul(dot32_small(lo0[r], x0, lo1[r], x1), wasm_i32x4_splat(sc[r][2 * c]));
+          const v128_t s_hi = wasm_i32x4_mul(dot32_small(hi0[r], x2, hi1[r], x3), wasm_i32x4_splat(sc[r][2 * c + 1]));
+          sum[r][t] = wasm_i32x4_add(sum[r][t], wasm_i32x4_add(s_lo, s_hi));
+        }
+      }
+    }
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      const block_q8_k& x = a[t][b];
+      int pair_sums[8];
+      for (int j = 0; j < 8; ++j) pair_sums[j] = x.bsums[2 * j] + x.bsums[2 * j + 1];
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t r = 0; r < R; ++r) {
+        int sum_min = 0;
+        for (int j = 0; j < 8; ++j) sum_min += mn[r][j] * pair_sums[j];
+        const float d = half_to_float(w[r][b].d), dmin = half_to_float(w[r][b].dmin);
+        acc[r][t] += x.d * (d * static_cast<float>(hsum_i32(sum[r][t])) - dmin * static_cast<float>(sum_min));
+      }
+    }
+  }
+  TESSERA_QUANT_WASM_UNROLL
+  for (std::size_t r = 0; r < R; ++r)
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = acc[r][t];
+}
+
+// Q6_K: codes decoded to -32..31 sixteen at a time (4 low bits from ql, 2 high from qh), each
+// group of 16 one sub-block with its int8 scale.
+template <class Block, std::size_t R, std::size_t NT>
+  requires std::is_same_v<Block, block_q6_k>
+void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
+  float acc[R][NT] = {};
+  const v128_t low4 = wasm_i8x16_splat(0x0f), three = wasm_i8x16_splat(3), offset = wasm_i8x16_splat(32);
+  for (std::size_t b = 0; b < nb; ++b) {
+    v128_t sum[R][NT];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t r = 0; r < R; ++r)
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t t = 0; t < NT; ++t) sum[r][t] = wasm_i32x4_splat(0);
+    for (int h = 0; h < 2; ++h)
+      for (int half = 0; half < 2; ++half) {
+        const int l = 16 * half;
+        v128_t q[R][4];  // elements 128h + 32k + l .. + 15, sub-block 8h + 2k + half
+        TESSERA_QUANT_WASM_UNROLL
+        for (std::size_t r = 0; r < R; ++r) {
+          const Block& wb = w[r][b];
+          const v128_t lo = wasm_v128_load(wb.ql + 64 * h + l), hi = wasm_v128_load(wb.ql + 64 * h + 32 + l);
+          const v128_t top = wasm_v128_load(wb.qh + 32 * h + l);
+          const auto high2 = [&](int shift) { return wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(top, shift), three), 4); };
+          q[r][0] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(lo, low4), high2(0)), offset);
+          q[r][1] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(hi, low4), high2(2)), offset);
+          q[r][2] = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(lo, 4), high2(4)), offset);
+          q[r][3] = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(hi, 4), high2(6)), offset);
+        }
+        TESSERA_QUANT_WASM_UNROLL
+        for (std::size_t t = 0; t < NT; ++t) {
+          const std::int8_t* x = a[t][b].qs + 128 * h + l;
+          const v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 32), x2 = wasm_v128_load(x + 64), x3 = wasm_v128_load(x + 96);
+          TESSERA_QUANT_WASM_UNROLL
+          for (std::size_t r = 0; r < R; ++r) {
+            const std::int8_t* s = w[r][b].scales + 8 * h + half;
+            v128_t p = wasm_i32x4_mul(dot16(q[r][0], x0), wasm_i32x4_splat(s[0]));
+            p = wasm_i32x4_add(p, wasm_i32x4_mul(dot16(q[r][1], x1), wasm_i32x4_splat(s[2])));
+            p = wasm_i32x4_add(p, wasm_i32x4_mul(dot16(q[r][2], x2), wasm_i32x4_splat(s[4])));
+            p = wasm_i32x4_add(p, wasm_i32x4_mul(dot16(q[r][3], x3), wasm_i32x4_splat(s[6])));
+            sum[r][t] = wasm_i32x4_add(sum[r][t], p);
+          }
+        }
+      }
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t)
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t r = 0; r < R; ++r)
+        acc[r][t] += half_to_float(w[r][b].d) * a[t][b].d * static_cast<float>(hsum_i32(sum[r][t]));
+  }
+  TESSERA_QUANT_WASM_UNROLL
+  for (std::size_t r = 0; r < R; ++r)
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = acc[r][t];
+}
+
+// The weight formats with a kernel here (dispatch.hpp runs the generic bodies for the others).
+template <class Block>
+inline constexpr bool has_kernel = std::is_same_v<typename format<Block>::act, block_q8_0> || std::is_same_v<Block, block_q4_k> ||
+                                   std::is_same_v<Block, block_q6_k>;
 
 }  // namespace tessera::kernels::detail::quant::wasm128
 
