@@ -42,6 +42,7 @@ async function wllama({ threads, model, context }) {
       let timings = null;
       let usage = null;
       // cache_prompt false: every repetition feeds the whole prompt again, as tessera's reset() makes it.
+      // Greedy: `temp` is llama.cpp's sampling field, `temperature` the OpenAI-style one; both set.
       const stream = await w.createCompletion({ prompt, max_tokens: tokens, temp: 0, temperature: 0, ignore_eos: true,
         cache_prompt: false, stream: true });
       for await (const chunk of stream) {

@@ -33,8 +33,8 @@ export function float16Bits(value) {
   if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);  // Inf, NaN (quiet)
   const e = exponent - 112;  // rebiased: 127 - 15
   if (e >= 0x1f) return sign | 0x7c00;  // beyond 65504: Inf
-  const [bits, shift] = e > 0 ? [(e << 10) | (mantissa >>> 13), 13] : [0, 14 - e];
   if (e <= 0) {  // subnormal (or zero): the implicit bit joins the mantissa
+    const shift = 14 - e;
     if (shift > 24) return sign;
     const m = mantissa | 0x800000;
     const h = m >>> shift;
@@ -42,6 +42,7 @@ export function float16Bits(value) {
     const half = 2 ** (shift - 1);
     return sign | (h + (rest > half || (rest === half && (h & 1)) ? 1 : 0));
   }
+  const bits = (e << 10) | (mantissa >>> 13);
   const rest = mantissa & 0x1fff;
   // A carry out of the mantissa steps the exponent, to Inf at the top: still the right value.
   return sign | (bits + (rest > 0x1000 || (rest === 0x1000 && (bits & 1)) ? 1 : 0));

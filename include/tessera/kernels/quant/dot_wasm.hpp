@@ -48,17 +48,23 @@ TESSERA_ALWAYS_INLINE codes32 codes(const block_q5_0& b) {
   return {wasm_v128_load(q), wasm_v128_load(q + 16)};
 }
 
-// Whether four products of a weight and an activation code fit an int16 lane.
+// Whether four products of a weight and an activation code fit an int16 lane: Q4_0's and Q5_0's
+// codes are within [-16, 15], Q4_K's within [0, 15] (activations [-128, 127]: at most 4 * 2048).
 template <class Block>
-inline constexpr bool small_codes = !std::is_same_v<Block, block_q8_0>;
+inline constexpr bool small_codes = !std::is_same_v<Block, block_q8_0> && !std::is_same_v<Block, block_q6_k>;
+
+// sum(w[i] * x[i]) over 16 codes as int16 pairs (any int8 codes: 2 * 128 * 128 fits).
+TESSERA_ALWAYS_INLINE v128_t pair_products(v128_t w, v128_t x) {
+  return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w, x), wasm_i16x8_extmul_high_i8x16(w, x));
+}
+// The same as four int32 partial sums.
+TESSERA_ALWAYS_INLINE v128_t dot16(v128_t w, v128_t x) { return wasm_i32x4_extadd_pairwise_i16x8(pair_products(w, x)); }
 
 // sum(w[i] * x[i]) over the 32 codes, as four int32 partial sums.
 template <class Block>
 TESSERA_ALWAYS_INLINE v128_t dot32(const codes32& w, const codes32& x) {
-  const v128_t lo = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w.lo, x.lo), wasm_i16x8_extmul_high_i8x16(w.lo, x.lo));
-  const v128_t hi = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w.hi, x.hi), wasm_i16x8_extmul_high_i8x16(w.hi, x.hi));
-  if constexpr (small_codes<Block>) return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(lo, hi));
-  else return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(lo), wasm_i32x4_extadd_pairwise_i16x8(hi));
+  if constexpr (small_codes<Block>) return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(pair_products(w.lo, x.lo), pair_products(w.hi, x.hi)));
+  else return wasm_i32x4_add(dot16(w.lo, x.lo), dot16(w.hi, x.hi));
 }
 
 TESSERA_ALWAYS_INLINE float hsum(v128_t v) {
@@ -112,19 +118,6 @@ TESSERA_ALWAYS_INLINE std::int32_t hsum_i32(v128_t v) {
          wasm_i32x4_extract_lane(v, 3);
 }
 
-// sum(w[i] * x[i]) over 16 codes as four int32 partial sums; two products share an int16 lane:
-// |w x| <= 32 * 128 for Q6_K's codes, so a pair stays within 8192.
-TESSERA_ALWAYS_INLINE v128_t dot16(v128_t w, v128_t x) {
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w, x), wasm_i16x8_extmul_high_i8x16(w, x)));
-}
-// The same over 32 codes in two halves, four products per int16 lane: Q4_K's codes are 0..15,
-// so four stay within 4 * 15 * 128 = 7680.
-TESSERA_ALWAYS_INLINE v128_t dot32_small(v128_t w0, v128_t x0, v128_t w1, v128_t x1) {
-  const v128_t p0 = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w0, x0), wasm_i16x8_extmul_high_i8x16(w0, x0));
-  const v128_t p1 = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w1, x1), wasm_i16x8_extmul_high_i8x16(w1, x1));
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(p0, p1));
-}
-
 // Q4_K: per 64 values, the low nibbles of 32 bytes are sub-block 2c and the high nibbles 2c + 1,
 // each dot weighted by its 6-bit scale; the mins come in through the activations' 16-sums.
 template <class Block, std::size_t R, std::size_t NT>
@@ -158,8 +151,8 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
         const v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 16), x2 = wasm_v128_load(x + 32), x3 = wasm_v128_load(x + 48);
         TESSERA_QUANT_WASM_UNROLL
         for (std::size_t r = 0; r < R; ++r) {
-          const v128_t s_lo = wasm_i32x4_mul(dot32_small(lo0[r], x0, lo1[r], x1), wasm_i32x4_splat(sc[r][2 * c]));
-          const v128_t s_hi = wasm_i32x4_mul(dot32_small(hi0[r], x2, hi1[r], x3), wasm_i32x4_splat(sc[r][2 * c + 1]));
+          const v128_t s_lo = wasm_i32x4_mul(dot32<Block>({lo0[r], lo1[r]}, {x0, x1}), wasm_i32x4_splat(sc[r][2 * c]));
+          const v128_t s_hi = wasm_i32x4_mul(dot32<Block>({hi0[r], hi1[r]}, {x2, x3}), wasm_i32x4_splat(sc[r][2 * c + 1]));
           sum[r][t] = wasm_i32x4_add(sum[r][t], wasm_i32x4_add(s_lo, s_hi));
         }
       }
