@@ -336,6 +336,27 @@ TEST_CASE("prepacked B matches the reference, skinny and blocked") {
     c.tb = tb;
     run_case(c, g, &pool, true);
   }
+  // Packed into the caller's storage, with and without a pool: the same panels as pack().
+  tessera::runtime::thread_pool two(2);
+  for (transpose tb : kTrans) {
+    const std::size_t K = 600, N = 37;  // several KC blocks, a partial panel
+    std::vector<float> B(K * N);
+    for (std::size_t i = 0; i < B.size(); ++i) B[i] = static_cast<float>(i % 97) - 48.0f;
+    const std::ptrdiff_t ldb = tb == transpose::no ? static_cast<std::ptrdiff_t>(N) : static_cast<std::ptrdiff_t>(K);
+    const auto owned = k::packed_b_f32::pack(K, N, B.data(), ldb, tb);
+    REQUIRE(owned.ok());
+    const std::size_t floats = k::packed_b_f32::storage_floats(K, N);
+    tessera::aligned_buffer<float> storage;
+    REQUIRE(storage.allocate(floats).ok());
+    for (tessera::runtime::thread_pool* p : {static_cast<tessera::runtime::thread_pool*>(nullptr), &two}) {
+      std::fill_n(storage.data(), floats, -1.0f);
+      const auto view = k::packed_b_f32::pack_into(storage.data(), K, N, B.data(), ldb, tb, p);
+      REQUIRE(view.ok());
+      CHECK(view->data() == storage.data());
+      CHECK(view->padded_cols() * K == floats);
+      CHECK(std::equal(storage.data(), storage.data() + floats, owned->data()));
+    }
+  }
   // An empty packed matrix is valid.
   auto empty = k::packed_b_f32::pack(0, 5, nullptr, 5, transpose::no);
   REQUIRE(empty.ok());

@@ -6,13 +6,15 @@
 //   kernels::matvec(y, *W, x);                          // y[N] = W x        (generation)
 //   kernels::matmul(Y, N, *W, X, K, M);                 // Y[M,N] = X[M,K] W^T (prompt)
 //
-// Weight formats: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k. Products
-// never dequantize a matrix: the activations are quantized the way ggml quantizes them (Q8_0
-// for q8_0/q4_0/q5_0, Q8_1 for q4_1/q5_1, Q8_K for the K-quants; float types take f32) into
-// scratch from the caller's arena (else thread_arena()), then each weight row is multiplied
-// block by block in integers. matmul reads each weight row once per group of tokens (the dot
-// kernels take several activation rows at once) and a chunk of rows stays in cache while all
-// tokens pass over it. Both split the output rows over the pool's threads.
+// Weight formats: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k. Generation
+// and short batches never dequantize a matrix: the activations are quantized the way ggml
+// quantizes them (Q8_0 for q8_0/q4_0/q5_0, Q8_1 for q4_1/q5_1, Q8_K for the K-quants; float
+// types take f32) into scratch from the caller's arena (else thread_arena()), then each weight
+// row is multiplied block by block in integers; matmul reads each weight row once per group of
+// tokens and a chunk of rows stays in cache while all tokens pass over it. A matmul of at least
+// 32 rows (a prompt) instead dequantizes a panel of weight rows at a time into scratch and
+// multiplies it by gemm_f32: f32 products of the stored weights, as BLAS-backed engines do,
+// twice the integer tiles' speed there. Both split the output rows over the pool's threads.
 //
 // Kernel names (quant_dot_kernel_name): <weight>_<activation>_dot__<isa>, e.g.
 // "q4_k_q8_k_dot__avx2"; the isa is avx2 (AVX2 and AVX-512 builds) or generic.

@@ -34,7 +34,7 @@ namespace tessera::llm {
 
 struct session_options {
   std::uint32_t context = 0;   // positions the KV cache holds; 0: the model's, at most 4096
-  std::uint32_t batch = 32;    // tokens per forward pass when feeding a prompt
+  std::uint32_t batch = 64;    // tokens per forward pass when feeding a prompt (32 or more: kernels::matmul's f32 GEMM path)
   kv_cache_type kv_type = kv_cache_type::f32;
   runtime::thread_pool* pool = nullptr;  // nullptr: runtime::default_pool()
 };

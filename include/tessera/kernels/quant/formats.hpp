@@ -147,21 +147,29 @@ inline void dequantize_block(const block_q8_0& b, float* y) {
   const float d = half_to_float(b.d);
   for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(b.qs[i]);
 }
+// The 4- and 5-bit 32-blocks: low nibbles are elements 0-15, high nibbles 16-31, bit i of qh
+// (Q5) the fifth bit of element i. Two straight loops rather than codes_of's interleaved one,
+// so that they vectorize (prompts dequantize every weight row, driver.hpp).
 template <class B>
-  requires(std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0>)
+  requires(std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0> || std::is_same_v<B, block_q4_1> ||
+           std::is_same_v<B, block_q5_1>)
 inline void dequantize_block(const B& b, float* y) {
-  std::int8_t q[32];
-  codes_of(b, q);
+  constexpr bool five = std::is_same_v<B, block_q5_0> || std::is_same_v<B, block_q5_1>;
+  constexpr bool with_min = std::is_same_v<B, block_q4_1> || std::is_same_v<B, block_q5_1>;
+  constexpr int offset = with_min ? 0 : (five ? 16 : 8);
+  std::uint32_t h = 0;
+  if constexpr (five) h = fifth_bits_of(b.qh);
   const float d = half_to_float(b.d);
-  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(q[i]);
-}
-template <class B>
-  requires(std::is_same_v<B, block_q4_1> || std::is_same_v<B, block_q5_1>)
-inline void dequantize_block(const B& b, float* y) {
-  std::uint8_t q[32];
-  codes_of(b, q);
-  const float d = half_to_float(b.d), m = half_to_float(b.m);
-  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(q[i]) + m;
+  const float m = [&] {
+    if constexpr (with_min) return half_to_float(b.m);
+    else return 0.0f;
+  }();
+  const auto value = [&](int code) {
+    if constexpr (with_min) return d * static_cast<float>(code) + m;
+    else return d * static_cast<float>(code - offset);
+  };
+  for (int i = 0; i < 16; ++i) y[i] = value((b.qs[i] & 0x0f) | static_cast<int>(((h >> i) & 1u) << 4));
+  for (int i = 0; i < 16; ++i) y[i + 16] = value((b.qs[i] >> 4) | static_cast<int>(((h >> (i + 16)) & 1u) << 4));
 }
 template <class B>
   requires(std::is_same_v<B, block_q4_k> || std::is_same_v<B, block_q5_k>)
@@ -200,5 +208,12 @@ template <class Block>
 inline void dequantize_blocks(const Block* b, float* y, std::size_t blocks) {
   for (std::size_t i = 0; i < blocks; ++i) dequantize_block(b[i], y + i * elements_of<Block>);
 }
+#if defined(__F16C__)
+inline void dequantize_blocks(const f16* b, float* y, std::size_t n) {  // 8 at a time
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))));
+  for (; i < n; ++i) y[i] = half_to_float(b[i]);
+}
+#endif
 
 }  // namespace tessera::kernels::detail::quant
