@@ -171,27 +171,46 @@ inline void dequantize_block(const B& b, float* y) {
   for (int i = 0; i < 16; ++i) y[i] = value((b.qs[i] & 0x0f) | static_cast<int>(((h >> i) & 1u) << 4));
   for (int i = 0; i < 16; ++i) y[i + 16] = value((b.qs[i] >> 4) | static_cast<int>(((h >> (i + 16)) & 1u) << 4));
 }
+// K-quants: per 64 values, the low nibbles of 32 bytes are sub-block 2c and the high nibbles
+// 2c + 1 (Q5_K: bits 2c and 2c + 1 of qh their fifth bits); Q6_K's four 32-value groups of a
+// half come from ql's nibbles and qh's bit pairs. Decoded straight into floats, one
+// sub-block per loop, so that the loops vectorize.
 template <class B>
   requires(std::is_same_v<B, block_q4_k> || std::is_same_v<B, block_q5_k>)
 inline void dequantize_block(const B& b, float* y) {
-  std::uint8_t q[256];
-  codes_of(b, q);
   const float d = half_to_float(b.d), dmin = half_to_float(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    int sc = 0, m = 0;
-    scale_min_k4(j, b.scales, sc, m);
-    const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
-    for (int i = 0; i < 32; ++i) y[32 * j + i] = ds * static_cast<float>(q[32 * j + i]) - dm;
+  for (int c = 0; c < 4; ++c) {
+    const std::uint8_t* qs = b.qs + 32 * c;
+    for (int half = 0; half < 2; ++half) {
+      const int j = 2 * c + half, shift = 4 * half;
+      int sc = 0, m = 0;
+      scale_min_k4(j, b.scales, sc, m);
+      const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
+      float* out = y + 32 * j;
+      for (int l = 0; l < 32; ++l) {
+        int code = (qs[l] >> shift) & 0x0f;
+        if constexpr (std::is_same_v<B, block_q5_k>) code |= ((b.qh[l] >> j) & 1) << 4;
+        out[l] = ds * static_cast<float>(code) - dm;
+      }
+    }
   }
 }
 inline void dequantize_block(const block_q6_k& b, float* y) {
-  std::int8_t q[256];
-  codes_of(b, q);
   const float d = half_to_float(b.d);
-  for (int j = 0; j < 16; ++j) {
-    const float ds = d * static_cast<float>(b.scales[j]);
-    for (int i = 0; i < 16; ++i) y[16 * j + i] = ds * static_cast<float>(q[16 * j + i]);
-  }
+  for (int h = 0; h < 2; ++h)
+    for (int g = 0; g < 4; ++g) {  // values 128h + 32g + l: nibble g / 2 of ql[64h + 32(g % 2) + l]
+      const std::uint8_t* ql = b.ql + 64 * h + 32 * (g % 2);
+      const std::uint8_t* qh = b.qh + 32 * h;
+      const int shift = 4 * (g / 2);
+      for (int half = 0; half < 2; ++half) {  // sub-blocks of 16, each with its scale
+        const float ds = d * static_cast<float>(b.scales[8 * h + 2 * g + half]);
+        float* out = y + 128 * h + 32 * g + 16 * half;
+        for (int l = 16 * half; l < 16 * half + 16; ++l) {
+          const int code = (((ql[l] >> shift) & 0x0f) | (((qh[l] >> (2 * g)) & 3) << 4)) - 32;
+          out[l - 16 * half] = ds * static_cast<float>(code);
+        }
+      }
+    }
 }
 inline void dequantize_block(const block_q8_1& b, float* y) {
   const float d = half_to_float(b.d);
