@@ -183,8 +183,8 @@ TEST_CASE("prompt-sized matmuls multiply the dequantized weights in f32, with st
     CAPTURE(type_name);
     const std::size_t block = std::max<std::size_t>(traits_of(t).block_elements, traits_of(kernels::activation_type(t)).block_elements);
     // K = 4096 values cap a panel at 32 rows (kPanelFloats / K): N = 70 spans several, the last partial.
-    for (const auto& [K, M] : {std::pair{2 * block, std::size_t{32}}, std::pair{std::size_t{4096}, std::size_t{53}}}) {
-      const std::size_t N = 70, ldx = K + 3, ldy = N + 5;
+    for (const auto& shape : {std::pair{2 * block, std::size_t{32}}, std::pair{std::size_t{4096}, std::size_t{53}}}) {
+      const std::size_t K = shape.first, M = shape.second, N = 70, ldx = K + 3, ldy = N + 5;
       CAPTURE(K);
       CAPTURE(M);
       const std::vector<float> w = test::random_floats(N * K, -1, 1, g);
