@@ -254,6 +254,171 @@ TEST_CASE("non-finite values poison their block: products with it are NaN, other
   }
 }
 
+#if TESSERA_QUANT_WASM || TESSERA_QUANT_NEON
+namespace isa_tiles {
+
+// Four weight rows and four activation rows of K values for the ISA kernels' tests: an
+// all-zero block and a block dominated by one large value; `extremes` adds subnormal f16
+// scales (weight row 2) and an infinite activation (row 2: NaN and inf products).
+struct inputs {
+  std::vector<float> w, x;
+  std::vector<std::uint8_t> wq, xq;
+};
+inputs make_inputs(dtype t, std::size_t K, test::rng& g, bool extremes) {
+  inputs in{test::random_floats(4 * K, -1, 1, g), test::random_floats(4 * K, -2, 2, g), {}, {}};
+  for (std::size_t i = 0; i < 64; ++i) in.w[K + i] = 0.0f;
+  if (extremes) {
+    for (std::size_t i = 0; i < K; ++i) in.w[2 * K + i] *= 1e-5f;
+    in.x[2 * K + 5] = std::numeric_limits<float>::infinity();
+  }
+  in.w[3 * K + 40] = 3e4f;
+  in.wq = quantized(t, in.w);
+  in.xq = quantized(kernels::activation_type(t), in.x);
+  return in;
+}
+
+}  // namespace isa_tiles
+#endif
+
+#if TESSERA_QUANT_WASM
+namespace wasm_tiles {
+namespace q = kernels::detail::quant;
+
+// wasm128::dot against generic::dot_tile on one R x NT tile: the same bits (NaN as NaN).
+template <class Block, std::size_t R, std::size_t NT>
+void check_tile(const Block* w, const typename q::format<Block>::act* a, std::size_t nb, std::size_t act_row_blocks) {
+  using Act = typename q::format<Block>::act;
+  const Block* rows[R];
+  const Act* acts[NT];
+  for (std::size_t r = 0; r < R; ++r) rows[r] = w + r * nb;
+  for (std::size_t t = 0; t < NT; ++t) acts[t] = a + t * act_row_blocks;
+  float simd[R * NT], generic[R * NT];
+  q::wasm128::dot<Block, R, NT>(nb, rows, acts, simd);
+  q::generic::dot_tile<Block, R, NT>(nb, rows, acts, generic);
+  for (std::size_t k = 0; k < R * NT; ++k) {
+    CAPTURE(R);
+    CAPTURE(NT);
+    CAPTURE(k);
+    if (std::isnan(generic[k])) CHECK(std::isnan(simd[k]));
+    else CHECK(std::memcmp(&simd[k], &generic[k], sizeof(float)) == 0);
+  }
+}
+
+}  // namespace wasm_tiles
+
+TEST_CASE("WASM SIMD128 kernels give the generic bodies' bits for every format and tile shape") {
+  namespace q = kernels::detail::quant;
+  test::rng g(15);
+  const std::size_t K = 768;  // 3 K-quant super-blocks, 24 32-blocks
+  for (dtype t : kWeightTypes) {
+    if (traits_of(t).is_float) continue;
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    const isa_tiles::inputs in = isa_tiles::make_inputs(t, K, g, /*extremes=*/true);
+    const std::vector<std::uint8_t>&wq = in.wq, &xq = in.xq;
+    q::visit_weight_type(t, [&](auto block) {
+      using B = decltype(block);
+      using Act = typename q::format<B>::act;
+      if constexpr (!std::is_same_v<Act, float>) {
+        static_assert(q::wasm128::has_kernel<B>);
+        const auto* wb = reinterpret_cast<const B*>(wq.data());
+        const auto* ab = reinterpret_cast<const Act*>(xq.data());
+        const std::size_t nb = K / B::elements, act_blocks = K / Act::elements;
+        wasm_tiles::check_tile<B, 4, 1>(wb, ab, nb, act_blocks);
+        wasm_tiles::check_tile<B, 2, 4>(wb, ab, nb, act_blocks);
+        wasm_tiles::check_tile<B, 1, 4>(wb, ab, nb, act_blocks);
+        wasm_tiles::check_tile<B, 1, 1>(wb, ab, nb, act_blocks);
+        wasm_tiles::check_tile<B, 3, 3>(wb, ab, nb, act_blocks);
+      }
+    });
+  }
+}
+
+TEST_CASE("WASM SIMD128 f16 conversion equals the scalar one for all 65536 values") {
+  namespace q = kernels::detail::quant;
+  std::size_t wrong = 0;
+  for (std::uint32_t h = 0; h < 65536; h += 4) {
+    float got[4];
+    wasm_v128_store(got, q::wasm128::half_lanes<4>([&](std::size_t i) { return f16::from_bits(static_cast<std::uint16_t>(h + i)); }));
+    for (std::uint32_t i = 0; i < 4; ++i) {
+      const float want = q::half_to_float(f16::from_bits(static_cast<std::uint16_t>(h + i)));
+      if (std::memcmp(&got[i], &want, sizeof(float)) != 0) ++wrong;
+    }
+  }
+  CHECK(wrong == 0);
+}
+#endif
+
+#if TESSERA_QUANT_NEON
+TEST_CASE("NEON kernels serve every quantized format, the same bits in every tile shape, near the generic bodies") {
+  namespace q = kernels::detail::quant;
+  test::rng g(16);
+  const std::size_t K = 768;  // 3 K-quant super-blocks, 24 32-blocks
+  for (dtype t : kWeightTypes) {
+    if (traits_of(t).is_float) continue;
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    const std::string name = kernels::quant_dot_kernel_name(t);
+    CHECK(name.substr(name.size() - 6) == "__neon");
+    const dtype at = kernels::activation_type(t);
+    const isa_tiles::inputs in = isa_tiles::make_inputs(t, K, g, /*extremes=*/false);
+    const std::vector<float>&w = in.w, &x = in.x;
+    const std::vector<std::uint8_t>&wq = in.wq, &xq = in.xq;
+    // Products are compared with the generic bodies' within float rounding of sum |w a|: the
+    // 32-blocks sum in four lanes, and GCC fuses the K-quants' float expression at -O2 only.
+    std::vector<float> wd(w.size()), xd(x.size());
+    REQUIRE(kernels::dequantize_row(t, wq.data(), wd.data(), wd.size()).ok());
+    REQUIRE(kernels::dequantize_row(at, xq.data(), xd.data(), xd.size()).ok());
+    q::visit_weight_type(t, [&](auto block) {
+      using B = decltype(block);
+      using Act = typename q::format<B>::act;
+      if constexpr (!std::is_same_v<Act, float>) {
+        static_assert(q::neon::has_kernel<B>);
+        const std::size_t nb = K / B::elements;
+        const auto row = [&](std::size_t r) { return reinterpret_cast<const B*>(wq.data()) + r * nb; };
+        const auto act = [&](std::size_t t) { return reinterpret_cast<const Act*>(xq.data()) + t * (K / Act::elements); };
+        const auto check_tile = [&]<std::size_t R, std::size_t NT>() {
+          const B* rows[R];
+          const Act* acts[NT];
+          for (std::size_t r = 0; r < R; ++r) rows[r] = row(r);
+          for (std::size_t t = 0; t < NT; ++t) acts[t] = act(t);
+          float tile[R * NT];
+          q::neon::dot<B, R, NT>(nb, rows, acts, tile);
+          for (std::size_t k = 0; k < R * NT; ++k) {
+            CAPTURE(R);
+            CAPTURE(NT);
+            CAPTURE(k);
+            const std::size_t r = k / NT, t = k % NT;
+            float alone = 0.0f, generic = 0.0f;
+            q::neon::dot<B, 1, 1>(nb, &rows[r], &acts[t], &alone);
+            q::generic::dot_tile<B, 1, 1>(nb, &rows[r], &acts[t], &generic);
+            CHECK(std::memcmp(&tile[k], &alone, sizeof(float)) == 0);
+            double magnitude = 0;
+            for (std::size_t i = 0; i < K; ++i) magnitude += std::fabs(static_cast<double>(wd[r * K + i]) * xd[t * K + i]);
+            CHECK(std::fabs(alone - generic) <= 1e-6 * magnitude);
+          }
+        };
+        check_tile.template operator()<4, 1>();
+        check_tile.template operator()<2, 4>();
+        check_tile.template operator()<1, 3>();
+        check_tile.template operator()<3, 2>();
+      }
+    });
+  }
+}
+
+TEST_CASE("NEON f16 conversion equals the scalar one for all 65536 values") {
+  std::size_t wrong = 0;
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const f16 v = f16::from_bits(static_cast<std::uint16_t>(h));
+    const float got = kernels::detail::quant::neon::half_to_f32(v), want = kernels::detail::quant::half_to_float(v);
+    // fcvt quiets signalling NaNs: any NaN is the same value here.
+    if (std::isnan(want) ? !std::isnan(got) : std::memcmp(&got, &want, sizeof(float)) != 0) ++wrong;
+  }
+  CHECK(wrong == 0);
+}
+#endif
+
 TEST_CASE("bad shapes and types are errors") {
   std::vector<std::uint8_t> bytes(34 * 4);
   CHECK(kernels::make_quant_matrix(dtype::q8_0, 2, 64, bytes).ok());

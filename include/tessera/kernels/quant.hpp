@@ -17,7 +17,8 @@
 // twice the integer tiles' speed there. Both split the output rows over the pool's threads.
 //
 // Kernel names (quant_dot_kernel_name): <weight>_<activation>_dot__<isa>, e.g.
-// "q4_k_q8_k_dot__avx2"; the isa is avx2 (AVX2 and AVX-512 builds) or generic.
+// "q4_k_q8_k_dot__avx2"; the isa is avx2 (AVX2 and AVX-512 builds), wasm_simd128 or neon, or
+// generic where the build has no kernel for the format (dispatch.hpp's has_isa_kernel).
 #pragma once
 
 #define TESSERA_PUBLIC_FRONT
@@ -57,10 +58,9 @@ inline dtype activation_type(dtype t) {
 }
 
 inline std::string quant_dot_kernel_name(dtype weight) {
-  // WebAssembly SIMD128 kernels cover the Q8_0-activation formats, Q4_K and Q6_K.
-  const bool generic = std::string_view(detail::quant::dot_isa) == "wasm_simd128" && activation_type(weight) != dtype::q8_0 &&
-                       weight != dtype::q4_k && weight != dtype::q6_k;
-  return std::string(dtype_name(weight)) + "_" + dtype_name(activation_type(weight)) + "_dot__" + (generic ? "generic" : detail::quant::dot_isa);
+  bool isa = false;
+  detail::quant::visit_weight_type(weight, [&](auto block) { isa = detail::quant::has_isa_kernel<decltype(block)>; });
+  return std::string(dtype_name(weight)) + "_" + dtype_name(activation_type(weight)) + "_dot__" + (isa ? detail::quant::dot_isa : "generic");
 }
 
 // Bytes of a row of n values of type t: an error unless t is a weight or activation format

@@ -1,13 +1,13 @@
-// Quantization part: WebAssembly SIMD128 dot kernels for the symmetric 32-blocks (Q8_0, Q4_0,
-// Q5_0) against Q8_0 activations, and for Q4_K and Q6_K (Q4_K_M files, most published GGUFs)
-// against Q8_K: the formats LLMs in the browser are mostly shipped in. The other formats
-// (Q4_1, Q5_1, Q5_K) run the generic bodies.
+// Quantization part: WebAssembly SIMD128 dot kernels for every quantized weight format: the
+// 32-blocks (Q8_0, Q4_0, Q5_0 against Q8_0 activations; Q4_1, Q5_1 against Q8_1) and the
+// K-quants Q4_K, Q5_K and Q6_K against Q8_K.
 //
-// Products of bytes go through i16x8.extmul (8 products per instruction) and
+// 32-blocks: codes are widened to int16 once per block (a weight block serves NT activation
+// rows, an activation block R weight rows) and i32x4.dot_i16x8 takes them to int32 sums.
+// K-quants: products of bytes go through i16x8.extmul (8 products per instruction) and
 // i32x4.extadd_pairwise; two products are summed in int16 first, which cannot overflow: the
-// activations' codes are within [-127, 127] (quantize.hpp rounds x / (amax / 127)) and the
-// weights' within [-128, 127], so a pair stays within 2 * 128 * 127 = 32512. Q4_0's and Q5_0's
-// smaller codes let four products share an int16 lane.
+// activations' codes are within [-128, 127] and Q6_K's within [-32, 31], so a pair stays within
+// 2 * 128 * 32; Q4_K's and Q5_K's codes (at most 31) let four products share an int16 lane.
 //
 // Same contract as dot_generic.hpp: out[r * NT + t] = dot(w[r], a[t]) for an R x NT tile.
 #include <tessera/detail/internal_check.hpp>
@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #if defined(__wasm_simd128__)
 #define TESSERA_QUANT_WASM 1
@@ -32,26 +33,54 @@
 
 namespace tessera::kernels::detail::quant::wasm128 {
 
-// A block's 32 signed codes: elements 0-15 and 16-31.
+// A block's 32 codes: elements 0-15 and 16-31 (signed, or unsigned below 128 for Q4_1/Q5_1).
 struct codes32 {
   v128_t lo, hi;
 };
 
-TESSERA_ALWAYS_INLINE codes32 codes(const block_q8_0& b) { return {wasm_v128_load(b.qs), wasm_v128_load(b.qs + 16)}; }
-TESSERA_ALWAYS_INLINE codes32 codes(const block_q4_0& b) {
-  const v128_t q = wasm_v128_load(b.qs), eight = wasm_i8x16_splat(8);
-  return {wasm_i8x16_sub(wasm_v128_and(q, wasm_i8x16_splat(0x0f)), eight), wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight)};
+// 16 bytes of nibbles: low nibbles are elements 0-15, high nibbles 16-31.
+TESSERA_ALWAYS_INLINE codes32 nibbles(const std::uint8_t* qs) {
+  const v128_t q = wasm_v128_load(qs);
+  return {wasm_v128_and(q, wasm_i8x16_splat(0x0f)), wasm_u8x16_shr(q, 4)};
 }
-TESSERA_ALWAYS_INLINE codes32 codes(const block_q5_0& b) {
-  std::int8_t q[32];
-  codes_of(b, q);
-  return {wasm_v128_load(q), wasm_v128_load(q + 16)};
+// The fifth bits of Q5_0/Q5_1 codes: byte i is 0x10 where bit i of the 32-bit word is set.
+TESSERA_ALWAYS_INLINE codes32 fifth_bits(const std::uint8_t* qh) {
+  const v128_t word = wasm_v128_load32_splat(qh);
+  // Byte i takes byte i / 8 of the word, then tests bit i % 8. The bytes are spread by three
+  // interleaves (each one instruction, where a general byte shuffle needs its mask built).
+  const v128_t bytes2 = wasm_i8x16_shuffle(word, word, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t bytes4 = wasm_i16x8_shuffle(bytes2, bytes2, 0, 8, 1, 9, 2, 10, 3, 11);
+  const v128_t lo = wasm_i32x4_shuffle(bytes4, bytes4, 0, 4, 1, 5), hi = wasm_i32x4_shuffle(bytes4, bytes4, 2, 6, 3, 7);
+  const v128_t bit = wasm_u64x2_splat(0x8040201008040201ull);
+  const auto spread = [&](v128_t bytes) { return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(bytes, bit), bit), wasm_i8x16_splat(0x10)); };
+  return {spread(lo), spread(hi)};
 }
 
-// Whether four products of a weight and an activation code fit an int16 lane: Q4_0's and Q5_0's
-// codes are within [-16, 15], Q4_K's within [0, 15] (activations [-128, 127]: at most 4 * 2048).
+template <class B>
+  requires(std::is_same_v<B, block_q8_0> || std::is_same_v<B, block_q8_1>)
+TESSERA_ALWAYS_INLINE codes32 codes(const B& b) {
+  return {wasm_v128_load(b.qs), wasm_v128_load(b.qs + 16)};
+}
+TESSERA_ALWAYS_INLINE codes32 codes(const block_q4_0& b) {
+  const codes32 n = nibbles(b.qs);
+  const v128_t eight = wasm_i8x16_splat(8);
+  return {wasm_i8x16_sub(n.lo, eight), wasm_i8x16_sub(n.hi, eight)};
+}
+TESSERA_ALWAYS_INLINE codes32 codes(const block_q5_0& b) {
+  const codes32 n = nibbles(b.qs), h = fifth_bits(b.qh);
+  const v128_t sixteen = wasm_i8x16_splat(16);
+  return {wasm_i8x16_sub(wasm_v128_or(n.lo, h.lo), sixteen), wasm_i8x16_sub(wasm_v128_or(n.hi, h.hi), sixteen)};
+}
+TESSERA_ALWAYS_INLINE codes32 codes(const block_q4_1& b) { return nibbles(b.qs); }
+TESSERA_ALWAYS_INLINE codes32 codes(const block_q5_1& b) {
+  const codes32 n = nibbles(b.qs), h = fifth_bits(b.qh);
+  return {wasm_v128_or(n.lo, h.lo), wasm_v128_or(n.hi, h.hi)};
+}
+
+// Whether four products of a weight and an activation code fit an int16 lane: Q4_K's codes
+// are within [0, 15] and Q5_K's within [0, 31] (activations [-128, 127]: at most 4 * 3968).
 template <class Block>
-inline constexpr bool small_codes = !std::is_same_v<Block, block_q8_0> && !std::is_same_v<Block, block_q6_k>;
+inline constexpr bool small_codes = std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k>;
 
 // sum(w[i] * x[i]) over 16 codes as int16 pairs (any int8 codes: 2 * 128 * 128 fits).
 TESSERA_ALWAYS_INLINE v128_t pair_products(v128_t w, v128_t x) {
@@ -67,46 +96,133 @@ TESSERA_ALWAYS_INLINE v128_t dot32(const codes32& w, const codes32& x) {
   else return wasm_i32x4_add(dot16(w.lo, x.lo), dot16(w.hi, x.hi));
 }
 
-TESSERA_ALWAYS_INLINE float hsum(v128_t v) {
-  const v128_t s = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
-  return wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1);
+// A block's 32 codes widened to int16 (elements 0-7, 8-15, 16-23, 24-31): widened once, a
+// weight block serves NT activation rows and an activation block R weight rows, and each
+// i32x4.dot_i16x8 then takes 8 products to int32 in one instruction.
+struct wide32 {
+  v128_t q[4];
+};
+TESSERA_ALWAYS_INLINE wide32 widen(const codes32& c) {
+  return {{wasm_i16x8_extend_low_i8x16(c.lo), wasm_i16x8_extend_high_i8x16(c.lo), wasm_i16x8_extend_low_i8x16(c.hi),
+           wasm_i16x8_extend_high_i8x16(c.hi)}};
+}
+TESSERA_ALWAYS_INLINE v128_t dot32(const wide32& w, const wide32& x) {
+  return wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.q[0], x.q[0]), wasm_i32x4_dot_i16x8(w.q[1], x.q[1])),
+                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.q[2], x.q[2]), wasm_i32x4_dot_i16x8(w.q[3], x.q[3])));
+}
+
+// Lane i: the sum of the lanes of v[i].
+TESSERA_ALWAYS_INLINE v128_t hsum4_i32(v128_t a, v128_t b, v128_t c, v128_t d) {
+  const v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+  const v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+// f16 bits (the low half of each 32-bit lane) to float, exactly as half_to_float (WASM has no
+// F16C, and the scalar conversion branches): exponent and mantissa moved to float's position
+// read as 2^-112 times the value, normal or subnormal, which one multiply by 2^112 restores;
+// exponent 31 (inf, NaN) is then set to all ones, keeping the mantissa.
+TESSERA_ALWAYS_INLINE v128_t halves_to_floats(v128_t h) {
+  const v128_t magnitude = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t scaled = wasm_f32x4_mul(wasm_i32x4_shl(magnitude, 13), wasm_f32x4_splat(0x1p112f));
+  const v128_t inf_nan = wasm_v128_and(wasm_i32x4_gt(magnitude, wasm_i32x4_splat(0x7bff)), wasm_i32x4_splat(0x7f800000));
+  return wasm_v128_or(wasm_v128_or(scaled, inf_nan), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+}
+// Lane i < N: the float value of half_of(i); lanes past N are 0 (all lanes for N = 1: one
+// value converts faster in scalar code, which branches but needs no vector constants).
+template <std::size_t N, class HalfOf>
+TESSERA_ALWAYS_INLINE v128_t half_lanes(HalfOf&& half_of) {
+  if constexpr (N == 1) {
+    return wasm_f32x4_splat(half_to_float(half_of(0)));
+  } else {
+    std::uint32_t bits[4] = {};
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t i = 0; i < N; ++i) bits[i] = half_of(i).bits;
+    return halves_to_floats(wasm_u32x4_make(bits[0], bits[1], bits[2], bits[3]));
+  }
+}
+
+// Generation reads each weight byte once, R rows at a time: R interleaved streams, which
+// hardware prefetchers follow poorly, and driver.hpp's prefetch_ahead is nothing in WASM (no
+// prefetch instruction). Reading one byte of every cache line of the R rows first turns them
+// into one sequential stream (the rows are consecutive in the matrix) that the prefetchers
+// run ahead of (about 2x on a Q8_0 matrix streamed from DRAM).
+template <std::size_t R, class Block>
+TESSERA_ALWAYS_INLINE void touch_rows(const Block* const* w, std::size_t nb) {
+  constexpr std::size_t line = 64;
+  TESSERA_QUANT_WASM_UNROLL
+  for (std::size_t r = 0; r < R; ++r) {
+    const volatile std::uint8_t* bytes = reinterpret_cast<const volatile std::uint8_t*>(w[r]);
+    for (std::size_t i = 0; i < nb * sizeof(Block); i += line) (void)bytes[i];
+  }
 }
 
 // Tiles: R weight rows x NT activation rows. Each weight block is decoded once for the NT
-// activation rows, each activation block loaded once for the R weight rows; the R * NT
-// accumulators are independent chains.
+// activation rows, each activation block loaded once for the R weight rows. The R * NT
+// products are taken four at a time (product k = r * NT + t, the output's order): their
+// block sums, exact in int32, are gathered into one vector, converted and scaled with one
+// instruction each, the scales (and Q8_1's min terms) converted from f16 four rows at a time.
+// Each lane accumulates d_w d_a sum(q a) (+ m_w s_a) per block in the generic body's order,
+// so the results equal dot_generic.hpp's bit for bit.
+template <std::size_t R, std::size_t NT>
+struct tile_lanes {
+  static constexpr std::size_t products = R * NT, groups = (products + 3) / 4;
+  // Lane j of group g: product 4g + j's weight row and activation row (lane 0's past the end).
+  static constexpr int row(std::size_t g, std::size_t j) { return 4 * g + j < products ? static_cast<int>((4 * g + j) / NT) : 0; }
+  static constexpr int token(std::size_t g, std::size_t j) { return 4 * g + j < products ? static_cast<int>((4 * g + j) % NT) : 0; }
+  // Per-row values v (lane r) times per-token values x (lane t), laid out as group G's lanes.
+  template <std::size_t G>
+  static TESSERA_ALWAYS_INLINE v128_t outer(v128_t v, v128_t x) {
+    return wasm_f32x4_mul(wasm_i32x4_shuffle(v, v, row(G, 0), row(G, 1), row(G, 2), row(G, 3)),
+                          wasm_i32x4_shuffle(x, x, token(G, 0), token(G, 1), token(G, 2), token(G, 3)));
+  }
+};
+
 template <class Block, std::size_t R, std::size_t NT>
-  requires std::is_same_v<typename format<Block>::act, block_q8_0>
-void dot(std::size_t nb, const Block* const* w, const block_q8_0* const* a, float* out) {
-  v128_t acc[R][NT];
+  requires(std::is_same_v<typename format<Block>::act, block_q8_0> || std::is_same_v<typename format<Block>::act, block_q8_1>)
+void dot(std::size_t nb, const Block* const* w, const typename format<Block>::act* const* a, float* out) {
+  using lanes = tile_lanes<R, NT>;
+  constexpr std::size_t P = lanes::products, G = lanes::groups;
+  constexpr bool with_min = std::is_same_v<typename format<Block>::act, block_q8_1>;
+  v128_t acc[G];
   TESSERA_QUANT_WASM_UNROLL
-  for (std::size_t r = 0; r < R; ++r)
-    TESSERA_QUANT_WASM_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = wasm_f32x4_splat(0.0f);
+  for (std::size_t g = 0; g < G; ++g) acc[g] = wasm_f32x4_splat(0.0f);
+  if constexpr (NT == 1) touch_rows<R>(w, nb);
   for (std::size_t b = 0; b < nb; ++b) {
-    codes32 q[R];
-    float dw[R];
+    wide32 x[NT];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) x[t] = widen(codes(a[t][b]));
+    v128_t sum[4 * G];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t k = P; k < 4 * G; ++k) sum[k] = wasm_i32x4_splat(0);
     TESSERA_QUANT_WASM_UNROLL
     for (std::size_t r = 0; r < R; ++r) {
-      q[r] = codes(w[r][b]);
-      dw[r] = half_to_float(w[r][b].d);
-    }
-    TESSERA_QUANT_WASM_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) {
-      const block_q8_0& x = a[t][b];
-      const codes32 xq = codes(x);
-      const float dx = half_to_float(x.d);
+      const wide32 q = widen(codes(w[r][b]));
       TESSERA_QUANT_WASM_UNROLL
-      for (std::size_t r = 0; r < R; ++r) {
-        const v128_t p = wasm_f32x4_convert_i32x4(dot32<Block>(q[r], xq));
-        acc[r][t] = wasm_f32x4_add(acc[r][t], wasm_f32x4_mul(p, wasm_f32x4_splat(dw[r] * dx)));
-      }
+      for (std::size_t t = 0; t < NT; ++t) sum[r * NT + t] = dot32(q, x[t]);
     }
+    const v128_t dw = half_lanes<R>([&](std::size_t r) { return w[r][b].d; });
+    const v128_t dx = half_lanes<NT>([&](std::size_t t) { return a[t][b].d; });
+    v128_t mw = dw, sx = dx;  // Q8_1's min terms m_w s_a
+    if constexpr (with_min) {
+      mw = half_lanes<R>([&](std::size_t r) { return w[r][b].m; });
+      sx = half_lanes<NT>([&](std::size_t t) { return a[t][b].s; });
+    }
+    [&]<std::size_t... g>(std::index_sequence<g...>) {
+      const auto add_group = [&]<std::size_t I>(std::integral_constant<std::size_t, I>) {
+        const v128_t s = wasm_f32x4_convert_i32x4(hsum4_i32(sum[4 * I], sum[4 * I + 1], sum[4 * I + 2], sum[4 * I + 3]));
+        v128_t block = wasm_f32x4_mul(lanes::template outer<I>(dw, dx), s);
+        if constexpr (with_min) block = wasm_f32x4_add(block, lanes::template outer<I>(mw, sx));
+        acc[I] = wasm_f32x4_add(acc[I], block);
+      };
+      (add_group(std::integral_constant<std::size_t, g>{}), ...);
+    }(std::make_index_sequence<G>{});
   }
+  alignas(16) float lanes_out[4 * G];
   TESSERA_QUANT_WASM_UNROLL
-  for (std::size_t r = 0; r < R; ++r)
-    TESSERA_QUANT_WASM_UNROLL
-    for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = hsum(acc[r][t]);
+  for (std::size_t g = 0; g < G; ++g) wasm_v128_store(lanes_out + 4 * g, acc[g]);
+  TESSERA_QUANT_WASM_UNROLL
+  for (std::size_t k = 0; k < P; ++k) out[k] = lanes_out[k];
 }
 
 // ---- K-quants against Q8_K -------------------------------------------------------------
@@ -118,13 +234,16 @@ TESSERA_ALWAYS_INLINE std::int32_t hsum_i32(v128_t v) {
          wasm_i32x4_extract_lane(v, 3);
 }
 
-// Q4_K: per 64 values, the low nibbles of 32 bytes are sub-block 2c and the high nibbles 2c + 1,
-// each dot weighted by its 6-bit scale; the mins come in through the activations' 16-sums.
+// Q4_K / Q5_K: per 64 values, the low nibbles of 32 bytes are sub-block 2c and the high
+// nibbles 2c + 1 (Q5_K: fifth bits 2c and 2c + 1 of the qh byte of the same position), each
+// dot weighted by its 6-bit scale; the mins come in through the activations' 16-sums.
 template <class Block, std::size_t R, std::size_t NT>
-  requires std::is_same_v<Block, block_q4_k>
+  requires(std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k>)
 void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
+  constexpr bool five = std::is_same_v<Block, block_q5_k>;
   float acc[R][NT] = {};
-  const v128_t low4 = wasm_i8x16_splat(0x0f);
+  const v128_t low4 = wasm_i8x16_splat(0x0f), one = wasm_i8x16_splat(1);
+  if constexpr (NT == 1) touch_rows<R>(w, nb);
   for (std::size_t b = 0; b < nb; ++b) {
     int sc[R][8], mn[R][8];
     TESSERA_QUANT_WASM_UNROLL
@@ -144,6 +263,14 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
         lo1[r] = wasm_v128_and(p1, low4);
         hi0[r] = wasm_u8x16_shr(p0, 4);
         hi1[r] = wasm_u8x16_shr(p1, 4);
+        if constexpr (five) {
+          const v128_t h0 = wasm_v128_load(w[r][b].qh), h1 = wasm_v128_load(w[r][b].qh + 16);
+          const auto fifth = [&](v128_t h, int bit) { return wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, bit), one), 4); };
+          lo0[r] = wasm_v128_or(lo0[r], fifth(h0, 2 * c));
+          lo1[r] = wasm_v128_or(lo1[r], fifth(h1, 2 * c));
+          hi0[r] = wasm_v128_or(hi0[r], fifth(h0, 2 * c + 1));
+          hi1[r] = wasm_v128_or(hi1[r], fifth(h1, 2 * c + 1));
+        }
       }
       TESSERA_QUANT_WASM_UNROLL
       for (std::size_t t = 0; t < NT; ++t) {
@@ -184,6 +311,7 @@ template <class Block, std::size_t R, std::size_t NT>
 void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
   float acc[R][NT] = {};
   const v128_t low4 = wasm_i8x16_splat(0x0f), three = wasm_i8x16_splat(3), offset = wasm_i8x16_splat(32);
+  if constexpr (NT == 1) touch_rows<R>(w, nb);
   for (std::size_t b = 0; b < nb; ++b) {
     v128_t sum[R][NT];
     TESSERA_QUANT_WASM_UNROLL
@@ -232,10 +360,10 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
     for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = acc[r][t];
 }
 
-// The weight formats with a kernel here (dispatch.hpp runs the generic bodies for the others).
+// The weight formats with a kernel here: every quantized one (dispatch.hpp runs the generic
+// bodies for the float types).
 template <class Block>
-inline constexpr bool has_kernel = std::is_same_v<typename format<Block>::act, block_q8_0> || std::is_same_v<Block, block_q4_k> ||
-                                   std::is_same_v<Block, block_q6_k>;
+inline constexpr bool has_kernel = !std::is_same_v<typename format<Block>::act, float>;
 
 }  // namespace tessera::kernels::detail::quant::wasm128
 
