@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
       so.pool = &pools[t];
       so.context = static_cast<std::uint32_t>(P + G + 1);
       so.batch = 64;
+      so.prompt_f32 = true;  // the fast prompt path (session_options::prompt_f32)
       llm::session s = must_ok(llm::session::create(bm.m, so));
       // Interleaved: a prompt, a generation of G tokens after it, and a bandwidth pass.
       std::vector<std::function<void()>> fns = {

@@ -173,8 +173,8 @@ TEST_CASE("matvec and matmul match the double reference for every weight type, t
   }
 }
 
-TEST_CASE("prompt-sized matmuls multiply the dequantized weights in f32, with strides and a pool") {
-  // At 32 rows and more, matmul dequantizes panels of weight rows and runs gemm_f32: the
+TEST_CASE("f32_panels: prompt-sized matmuls multiply the dequantized weights in f32, with strides and a pool") {
+  // With f32_panels, 32 rows and more dequantize panels of weight rows and run gemm_f32: the
   // activations are not quantized, so the reference takes them as f32.
   test::rng g(17);
   runtime::thread_pool two(2);
@@ -196,8 +196,9 @@ TEST_CASE("prompt-sized matmuls multiply the dequantized weights in f32, with st
       std::vector<double> ref;
       REQUIRE(kernels::ref::matmul(ref, t, wq.data(), N, dtype::f32, packed_x.data(), M, K).ok());
       std::vector<float> y(M * ldy, -7.0f), y2(M * ldy, -7.0f);
-      REQUIRE(kernels::matmul(y.data(), ldy, W, x.data(), ldx, M).ok());
-      REQUIRE(kernels::matmul(y2.data(), ldy, W, x.data(), ldx, M, &two).ok());
+      constexpr auto panels = kernels::quant_matmul::f32_panels;
+      REQUIRE(kernels::matmul(y.data(), ldy, W, x.data(), ldx, M, nullptr, nullptr, panels).ok());
+      REQUIRE(kernels::matmul(y2.data(), ldy, W, x.data(), ldx, M, &two, nullptr, panels).ok());
       CHECK(y == y2);
       std::size_t bad = 0;
       for (std::size_t m = 0; m < M; ++m)

@@ -78,6 +78,25 @@ TEST_CASE("batched prompt processing and one token at a time give the same logit
   }
 }
 
+TEST_CASE("the f32 prompt path stays close to the integer one, which token-by-token decoding reproduces") {
+  std::vector<std::int32_t> prompt;
+  for (std::int32_t i = 0; i < 45; ++i) prompt.push_back(1 + (i * 37) % 90);  // one batch of 45: the panel path
+  for (dtype t : {dtype::q8_0, dtype::q4_1}) {
+    CAPTURE(std::string(dtype_name(t)));
+    const auto bytes = test::must(llm::random_model_gguf(small_spec(llm::architecture::llama, t)));
+    const llm::model m = test::must(llm::model::view_bytes(bytes));
+    llm::session_options fast;
+    fast.prompt_f32 = true;
+    const auto integer = run(m, {}, prompt, false);
+    const auto f32 = run(m, fast, prompt, false);
+    double scale = 0;
+    for (float v : integer) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+    CHECK(max_diff(integer, f32) <= 2e-2 * scale);
+    CHECK(max_diff(integer, f32) > 0);  // the panel path is really used
+    CHECK(max_diff(integer, run(m, {}, prompt, true)) <= 1e-5);
+  }
+}
+
 TEST_CASE("an f16 KV cache stays close to the f32 one") {
   const auto bytes = test::must(llm::random_model_gguf(small_spec(llm::architecture::qwen2)));
   const llm::model m = test::must(llm::model::view_bytes(bytes));

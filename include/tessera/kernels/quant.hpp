@@ -6,15 +6,15 @@
 //   kernels::matvec(y, *W, x);                          // y[N] = W x        (generation)
 //   kernels::matmul(Y, N, *W, X, K, M);                 // Y[M,N] = X[M,K] W^T (prompt)
 //
-// Weight formats: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k. Generation
-// and short batches never dequantize a matrix: the activations are quantized the way ggml
-// quantizes them (Q8_0 for q8_0/q4_0/q5_0, Q8_1 for q4_1/q5_1, Q8_K for the K-quants; float
-// types take f32) into scratch from the caller's arena (else thread_arena()), then each weight
-// row is multiplied block by block in integers; matmul reads each weight row once per group of
-// tokens and a chunk of rows stays in cache while all tokens pass over it. A matmul of at least
-// 32 rows (a prompt) instead dequantizes a panel of weight rows at a time into scratch and
-// multiplies it by gemm_f32: f32 products of the stored weights, as BLAS-backed engines do,
-// twice the integer tiles' speed there. Both split the output rows over the pool's threads.
+// Weight formats: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k. Products
+// never dequantize a matrix by default: the activations are quantized the way ggml quantizes
+// them (Q8_0 for q8_0/q4_0/q5_0, Q8_1 for q4_1/q5_1, Q8_K for the K-quants; float types take
+// f32) into scratch from the caller's arena (else thread_arena()), then each weight row is
+// multiplied block by block in integers; matmul reads each weight row once per group of
+// tokens and a chunk of rows stays in cache while all tokens pass over it. matmul's
+// quant_matmul::f32_panels instead runs 32 rows or more (a prompt) as f32 products of
+// dequantized weight panels through gemm_f32. Both split the output rows over the pool's
+// threads.
 //
 // Kernel names (quant_dot_kernel_name): <weight>_<activation>_dot__<isa>, e.g.
 // "q4_k_q8_k_dot__avx2"; the isa is avx2 (AVX2 and AVX-512 builds), wasm_simd128 or neon, or
@@ -138,15 +138,25 @@ inline expected<quant_matrix> make_quant_matrix(dtype t, std::size_t rows, std::
   return quant_matrix{t, rows, cols, row_bytes, bytes.data()};
 }
 
+// How matmul multiplies.
+//   integer     the activations quantized as ggml does, products in integers: a row's result
+//               does not depend on how many rows come with it (a prompt fed in any batches
+//               equals token-by-token decoding), natively and in WASM alike;
+//   f32_panels  from 32 rows on, f32 products of dequantized weight panels through gemm_f32:
+//               about 2x faster prompts natively, 1.1-1.6x in WASM, but the results then
+//               depend on the batching (they differ from the integer path by the activations'
+//               quantization) and on the build (FMA or not). Fewer rows take the integer path.
+enum class quant_matmul { integer, f32_panels };
+
 // y[W.rows] = W x[W.cols].
 inline status matvec(float* y, const quant_matrix& W, const float* x, runtime::thread_pool* pool = nullptr, arena* scratch = nullptr) {
   return detail::quant::run_product(y, W.rows, W, x, W.cols, 1, pool, scratch);
 }
 
-// Y[M, W.rows] (row stride ldy) = X[M, W.cols] (row stride ldx) W^T.
+// Y[M, W.rows] (row stride ldy) = X[M, W.cols] (row stride ldx) W^T. `how`: see quant_matmul.
 inline status matmul(float* Y, std::size_t ldy, const quant_matrix& W, const float* X, std::size_t ldx, std::size_t M,
-                     runtime::thread_pool* pool = nullptr, arena* scratch = nullptr) {
-  return detail::quant::run_product(Y, ldy, W, X, ldx, M, pool, scratch);
+                     runtime::thread_pool* pool = nullptr, arena* scratch = nullptr, quant_matmul how = quant_matmul::integer) {
+  return detail::quant::run_product(Y, ldy, W, X, ldx, M, pool, scratch, how == quant_matmul::f32_panels);
 }
 
 // Float-family rows (T = float, f16, bf16) against f32 values, for callers that keep their own

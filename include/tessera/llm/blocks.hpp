@@ -61,8 +61,8 @@ inline void add_rows(float* y, const float* x, std::size_t n) {
 
 // y[rows, W.rows] (row stride ldy) = x[rows, W.cols] W^T (+ bias per row).
 inline status linear(float* y, std::size_t ldy, std::size_t rows, const kernels::quant_matrix& W, const float* x, const float* bias,
-                     runtime::thread_pool* pool, arena* scratch) {
-  TESSERA_TRY(kernels::matmul(y, ldy, W, x, W.cols, rows, pool, scratch));
+                     runtime::thread_pool* pool, arena* scratch, kernels::quant_matmul how = kernels::quant_matmul::integer) {
+  TESSERA_TRY(kernels::matmul(y, ldy, W, x, W.cols, rows, pool, scratch, how));
   if (bias)
     for (std::size_t r = 0; r < rows; ++r) add_rows(y + r * ldy, bias, W.rows);
   return {};

@@ -34,7 +34,12 @@ namespace tessera::llm {
 
 struct session_options {
   std::uint32_t context = 0;   // positions the KV cache holds; 0: the model's, at most 4096
-  std::uint32_t batch = 64;    // tokens per forward pass when feeding a prompt (32 or more: kernels::matmul's f32 GEMM path)
+  std::uint32_t batch = 64;    // tokens per forward pass when feeding a prompt
+  // Batches of 32 tokens or more as f32 products of dequantized weights through gemm_f32
+  // (kernels::quant_matmul::f32_panels): about 2x faster prompts natively, but the logits then
+  // depend on how the prompt was batched (a kept KV cache and a fresh session can part ways in
+  // the last bits) and on the build. Off: a prompt gives the same logits however it is batched.
+  bool prompt_f32 = false;
   kv_cache_type kv_type = kv_cache_type::f32;
   runtime::thread_pool* pool = nullptr;  // nullptr: runtime::default_pool()
 };
@@ -49,6 +54,7 @@ class session {
     s.context_ = opts.context ? opts.context : std::min<std::uint32_t>(c.context_length, 4096);
     if (s.context_ == 0) return make_error(errc::invalid_argument, "session: a context of 0 positions");
     s.batch_ = std::max<std::uint32_t>(1, std::min(opts.batch, s.context_));
+    s.matmul_ = opts.prompt_f32 ? kernels::quant_matmul::f32_panels : kernels::quant_matmul::integer;
     TESSERA_ASSIGN_OR_RETURN(s.cache_, kv_cache::create(c.n_layers, s.context_, c.kv_dim(), c.v_dim(), opts.kv_type));
     const std::size_t B = s.batch_;
     const std::size_t qkv = std::size_t{c.q_dim()} + c.kv_dim() + c.v_dim();
@@ -122,6 +128,7 @@ class session {
     const model_weights& w = model_->weights();
     runtime::thread_pool* pool = pool_;
     arena* scratch = scratch_.get();
+    const kernels::quant_matmul how = matmul_;
     const std::size_t n = tokens.size(), dim = c.dim;
     const std::size_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), v_dim = c.v_dim();
     const std::size_t qkv_stride = q_dim + kv_dim + v_dim;
@@ -152,11 +159,11 @@ class session {
       // attention: xb = norm(x); q, k, v = xb Wq, xb Wk, xb Wv (+ biases)
       TESSERA_TRY(rms_norm_rows(xb_, x_, n, dim, L.attn_norm, c.norm_eps));
       if (L.wqkv.data) {
-        TESSERA_TRY(linear(qkv_, qkv_stride, n, L.wqkv, xb_, nullptr, pool, scratch));
+        TESSERA_TRY(linear(qkv_, qkv_stride, n, L.wqkv, xb_, nullptr, pool, scratch, how));
       } else {
-        TESSERA_TRY(linear(q, qkv_stride, n, L.wq, xb_, L.bq, pool, scratch));
-        TESSERA_TRY(linear(k, qkv_stride, n, L.wk, xb_, L.bk, pool, scratch));
-        TESSERA_TRY(linear(v, qkv_stride, n, L.wv, xb_, L.bv, pool, scratch));
+        TESSERA_TRY(linear(q, qkv_stride, n, L.wq, xb_, L.bq, pool, scratch, how));
+        TESSERA_TRY(linear(k, qkv_stride, n, L.wk, xb_, L.bk, pool, scratch, how));
+        TESSERA_TRY(linear(v, qkv_stride, n, L.wv, xb_, L.bv, pool, scratch, how));
       }
       for (std::size_t i = 0; i < n; ++i) {
         float* qi = q + i * qkv_stride;
@@ -175,22 +182,22 @@ class session {
       // softmax(q k^T * scale) v over each token's visible past (a window on sliding layers)
       TESSERA_TRY(attention(l, n, sliding, q, qkv_stride));
       // x += norm?(att Wo)
-      TESSERA_TRY(linear(out_, dim, n, L.wo, att_, L.bo, pool, scratch));
+      TESSERA_TRY(linear(out_, dim, n, L.wo, att_, L.bo, pool, scratch, how));
       if (L.attn_post_norm) TESSERA_TRY(rms_norm_rows(out_, out_, n, dim, L.attn_post_norm, c.norm_eps));
       add_rows(x_, out_, n * dim);
 
       // feed-forward: x += norm?(act(xb Wgate) * (xb Wup) Wdown), xb = norm(x)
       TESSERA_TRY(rms_norm_rows(xb_, x_, n, dim, L.ffn_norm, c.norm_eps));
       if (c.fused_gate_up) {
-        TESSERA_TRY(linear(hb_, 2 * hidden, n, L.w_up, xb_, nullptr, pool, scratch));
+        TESSERA_TRY(linear(hb_, 2 * hidden, n, L.w_up, xb_, nullptr, pool, scratch, how));
         for (std::size_t i = 0; i < n; ++i)
           gated_activation(hb2_ + i * hidden, hb_ + i * 2 * hidden, hb_ + i * 2 * hidden + hidden, hidden, c.activation);
       } else {
-        TESSERA_TRY(linear(hb_, hidden, n, L.w_gate, xb_, nullptr, pool, scratch));
-        TESSERA_TRY(linear(hb2_, hidden, n, L.w_up, xb_, nullptr, pool, scratch));
+        TESSERA_TRY(linear(hb_, hidden, n, L.w_gate, xb_, nullptr, pool, scratch, how));
+        TESSERA_TRY(linear(hb2_, hidden, n, L.w_up, xb_, nullptr, pool, scratch, how));
         gated_activation(hb2_, hb_, hb2_, n * hidden, c.activation);
       }
-      TESSERA_TRY(linear(out_, dim, n, L.w_down, hb2_, nullptr, pool, scratch));
+      TESSERA_TRY(linear(out_, dim, n, L.w_down, hb2_, nullptr, pool, scratch, how));
       if (L.ffn_post_norm) TESSERA_TRY(rms_norm_rows(out_, out_, n, dim, L.ffn_post_norm, c.norm_eps));
       add_rows(x_, out_, n * dim);
     }
@@ -202,7 +209,7 @@ class session {
     if (!all_logits && !want_last) return {};
     TESSERA_TRY(rms_norm_rows(xb_, x_ + first * dim, rows, dim, w.output_norm, c.norm_eps));
     float* dest = all_logits ? all_logits : logits_;
-    TESSERA_TRY(linear(dest, c.vocab_size, rows, w.output, xb_, nullptr, pool, scratch));
+    TESSERA_TRY(linear(dest, c.vocab_size, rows, w.output, xb_, nullptr, pool, scratch, how));
     if (c.final_softcap > 0)
       for (std::size_t i = 0; i < rows * c.vocab_size; ++i) dest[i] = c.final_softcap * std::tanh(dest[i] / c.final_softcap);
     if (all_logits && want_last) std::copy(dest + (rows - 1) * c.vocab_size, dest + rows * c.vocab_size, logits_);
@@ -234,6 +241,7 @@ class session {
   const model* model_ = nullptr;
   runtime::thread_pool* pool_ = nullptr;
   std::uint32_t context_ = 0, batch_ = 1, position_ = 0;
+  kernels::quant_matmul matmul_ = kernels::quant_matmul::integer;
   kv_cache cache_;
   aligned_buffer<float> floats_;
   std::unique_ptr<arena> scratch_;

@@ -35,14 +35,14 @@ TESSERA_ALWAYS_INLINE void prefetch_ahead(const Matrix& W, std::size_t n, std::s
   for (std::size_t off = first; off < last; off += 64) __builtin_prefetch(W.data + off);
 }
 
-// Prompts of at least kPanelMinTokens tokens: each panel of weight rows is dequantized to f32
-// once and multiplied by gemm_f32, which runs near the FMA peak where the integer dot tiles
-// reach half of it (natively; in WASM they are closer). The panel is the GEMM's A (packed
-// from its rows, cheaply) and the tokens, packed once per call, its B: the transposed
-// product, [rows x tokens], then goes into Y's columns. Below kPanelMinTokens the
-// dequantization and the packing of each panel, paid whatever the token count, cost more
-// than they save (measured natively at 16, 32 and 64 tokens on each format: at 32, 1.4-2.1x
-// the integer tiles' speed; at 16, 0.7-1.5x).
+// With f32_panels (kernels::quant_matmul), products of at least kPanelMinTokens rows (prompts):
+// each panel of weight rows is dequantized to f32 once and multiplied by gemm_f32, which runs
+// near the FMA peak where the integer dot tiles reach half of it (natively; in WASM they are
+// closer). The panel is the GEMM's A (packed from its rows, cheaply) and the tokens, packed
+// once per call, its B: the transposed product, [rows x tokens], then goes into Y's columns.
+// Below kPanelMinTokens the dequantization and the packing of each panel, paid whatever the
+// token count, cost more than they save (measured natively at 16, 32 and 64 tokens on each
+// format: at 32, 1.4-2.1x the integer tiles' speed; at 16, 0.7-1.5x).
 inline constexpr std::size_t kPanelMinTokens = 32;
 inline constexpr std::size_t kPanelFloats = std::size_t{1} << 17;  // 512 KB of f32 weights: in L2
 
@@ -150,7 +150,7 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
 
 template <class Matrix>
 status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
-                   runtime::thread_pool* pool, arena* scratch) {
+                   runtime::thread_pool* pool, arena* scratch, bool f32_panels = false) {
   // Built only for an error message: a decode step must not allocate.
   const auto who = [&] {
     return std::string("quant matmul (") + dtype_name(W.type) + " " + std::to_string(W.rows) + " x " + std::to_string(W.cols) + "): ";
@@ -175,7 +175,8 @@ status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, s
     }
     runtime::thread_pool& tp = runtime::pool_or_default(pool);
     arena& a = scratch ? *scratch : thread_arena();
-    result = M >= kPanelMinTokens ? product_by_panels<B>(Y, ldy, W, X, ldx, M, tp, a) : product<B>(Y, ldy, W, X, ldx, M, tp, a);
+    result = f32_panels && M >= kPanelMinTokens ? product_by_panels<B>(Y, ldy, W, X, ldx, M, tp, a)
+                                                : product<B>(Y, ldy, W, X, ldx, M, tp, a);
   });
   if (!known) return make_error(errc::unsupported, who() + "not a weight type");
   return result;
