@@ -12,7 +12,7 @@ export interface LoadOptions extends RuntimeOptions {
   cache?: boolean | string;
   /** Positions of the KV cache (default: the model's trained context, at most 2048). */
   context?: number;
-  /** Prompt tokens per forward pass (default 64). */
+  /** Prompt tokens per forward pass (default 32). */
   batch?: number;
   /** The KV cache's values: 'f32' (default) or 'f16' (half the memory). */
   kvCache?: 'f32' | 'f16';

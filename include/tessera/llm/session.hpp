@@ -34,7 +34,7 @@ namespace tessera::llm {
 
 struct session_options {
   std::uint32_t context = 0;   // positions the KV cache holds; 0: the model's, at most 4096
-  std::uint32_t batch = 64;    // tokens per forward pass when feeding a prompt
+  std::uint32_t batch = 32;    // tokens per forward pass when feeding a prompt
   // Batches of 32 tokens or more as f32 products of dequantized weights through gemm_f32
   // (kernels::quant_matmul::f32_panels): about 2x faster prompts natively, but the logits then
   // depend on how the prompt was batched (a kept KV cache and a fresh session can part ways in

@@ -463,7 +463,7 @@ TESSERA_WASM_EXPORT std::int32_t tessera_llm_set_chat_template(tessera::wasm::ll
 TESSERA_WASM_EXPORT void tessera_llm_free(tessera::wasm::llm_model* m) { delete m; }
 
 // A session over the model (which must outlive it): `context` positions in its KV cache (0:
-// the model's, at most 4096), prompts fed `batch` tokens per forward pass (0: 64), a KV cache
+// the model's, at most 4096), prompts fed `batch` tokens per forward pass (0: 32), a KV cache
 // of f16 values when kv_f16. It runs on the module's threads as they are now
 // (tessera_set_threads first).
 TESSERA_WASM_EXPORT tessera::wasm::llm_session* tessera_llm_session_new(const tessera::wasm::llm_model* m, std::uint32_t context,
