@@ -47,7 +47,7 @@ class packed_b_f32 {
     if (total == 0) return p;
     if (!p.data_.allocate(total, first_touch::now))
       return make_error(errc::out_of_memory, "packed_b_f32::pack: cannot allocate " + std::to_string(total) + " floats");
-    for (std::size_t b = 0; b * detail::gemm::config::KC < K; ++b) p.fill_block(p.data_.data(), B, ldb, trans_b, b);
+    p.fill(p.data_.data(), B, ldb, trans_b, nullptr);
     return p;
   }
 
@@ -63,10 +63,7 @@ class packed_b_f32 {
     TESSERA_ASSIGN_OR_RETURN(packed_b_f32 p, sized(K, N, B, ldb, trans_b, "packed_b_f32::pack_into"));
     if (p.n_pad_ * K == 0) return p;
     p.view_ = storage;
-    const std::size_t blocks = (K + detail::gemm::config::KC - 1) / detail::gemm::config::KC;
-    if (pool) pool->run(blocks, [&](std::size_t b, std::size_t) { p.fill_block(storage, B, ldb, trans_b, b); });
-    else
-      for (std::size_t b = 0; b < blocks; ++b) p.fill_block(storage, B, ldb, trans_b, b);
+    p.fill(storage, B, ldb, trans_b, pool);
     return p;
   }
 
@@ -93,11 +90,17 @@ class packed_b_f32 {
     if (detail::gemm::mul_overflows(p.n_pad_, K)) return make_error(errc::invalid_argument, std::string(who) + ": packed size overflows");
     return p;
   }
-  // Rows [b * KC, (b + 1) * KC) of B into their panels.
-  void fill_block(float* dst, const float* B, std::ptrdiff_t ldb, transpose trans_b, std::size_t b) const {
+  // Every KC block of B's rows into its panels, the blocks split over `pool` if given.
+  void fill(float* dst, const float* B, std::ptrdiff_t ldb, transpose trans_b, runtime::thread_pool* pool) const {
     using cfg = detail::gemm::config;
-    const std::size_t pc = b * cfg::KC, kc = std::min(cfg::KC, k_ - pc);
-    detail::gemm::pack_b<cfg::NR>(B, ldb, trans_b, pc, kc, 0, n_, 0, n_pad_ / cfg::NR, dst + pc * n_pad_);
+    const auto block = [&](std::size_t b, std::size_t) {
+      const std::size_t pc = b * cfg::KC, kc = std::min(cfg::KC, k_ - pc);
+      detail::gemm::pack_b<cfg::NR>(B, ldb, trans_b, pc, kc, 0, n_, 0, n_pad_ / cfg::NR, dst + pc * n_pad_);
+    };
+    const std::size_t blocks = (k_ + cfg::KC - 1) / cfg::KC;
+    if (pool) pool->run(blocks, block);
+    else
+      for (std::size_t b = 0; b < blocks; ++b) block(b, 0);
   }
 
   std::size_t k_ = 0, n_ = 0, n_pad_ = 0;

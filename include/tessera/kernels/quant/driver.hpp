@@ -72,7 +72,7 @@ status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float
     const float* A = reinterpret_cast<const float*>(W.row(n0));
     if constexpr (dequantize) {
       float* panel = product + rows * M;
-      for (std::size_t r = 0; r < n; ++r) dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0 + r)), panel + r * K, nb);
+      dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), panel, n * nb);  // the rows are contiguous
       A = panel;
     }
     const status st = gemm_f32(n, A, static_cast<std::ptrdiff_t>(K), tokens, product, static_cast<std::ptrdiff_t>(M), {}, &pool);
