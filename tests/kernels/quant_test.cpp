@@ -212,6 +212,108 @@ TEST_CASE("f32_panels: prompt-sized matmuls multiply the dequantized weights in 
   }
 }
 
+TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (8 and 16 rows)") {
+  namespace il = kernels::detail::quant::interleaved;
+  test::rng g(21);
+  const auto check = [&]<class Block, std::size_t G>() {
+    // Arbitrary bytes: every bit of the scales and codes must come back.
+    std::vector<Block> rows(G * 3);
+    std::vector<std::uint8_t> noise(rows.size() * sizeof(Block));
+    for (auto& byte : noise) byte = static_cast<std::uint8_t>(g.next());
+    std::memcpy(rows.data(), noise.data(), noise.size());
+    const Block* row_ptrs[G];
+    for (std::size_t r = 0; r < G; ++r) row_ptrs[r] = rows.data() + 3 * r;
+    for (std::size_t b = 0; b < 3; ++b) {
+      il::group_t<Block, G> group;
+      il::make_group(row_ptrs, b, group);
+      for (std::size_t r = 0; r < G; ++r) {
+        Block back;
+        il::row_block(group, r, back);
+        CHECK(std::memcmp(&back, row_ptrs[r] + b, sizeof(Block)) == 0);
+      }
+    }
+  };
+  check.template operator()<block_q4_0, 8>();
+  check.template operator()<block_q4_0, 16>();
+  check.template operator()<block_q4_k, 8>();
+  check.template operator()<block_q4_k, 16>();
+}
+
+TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, strides, token counts and a pool") {
+  if (!kernels::regrouping_pays(dtype::q4_0)) {
+    CHECK(!kernels::regroup(kernels::quant_matrix{dtype::q4_0, 16, 32, 18, nullptr}).ok());
+    return;
+  }
+  test::rng g(22);
+  runtime::thread_pool two(2);
+  for (dtype t : {dtype::q4_0, dtype::q4_k}) {
+    const std::string type_name = dtype_name(t);
+    CAPTURE(type_name);
+    // 16 * 7 + 5 rows: whole groups of 8 or 16 and 5 rows left plain.
+    const std::size_t N = 117, K = 512, ldy = N + 3, ldx = K + 7;
+    const std::vector<std::uint8_t> wq = quantized(t, test::random_floats(N * K, -1, 1, g));
+    const kernels::quant_matrix W = test::must(kernels::make_quant_matrix(t, N, K, wq));
+    const kernels::regrouped_matrix R = test::must(kernels::regroup(W, &two));
+    CHECK(R.matrix.row_group > 1);
+    for (const std::size_t M : {1u, 2u, 3u, 5u, 9u, 40u}) {
+      CAPTURE(M);
+      const std::vector<float> x = test::random_floats(M * ldx, -2, 2, g);
+      std::vector<float> plain(M * ldy, -7.0f), grouped(M * ldy, -7.0f), pooled(M * ldy, -7.0f), panels(M * ldy, -7.0f);
+      REQUIRE(kernels::matmul(plain.data(), ldy, W, x.data(), ldx, M).ok());
+      REQUIRE(kernels::matmul(grouped.data(), ldy, R.matrix, x.data(), ldx, M).ok());
+      REQUIRE(kernels::matmul(pooled.data(), ldy, R.matrix, x.data(), ldx, M, &two).ok());
+      // f32_panels does not apply: regrouped matrices keep the integer products.
+      REQUIRE(kernels::matmul(panels.data(), ldy, R.matrix, x.data(), ldx, M, nullptr, nullptr, kernels::quant_matmul::f32_panels).ok());
+      CHECK(grouped == pooled);
+      CHECK(grouped == panels);
+      std::size_t bad = 0;
+      for (std::size_t i = 0; i < plain.size(); ++i) {
+        // The same integer sums, scaled and added in another order.
+        if (i % ldy >= N) bad += grouped[i] != -7.0f;
+        else bad += !(std::fabs(grouped[i] - plain[i]) <= 1e-5f * (1.0f + std::fabs(plain[i])));
+      }
+      CHECK(bad == 0);
+    }
+  }
+  // A regrouped matrix this build did not make, and types that are not regrouped.
+  kernels::quant_matrix odd = test::must(kernels::make_quant_matrix(dtype::q4_0, 16, 32, std::vector<std::uint8_t>(16 * 18)));
+  odd.row_group = 4;
+  float y[16], x[32] = {};
+  CHECK(!kernels::matvec(y, odd, x).ok());
+  CHECK(!kernels::regroup(test::must(kernels::make_quant_matrix(dtype::q8_0, 1, 32, std::vector<std::uint8_t>(34)))).ok());
+}
+
+TEST_CASE("round_half_away rounds as std::round, halves and the float just below them included") {
+  namespace q = kernels::detail::quant;
+  test::rng g(24);
+  std::size_t bad = 0;
+  for (float v : {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 0.49999997f, -0.49999997f, 127.5f, -127.49999f, 8388607.5f, 1e9f}) bad += q::round_half_away(v) != std::round(v);
+  for (int i = 0; i < 100000; ++i) {
+    const float v = static_cast<float>(g.uniform(-300, 300));
+    bad += q::round_half_away(v) != std::round(v);
+    const float h = std::floor(v) + 0.5f;  // a half, and its neighbours
+    bad += q::round_half_away(h) != std::round(h);
+    bad += q::round_half_away(std::nextafter(h, 0.0f)) != std::round(std::nextafter(h, 0.0f));
+  }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("dot_rows4 and axpy_rows4 give the bits of four dot_row / axpy_row calls") {
+  test::rng g(23);
+  for (const std::size_t n : {64u, 67u}) {
+    const std::vector<float> rows = test::random_floats(4 * n, -1, 1, g), x = test::random_floats(n, -1, 1, g);
+    const float* w[4] = {rows.data(), rows.data() + n, rows.data() + 2 * n, rows.data() + 3 * n};
+    float four[4];
+    kernels::dot_rows4(w, x.data(), n, four);
+    for (int r = 0; r < 4; ++r) CHECK(four[r] == kernels::dot_row(w[r], x.data(), n));
+    const float alpha[4] = {0.3f, -1.7f, 2.1f, 1e-3f};
+    std::vector<float> one_by_one = x, together = x;
+    for (int r = 0; r < 4; ++r) kernels::axpy_row(one_by_one.data(), alpha[r], w[r], n);
+    kernels::axpy_rows4(together.data(), alpha, w, n);
+    CHECK(one_by_one == together);
+  }
+}
+
 TEST_CASE("products give the same bits on one thread and on a pool") {
   test::rng g(14);
   runtime::thread_pool one(1), two(2);

@@ -97,6 +97,27 @@ TEST_CASE("the f32 prompt path stays close to the integer one, which token-by-to
   }
 }
 
+TEST_CASE("a model with regrouped matrices gives the plain model's logits, batched or not") {
+  for (dtype t : {dtype::q4_0, dtype::q4_k}) {
+    CAPTURE(std::string(dtype_name(t)));
+    llm::random_model_spec spec = small_spec(llm::architecture::llama, t);
+    spec.dim = spec.hidden = 256;  // whole Q4_K blocks
+    spec.vocab = 100;              // the output's last rows stay plain
+    const auto bytes = test::must(llm::random_model_gguf(spec));
+    const llm::model grouped = test::must(llm::model::view_bytes(bytes));
+    const llm::model plain = test::must(llm::model::view_bytes(bytes, llm::load_options{.regroup = false}));
+    CHECK(grouped.matrix_bytes_per_token() == plain.matrix_bytes_per_token());
+    llm::session_options batched;
+    batched.batch = 5;
+    const auto a = run(grouped, batched, kPrompt, false);
+    const auto b = run(plain, batched, kPrompt, false);
+    double scale = 0;
+    for (float v : b) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+    CHECK(max_diff(a, b) <= 1e-4 * scale);
+    CHECK(max_diff(a, run(grouped, {}, kPrompt, true)) <= 1e-5);
+  }
+}
+
 TEST_CASE("an f16 KV cache stays close to the f32 one") {
   const auto bytes = test::must(llm::random_model_gguf(small_spec(llm::architecture::qwen2)));
   const llm::model m = test::must(llm::model::view_bytes(bytes));

@@ -102,16 +102,28 @@ void attend_heads(float* out, const float* q, const T* K, const T* V, std::uint3
   for (std::uint32_t h = head_begin; h < head_end; ++h) {
     const std::uint32_t kvh = h / group;
     const float* qh = q + std::size_t{h} * s.head_dim;
-    for (std::uint32_t t = 0; t < n; ++t) {
-      float score = kernels::dot_row(K + std::size_t{first + t} * kv_dim + std::size_t{kvh} * s.head_dim, qh, s.head_dim) * s.scale;
+    const auto key = [&](std::uint32_t t) { return K + std::size_t{first + t} * kv_dim + std::size_t{kvh} * s.head_dim; };
+    const auto value = [&](std::uint32_t t) { return V + std::size_t{first + t} * v_dim + std::size_t{kvh} * s.head_dim_v; };
+    // Positions 4 at a time share the loads of q (and of out below); same results as one by one.
+    std::uint32_t t = 0;
+    for (; t + 4 <= n; t += 4) {
+      const T* keys[4] = {key(t), key(t + 1), key(t + 2), key(t + 3)};
+      kernels::dot_rows4(keys, qh, s.head_dim, scores + t);
+    }
+    for (; t < n; ++t) scores[t] = kernels::dot_row(key(t), qh, s.head_dim);
+    for (t = 0; t < n; ++t) {
+      float score = scores[t] * s.scale;
       if (s.softcap > 0) score = s.softcap * std::tanh(score / s.softcap);
       scores[t] = score;
     }
     (void)kernels::softmax<float>(TensorView<float>(scores, {n}), TensorView<const float>(scores, {n}));
     float* oh = out + std::size_t{h} * s.head_dim_v;
     std::fill(oh, oh + s.head_dim_v, 0.0f);
-    for (std::uint32_t t = 0; t < n; ++t)
-      kernels::axpy_row(oh, scores[t], V + std::size_t{first + t} * v_dim + std::size_t{kvh} * s.head_dim_v, s.head_dim_v);
+    for (t = 0; t + 4 <= n; t += 4) {
+      const T* values[4] = {value(t), value(t + 1), value(t + 2), value(t + 3)};
+      kernels::axpy_rows4(oh, scores + t, values, s.head_dim_v);
+    }
+    for (; t < n; ++t) kernels::axpy_row(oh, scores[t], value(t), s.head_dim_v);
   }
 }
 

@@ -162,4 +162,20 @@ void axpy(float* y, float alpha, const T* x, std::size_t n) {
   for (; i < n; ++i) y[i] += alpha * to_f32(x[i]);
 }
 
+// y[0, n) += a[0] x[0][0, n) + ... + a[R-1] x[R-1][0, n), in that order: the same roundings
+// as R axpy calls, with y kept in registers in between.
+template <class T, std::size_t R>
+void axpy_rows(float* y, const float* a, const T* const* x, std::size_t n) {
+  using B = simd::batch<float>;
+  constexpr std::size_t W = B::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    B acc = B::load_unaligned(y + i);
+    for (std::size_t r = 0; r < R; ++r) acc = simd::fma(B(a[r]), load_as_f32<B>(x[r] + i), acc);
+    acc.store_unaligned(y + i);
+  }
+  for (; i < n; ++i)
+    for (std::size_t r = 0; r < R; ++r) y[i] += a[r] * to_f32(x[r][i]);
+}
+
 }  // namespace tessera::kernels::detail::quant::generic

@@ -10,12 +10,14 @@
 #include <tessera/kernels/gemm.hpp>
 #include <tessera/kernels/quant/dispatch.hpp>
 #include <tessera/kernels/quant/formats.hpp>
+#include <tessera/kernels/quant/interleaved.hpp>
 #include <tessera/kernels/quant/quantize.hpp>
 #include <tessera/runtime/first_failure.hpp>
 #include <tessera/runtime/thread_pool.hpp>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <type_traits>
 
@@ -26,13 +28,11 @@ inline constexpr std::size_t kChunkBytes = 32 * 1024;  // weight rows revisited 
 inline constexpr std::size_t kGrainBytes = 16 * 1024;  // least weight bytes a thread takes
 inline constexpr std::size_t kPrefetchBytes = 4096;  // how far ahead generation requests weight bytes
 
-// Asks for the bytes of rows [n, n + rows) moved kPrefetchBytes ahead (clipped to row `end`)
-// to be brought into cache, one request per line (rows are contiguous).
-template <class Matrix>
-TESSERA_ALWAYS_INLINE void prefetch_ahead(const Matrix& W, std::size_t n, std::size_t rows, std::size_t end) {
-  const std::size_t first = n * W.row_bytes + kPrefetchBytes;  // offsets: never a pointer past the end
-  const std::size_t last = std::min((n + rows) * W.row_bytes + kPrefetchBytes, end * W.row_bytes);
-  for (std::size_t off = first; off < last; off += 64) __builtin_prefetch(W.data + off);
+// Asks for bytes [from, to) of data moved kPrefetchBytes ahead (clipped to `end`) to be
+// brought into cache, one request per line. Offsets: never a pointer past the end.
+TESSERA_ALWAYS_INLINE void prefetch_ahead(const std::uint8_t* data, std::size_t from, std::size_t to, std::size_t end) {
+  const std::size_t last = std::min(to + kPrefetchBytes, end);
+  for (std::size_t off = from + kPrefetchBytes; off < last; off += 64) __builtin_prefetch(data + off);
 }
 
 // With f32_panels (kernels::quant_matmul), products of at least kPanelMinTokens rows (prompts):
@@ -45,6 +45,32 @@ TESSERA_ALWAYS_INLINE void prefetch_ahead(const Matrix& W, std::size_t n, std::s
 // format: at 32, 1.4-2.1x the integer tiles' speed; at 16, 0.7-1.5x).
 inline constexpr std::size_t kPanelMinTokens = 32;
 inline constexpr std::size_t kPanelFloats = std::size_t{1} << 17;  // 512 KB of f32 weights: in L2
+
+// Rows [n0, n0 + n) of W as f32 (nb blocks each), for plain and regrouped matrices alike.
+template <class Block, class Matrix>
+void dequantize_rows(const Matrix& W, std::size_t n0, std::size_t n, std::size_t nb, float* dst) {
+  if constexpr (interleaved::kGroupRows != 0 && interleaved::regrouped<Block>) {
+    constexpr std::size_t G = interleaved::kGroupRows;
+    using Group = interleaved::group_t<Block, G>;
+    if (W.row_group != 0) {
+      const std::size_t grouped = W.rows / G * G;
+      const auto* groups = reinterpret_cast<const Group*>(W.data);
+      for (std::size_t r = n0; r < std::min(n0 + n, grouped); ++r)
+        for (std::size_t b = 0; b < nb; ++b) {
+          Block block;
+          interleaved::row_block(groups[r / G * nb + b], r % G, block);
+          dequantize_block(block, dst + ((r - n0) * nb + b) * elements_of<Block>);
+        }
+      if (n0 + n > grouped) {
+        const std::size_t first = std::max(n0, grouped);
+        const auto* tail = reinterpret_cast<const Block*>(W.data + grouped / G * nb * sizeof(Group) + (first - grouped) * W.row_bytes);
+        dequantize_blocks(tail, dst + (first - n0) * nb * elements_of<Block>, (n0 + n - first) * nb);
+      }
+      return;
+    }
+  }
+  dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), dst, n * nb);  // the rows are contiguous
+}
 
 template <class Block, class Matrix>
 status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
@@ -72,7 +98,7 @@ status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float
     const float* A = reinterpret_cast<const float*>(W.row(n0));
     if constexpr (dequantize) {
       float* panel = product + rows * M;
-      dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), panel, n * nb);  // the rows are contiguous
+      dequantize_rows<Block>(W, n0, n, nb, panel);
       A = panel;
     }
     const status st = gemm_f32(n, A, static_cast<std::ptrdiff_t>(K), tokens, product, static_cast<std::ptrdiff_t>(M), {}, &pool);
@@ -86,6 +112,30 @@ status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float
   return failure.take();
 }
 
+// The M activation rows in Block's activation format (quantized into scratch, or X itself for
+// the float types), `stride` Act units apart.
+template <class Block>
+struct activations {
+  using Act = typename format<Block>::act;
+  const Act* rows = nullptr;
+  std::size_t stride = 0;
+};
+template <class Block>
+expected<activations<Block>> quantize_activations(const float* X, std::size_t ldx, std::size_t K, std::size_t M, runtime::thread_pool& pool,
+                                                  arena& scratch) {
+  using Act = typename format<Block>::act;
+  if constexpr (std::is_same_v<Act, float>) {
+    return activations<Block>{X, ldx};
+  } else {
+    const std::size_t act_blocks = K / Act::elements;
+    TESSERA_ASSIGN_OR_RETURN(Act * buf, scratch.allocate<Act>(M * act_blocks));
+    runtime::parallel_for(pool, 0, M, 8, [&](std::size_t m0, std::size_t m1) {
+      for (std::size_t m = m0; m < m1; ++m) quantize_blocks(X + m * ldx, buf + m * act_blocks, act_blocks);
+    });
+    return activations<Block>{buf, act_blocks};
+  }
+}
+
 template <class Block, class Matrix>
 status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
                runtime::thread_pool& pool, arena& scratch) {
@@ -93,20 +143,9 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
   const std::size_t N = W.rows, K = W.cols;
   const std::size_t nb = K / elements_of<Block>;
   arena_scope scope(scratch);
-  const Act* act = nullptr;
-  std::size_t act_stride = 0;  // in Act units
-  if constexpr (std::is_same_v<Act, float>) {
-    act = X;
-    act_stride = ldx;
-  } else {
-    const std::size_t act_blocks = K / Act::elements;
-    TESSERA_ASSIGN_OR_RETURN(Act * buf, scratch.allocate<Act>(M * act_blocks));
-    runtime::parallel_for(pool, 0, M, 8, [&](std::size_t m0, std::size_t m1) {
-      for (std::size_t m = m0; m < m1; ++m) quantize_blocks(X + m * ldx, buf + m * act_blocks, act_blocks);
-    });
-    act = buf;
-    act_stride = act_blocks;
-  }
+  TESSERA_ASSIGN_OR_RETURN(const activations<Block> quantized, quantize_activations<Block>(X, ldx, K, M, pool, scratch));
+  const Act* act = quantized.rows;
+  const std::size_t act_stride = quantized.stride;
   const std::size_t row_bytes = std::max<std::size_t>(1, W.row_bytes);
   const std::size_t chunk_rows = std::max<std::size_t>(1, kChunkBytes / row_bytes);
   const std::size_t grain = std::max<std::size_t>(1, kGrainBytes / (row_bytes * std::max<std::size_t>(1, M)));
@@ -138,7 +177,7 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
       for (; m < M; ++m) {
         std::size_t n = c0;
         for (; n + 4 <= c1; n += 4) {
-          prefetch_ahead(W, n, 4, n1);
+          prefetch_ahead(W.data, n * W.row_bytes, (n + 4) * W.row_bytes, n1 * W.row_bytes);
           tile.template operator()<4, 1>(n, m);
         }
         for (; n < c1; ++n) tile.template operator()<1, 1>(n, m);
@@ -147,6 +186,65 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
   });
   return {};
 }
+
+#if TESSERA_QUANT_AVX2
+// product() for a regrouped matrix: G rows per kernel call, each group's blocks one sequence.
+template <class Block, class Matrix>
+status product_grouped(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
+                       runtime::thread_pool& pool, arena& scratch) {
+  constexpr std::size_t G = interleaved::kGroupRows, NT = interleaved::kTileTokens;
+  using Group = interleaved::group_t<Block, G>;
+  using Act = typename format<Block>::act;
+  const std::size_t K = W.cols, nb = K / elements_of<Block>, groups = W.rows / G;
+  const std::size_t group_bytes = nb * sizeof(Group);
+  arena_scope scope(scratch);
+  TESSERA_ASSIGN_OR_RETURN(const activations<Block> act, quantize_activations<Block>(X, ldx, K, M, pool, scratch));
+  // Q4_0's offset of 8 comes in through each activation block's sum of codes.
+  std::int32_t* sums = nullptr;
+  if constexpr (std::is_same_v<Block, block_q4_0>) {
+    TESSERA_ASSIGN_OR_RETURN(sums, scratch.allocate<std::int32_t>(M * nb));
+    for (std::size_t i = 0; i < M * nb; ++i) {
+      std::int32_t s = 0;
+      for (const std::int8_t q : act.rows[i].qs) s += q;
+      sums[i] = s;
+    }
+  }
+  const auto* all = reinterpret_cast<const Group*>(W.data);
+  const std::size_t chunk = std::max<std::size_t>(1, kChunkBytes / group_bytes);
+  const std::size_t grain = std::max<std::size_t>(1, kGrainBytes / (group_bytes * std::max<std::size_t>(1, M)));
+  // Y[m + t, G g + r] for the NT activation rows from m.
+  const auto tile = [&]<std::size_t T>(std::size_t g, std::size_t m) {
+    const Act* x[T];
+    const std::int32_t* s[T];
+    for (std::size_t t = 0; t < T; ++t) {
+      x[t] = act.rows + (m + t) * act.stride;
+      s[t] = sums ? sums + (m + t) * nb : nullptr;
+    }
+    float out[T * G];
+    interleaved::dot<T>(nb, all + g * nb, x, s, out);
+    for (std::size_t t = 0; t < T; ++t) std::memcpy(Y + (m + t) * ldy + g * G, out + t * G, G * sizeof(float));
+  };
+  runtime::parallel_for(pool, 0, groups, grain, [&](std::size_t g0, std::size_t g1) {
+    for (std::size_t c0 = g0; c0 < g1; c0 += chunk) {
+      const std::size_t c1 = std::min(g1, c0 + chunk);
+      std::size_t m = 0;
+      for (; m + NT <= M; m += NT)
+        for (std::size_t g = c0; g < c1; ++g) tile.template operator()<NT>(g, m);
+      for (; m < M; ++m)
+        for (std::size_t g = c0; g < c1; ++g) {
+          prefetch_ahead(W.data, g * group_bytes, (g + 1) * group_bytes, g1 * group_bytes);
+          tile.template operator()<1>(g, m);
+        }
+    }
+  });
+  if (W.rows % G == 0) return {};
+  Matrix rest = W;  // the plain rows after the groups
+  rest.rows = W.rows - groups * G;
+  rest.data = W.data + groups * group_bytes;
+  rest.row_group = 0;
+  return product<Block>(Y + groups * G, ldy, rest, X, ldx, M, pool, scratch);
+}
+#endif
 
 template <class Matrix>
 status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
@@ -175,8 +273,24 @@ status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, s
     }
     runtime::thread_pool& tp = runtime::pool_or_default(pool);
     arena& a = scratch ? *scratch : thread_arena();
-    result = f32_panels && M >= kPanelMinTokens ? product_by_panels<B>(Y, ldy, W, X, ldx, M, tp, a)
-                                                : product<B>(Y, ldy, W, X, ldx, M, tp, a);
+    if (W.row_group != 0 && !(interleaved::regrouped<B> && W.row_group == interleaved::kGroupRows)) {
+      result = make_error(errc::invalid_argument, who() + "regrouped in groups of " + std::to_string(W.row_group) + " rows, which this build does not read");
+      return;
+    }
+#if TESSERA_QUANT_AVX2
+    // Regrouped matrices always take the integer path: its kernels outrun gemm_f32 there.
+    if constexpr (interleaved::regrouped<B>) {
+      if (W.row_group != 0) {
+        result = product_grouped<B>(Y, ldy, W, X, ldx, M, tp, a);
+        return;
+      }
+    }
+#endif
+    if (f32_panels && M >= kPanelMinTokens) {
+      result = product_by_panels<B>(Y, ldy, W, X, ldx, M, tp, a);
+      return;
+    }
+    result = product<B>(Y, ldy, W, X, ldx, M, tp, a);
   });
   if (!known) return make_error(errc::unsupported, who() + "not a weight type");
   return result;

@@ -80,6 +80,13 @@ inline void min_max(const float* x, std::size_t n, float& lo, float& hi) {
   }
 }
 
+// std::round (halves away from zero) in operations that vectorize, where a call to roundf
+// does not: v - trunc(v) is exact, so the result is too.
+inline float round_half_away(float v) {
+  const float t = std::trunc(v);
+  return std::fabs(v - t) >= 0.5f ? t + std::copysign(1.0f, v) : t;
+}
+
 // ---- 32-element blocks -----------------------------------------------------------------------
 // Q8_0 and Q8_1: d = amax / 127, q = round(x / d); Q8_1 also keeps d * sum(q).
 template <class Block>
@@ -92,7 +99,7 @@ inline void quantize_q8(const float* x, Block& b) {
   b.d = f16(d);
   int sum = 0;
   for (int i = 0; i < 32; ++i) {
-    b.qs[i] = truncate_to<std::int8_t>(std::round(x[i] * id));
+    b.qs[i] = truncate_to<std::int8_t>(round_half_away(x[i] * id));
     sum += b.qs[i];
   }
   if constexpr (std::is_same_v<Block, block_q8_1>) b.s = f16(static_cast<float>(sum) * d);

@@ -1,0 +1,346 @@
+// Quantization part: weight rows interleaved in groups, for the x86 integer kernels.
+//
+// Generation multiplies each weight once per token, and with rows stored one after another a
+// kernel that shares the activations' loads over a few rows must reduce each row's lanes at
+// the end, decode each row's scale on its own and read several streams at once. Regrouped at
+// load, G consecutive rows (G = one register of int32 lanes: 8 with AVX2, 16 with AVX-512)
+// are stored block by block with their codes interleaved 4 bytes at a time, so that one
+// register holds 4 codes of each of the G rows: a u8 x s8 dot (VNNI's dpbusd, or maddubs +
+// madd) against the activations' 4 bytes broadcast leaves row r's sum in lane r. No
+// horizontal sums, the G scales convert in one instruction, and the rows stream from memory
+// as one sequence. The same idea as llama.cpp's CPU "repack" buffers; the layouts here are
+// tessera's own.
+//
+// Only formats whose kernels are compute-bound are regrouped (Q4_0 and Q4_K: nibbles cost more
+// to decode than they take to read); the regrouping is exactly invertible (row_block).
+#include <tessera/detail/internal_check.hpp>
+#pragma once
+
+#include <tessera/config.hpp>
+#include <tessera/kernels/quant/dot_avx2.hpp>
+#include <tessera/kernels/quant/formats.hpp>
+#include <tessera/kernels/quant/quantize.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace tessera::kernels::detail::quant::interleaved {
+
+// Rows per group in this build, 0 where no kernel reads groups (their layout is per build:
+// groups are made at load and never stored).
+#if TESSERA_QUANT_AVX2 && defined(__AVX512F__) && defined(__AVX512BW__)
+inline constexpr std::size_t kGroupRows = 16;
+#elif TESSERA_QUANT_AVX2
+inline constexpr std::size_t kGroupRows = 8;
+#else
+inline constexpr std::size_t kGroupRows = 0;
+#endif
+
+template <class Block>
+inline constexpr bool regrouped = std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k>;
+
+// One block of G rows. Code bytes: qs[(k * G + r) * 4 + i] is byte 4k + i of row r's qs.
+template <std::size_t G>
+struct group_q4_0 {
+  f16 d[G];
+  std::uint8_t qs[16 * G];
+};
+// Q4_K with its 6-bit scales and mins unpacked to bytes (scales[j][r]: sub-block j, row r).
+template <std::size_t G>
+struct group_q4_k {
+  f16 d[G];
+  f16 dmin[G];
+  std::uint8_t scales[8][G];
+  std::uint8_t mins[8][G];
+  std::uint8_t qs[128 * G];
+};
+
+template <class Block, std::size_t G> struct group_of;
+template <std::size_t G> struct group_of<block_q4_0, G> { using type = group_q4_0<G>; };
+template <std::size_t G> struct group_of<block_q4_k, G> { using type = group_q4_k<G>; };
+template <class Block, std::size_t G>
+using group_t = typename group_of<Block, G>::type;
+
+template <std::size_t G>
+void interleave_codes(const std::uint8_t* const* row_qs, std::size_t bytes, std::uint8_t* qs) {
+  for (std::size_t k = 0; k < bytes / 4; ++k)
+    for (std::size_t r = 0; r < G; ++r) std::memcpy(qs + (k * G + r) * 4, row_qs[r] + 4 * k, 4);
+}
+
+// Block b of G rows (rows[r] points at row r's blocks) into one group.
+template <std::size_t G>
+void make_group(const block_q4_0* const* rows, std::size_t b, group_q4_0<G>& g) {
+  const std::uint8_t* qs[G];
+  for (std::size_t r = 0; r < G; ++r) {
+    g.d[r] = rows[r][b].d;
+    qs[r] = rows[r][b].qs;
+  }
+  interleave_codes<G>(qs, 16, g.qs);
+}
+template <std::size_t G>
+void make_group(const block_q4_k* const* rows, std::size_t b, group_q4_k<G>& g) {
+  const std::uint8_t* qs[G];
+  for (std::size_t r = 0; r < G; ++r) {
+    const block_q4_k& blk = rows[r][b];
+    g.d[r] = blk.d;
+    g.dmin[r] = blk.dmin;
+    for (int j = 0; j < 8; ++j) unpack_scale_k4(j, blk.scales, g.scales[j][r], g.mins[j][r]);
+    qs[r] = blk.qs;
+  }
+  interleave_codes<G>(qs, 128, g.qs);
+}
+
+// Row r's block back out of a group (the exact inverse of make_group).
+template <std::size_t G>
+void row_block(const group_q4_0<G>& g, std::size_t r, block_q4_0& out) {
+  out.d = g.d[r];
+  for (std::size_t k = 0; k < 4; ++k) std::memcpy(out.qs + 4 * k, g.qs + (k * G + r) * 4, 4);
+}
+template <std::size_t G>
+void row_block(const group_q4_k<G>& g, std::size_t r, block_q4_k& out) {
+  out.d = g.d[r];
+  out.dmin = g.dmin[r];
+  std::uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; ++j) {
+    ls[j] = g.scales[j][r];
+    lm[j] = g.mins[j][r];
+  }
+  pack_scales_k4(ls, lm, out.scales);
+  for (std::size_t k = 0; k < 32; ++k) std::memcpy(out.qs + 4 * k, g.qs + (k * G + r) * 4, 4);
+}
+
+#if TESSERA_QUANT_AVX2
+// The register width's operations, so that one kernel body serves AVX2 (8 rows) and AVX-512
+// (16 rows). dot4 adds the u8 x s8 products of each 4 bytes to the int32 lanes: one dpbusd
+// with VNNI; without, maddubs gives int16 pair sums that callers add up as int16 (their
+// ranges are checked where they do) and widen once (widen: madd with 1s or with scales).
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+struct isa {
+  using iv = __m512i;
+  using fv = __m512;
+  static constexpr bool vnni =
+#if defined(__AVX512VNNI__)
+      true;
+#else
+      false;
+#endif
+  static iv load(const void* p) { return _mm512_loadu_si512(p); }
+  static iv bcast32(const void* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+  }
+  static iv zero() { return _mm512_setzero_si512(); }
+  static iv set1(std::int32_t v) { return _mm512_set1_epi32(v); }
+  static iv set1_8(char v) { return _mm512_set1_epi8(v); }
+  static iv and_(iv a, iv b) { return _mm512_and_si512(a, b); }
+  static iv srl4(iv a) { return _mm512_srli_epi16(a, 4); }
+  static iv add32(iv a, iv b) { return _mm512_add_epi32(a, b); }
+  static iv sub32(iv a, iv b) { return _mm512_sub_epi32(a, b); }
+  static iv add16(iv a, iv b) { return _mm512_add_epi16(a, b); }
+  static iv mul32(iv a, iv b) { return _mm512_mullo_epi32(a, b); }
+  static iv sll16_32(iv a) { return _mm512_slli_epi32(a, 16); }
+  static iv or_(iv a, iv b) { return _mm512_or_si512(a, b); }
+  static iv maddubs(iv u, iv s) { return _mm512_maddubs_epi16(u, s); }
+  static iv madd(iv a, iv b) { return _mm512_madd_epi16(a, b); }
+  static iv dot4(iv acc, iv u, iv s) {
+#if defined(__AVX512VNNI__)
+    return _mm512_dpbusd_epi32(acc, u, s);
+#else
+    return add32(acc, madd(maddubs(u, s), _mm512_set1_epi16(1)));
+#endif
+  }
+  static iv bytes_to_32(const std::uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static fv halves(const f16* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static fv to_float(iv a) { return _mm512_cvtepi32_ps(a); }
+  static fv fzero() { return _mm512_setzero_ps(); }
+  static fv fset1(float v) { return _mm512_set1_ps(v); }
+  static fv mul(fv a, fv b) { return _mm512_mul_ps(a, b); }
+  static fv fma(fv a, fv b, fv c) { return _mm512_fmadd_ps(a, b, c); }
+  static fv fnma(fv a, fv b, fv c) { return _mm512_fnmadd_ps(a, b, c); }
+  static void store(float* p, fv v) { _mm512_storeu_ps(p, v); }
+};
+#else
+struct isa {
+  using iv = __m256i;
+  using fv = __m256;
+  static constexpr bool vnni =
+#if defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__))
+      true;
+#else
+      false;
+#endif
+  static iv load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static iv bcast32(const void* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+  }
+  static iv zero() { return _mm256_setzero_si256(); }
+  static iv set1(std::int32_t v) { return _mm256_set1_epi32(v); }
+  static iv set1_8(char v) { return _mm256_set1_epi8(v); }
+  static iv and_(iv a, iv b) { return _mm256_and_si256(a, b); }
+  static iv srl4(iv a) { return _mm256_srli_epi16(a, 4); }
+  static iv add32(iv a, iv b) { return _mm256_add_epi32(a, b); }
+  static iv sub32(iv a, iv b) { return _mm256_sub_epi32(a, b); }
+  static iv add16(iv a, iv b) { return _mm256_add_epi16(a, b); }
+  static iv mul32(iv a, iv b) { return _mm256_mullo_epi32(a, b); }
+  static iv sll16_32(iv a) { return _mm256_slli_epi32(a, 16); }
+  static iv or_(iv a, iv b) { return _mm256_or_si256(a, b); }
+  static iv maddubs(iv u, iv s) { return _mm256_maddubs_epi16(u, s); }
+  static iv madd(iv a, iv b) { return _mm256_madd_epi16(a, b); }
+  static iv dot4(iv acc, iv u, iv s) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    return add32(acc, madd(maddubs(u, s), _mm256_set1_epi16(1)));
+#endif
+  }
+  static iv bytes_to_32(const std::uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+  static fv halves(const f16* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static fv to_float(iv a) { return _mm256_cvtepi32_ps(a); }
+  static fv fzero() { return _mm256_setzero_ps(); }
+  static fv fset1(float v) { return _mm256_set1_ps(v); }
+  static fv mul(fv a, fv b) { return _mm256_mul_ps(a, b); }
+  static fv fma(fv a, fv b, fv c) { return _mm256_fmadd_ps(a, b, c); }
+  static fv fnma(fv a, fv b, fv c) { return _mm256_fnmadd_ps(a, b, c); }
+  static void store(float* p, fv v) { _mm256_storeu_ps(p, v); }
+};
+#endif
+static_assert(sizeof(isa::iv) == 4 * kGroupRows);
+
+// out[t * G + r] = dot(row r, a[t]) for the G rows of `groups` (nb blocks) and NT activation
+// rows. asum[t][b]: the sum of a[t][b]'s codes (Q4_0's -8 offset comes in through it).
+template <std::size_t NT>
+void dot(std::size_t nb, const group_q4_0<kGroupRows>* groups, const block_q8_0* const* a, const std::int32_t* const* asum, float* out) {
+  using V = isa;
+  typename V::fv acc[NT];
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) acc[t] = V::fzero();
+  const auto low4 = V::set1_8(0x0f);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const group_q4_0<kGroupRows>& g = groups[b];
+    // Two chains of dpbusd per row (low and high nibbles): one chain of 8 would wait on
+    // their latency.
+    typename V::iv sum[NT], sum_hi[NT];
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) sum[t] = sum_hi[t] = V::zero();
+    // Without VNNI, int16 pair sums add up over the block: 16 products of a nibble (<= 15)
+    // and a Q8_0 code (|q| <= 127) stay within 30480.
+    TESSERA_QUANT_UNROLL
+    for (std::size_t k = 0; k < 4; ++k) {
+      const auto v = V::load(g.qs + k * kGroupRows * 4);
+      const auto lo = V::and_(v, low4), hi = V::and_(V::srl4(v), low4);
+      TESSERA_QUANT_UNROLL
+      for (std::size_t t = 0; t < NT; ++t) {
+        const std::int8_t* x = a[t][b].qs;
+        if constexpr (V::vnni) {
+          sum[t] = V::dot4(sum[t], lo, V::bcast32(x + 4 * k));
+          sum_hi[t] = V::dot4(sum_hi[t], hi, V::bcast32(x + 16 + 4 * k));
+        } else {
+          sum[t] = V::add16(sum[t], V::add16(V::maddubs(lo, V::bcast32(x + 4 * k)), V::maddubs(hi, V::bcast32(x + 16 + 4 * k))));
+        }
+      }
+    }
+    const auto dw = V::halves(g.d);
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      auto s = sum[t];
+      if constexpr (V::vnni) s = V::add32(s, sum_hi[t]);
+      if constexpr (!V::vnni) s = V::madd(s, V::set1(0x00010001));
+      s = V::sub32(s, V::set1(8 * asum[t][b]));
+      acc[t] = V::fma(V::mul(dw, V::fset1(half_to_float(a[t][b].d))), V::to_float(s), acc[t]);
+    }
+  }
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) V::store(out + t * kGroupRows, acc[t]);
+}
+
+// Q4_K: per chunk c of 64 values, the low nibbles are sub-block 2c and the high ones 2c + 1;
+// each sub-block's int32 sums are weighted by its 6-bit scales, the mins come in through the
+// activations' 16-sums once per super-block.
+template <std::size_t NT>
+void dot(std::size_t nb, const group_q4_k<kGroupRows>* groups, const block_q8_k* const* a, const std::int32_t* const*, float* out) {
+  using V = isa;
+  typename V::fv acc[NT];
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) acc[t] = V::fzero();
+  const auto low4 = V::set1_8(0x0f);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const group_q4_k<kGroupRows>& g = groups[b];
+    typename V::iv total[NT], mins[NT];
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) total[t] = mins[t] = V::zero();
+    for (std::size_t c = 0; c < 4; ++c) {
+      // With one activation row, each sum in two chains (even and odd k) so that dpbusd's
+      // latency overlaps; with more rows, their chains do.
+      constexpr std::size_t S = NT == 1 && V::vnni ? 2 : 1;
+      typename V::iv lo_sum[NT][S], hi_sum[NT][S];
+      TESSERA_QUANT_UNROLL
+      for (std::size_t t = 0; t < NT; ++t)
+        for (std::size_t i = 0; i < S; ++i) lo_sum[t][i] = hi_sum[t][i] = V::zero();
+      // Without VNNI: 16 products of a nibble and a Q8_K code (>= -128) per int16, within 30720.
+      TESSERA_QUANT_UNROLL
+      for (std::size_t k = 0; k < 8; ++k) {
+        const auto v = V::load(g.qs + (8 * c + k) * kGroupRows * 4);
+        const auto lo = V::and_(v, low4), hi = V::and_(V::srl4(v), low4);
+        TESSERA_QUANT_UNROLL
+        for (std::size_t t = 0; t < NT; ++t) {
+          const std::int8_t* x = a[t][b].qs + 64 * c + 4 * k;
+          auto& ls = lo_sum[t][k % S];
+          auto& hs = hi_sum[t][k % S];
+          if constexpr (V::vnni) {
+            ls = V::dot4(ls, lo, V::bcast32(x));
+            hs = V::dot4(hs, hi, V::bcast32(x + 32));
+          } else {
+            ls = V::add16(ls, V::maddubs(lo, V::bcast32(x)));
+            hs = V::add16(hs, V::maddubs(hi, V::bcast32(x + 32)));
+          }
+        }
+      }
+      if constexpr (S == 2) {
+        TESSERA_QUANT_UNROLL
+        for (std::size_t t = 0; t < NT; ++t) {
+          lo_sum[t][0] = V::add32(lo_sum[t][0], lo_sum[t][1]);
+          hi_sum[t][0] = V::add32(hi_sum[t][0], hi_sum[t][1]);
+        }
+      }
+      const auto s_lo = V::bytes_to_32(g.scales[2 * c]), s_hi = V::bytes_to_32(g.scales[2 * c + 1]);
+      TESSERA_QUANT_UNROLL
+      for (std::size_t t = 0; t < NT; ++t) {
+        if constexpr (V::vnni) {
+          total[t] = V::add32(total[t], V::add32(V::mul32(lo_sum[t][0], s_lo), V::mul32(hi_sum[t][0], s_hi)));
+        } else {  // the scale in both int16 halves: madd weights both pair sums
+          total[t] = V::add32(total[t], V::add32(V::madd(lo_sum[t][0], V::or_(s_lo, V::sll16_32(s_lo))),
+                                                 V::madd(hi_sum[t][0], V::or_(s_hi, V::sll16_32(s_hi)))));
+        }
+      }
+    }
+    TESSERA_QUANT_UNROLL
+    for (std::size_t j = 0; j < 8; ++j) {
+      const auto m = V::bytes_to_32(g.mins[j]);
+      TESSERA_QUANT_UNROLL
+      for (std::size_t t = 0; t < NT; ++t)
+        mins[t] = V::add32(mins[t], V::mul32(m, V::set1(a[t][b].bsums[2 * j] + a[t][b].bsums[2 * j + 1])));
+    }
+    const auto d = V::halves(g.d), dmin = V::halves(g.dmin);
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      const auto dx = V::fset1(a[t][b].d);
+      acc[t] = V::fma(V::mul(d, dx), V::to_float(total[t]), acc[t]);
+      acc[t] = V::fnma(V::mul(dmin, dx), V::to_float(mins[t]), acc[t]);
+    }
+  }
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) V::store(out + t * kGroupRows, acc[t]);
+}
+
+// Activation rows per kernel call: the accumulators of NT rows must stay in registers.
+inline constexpr std::size_t kTileTokens = kGroupRows == 16 ? 4 : 2;
+#endif
+
+}  // namespace tessera::kernels::detail::quant::interleaved
