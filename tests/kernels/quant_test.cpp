@@ -237,6 +237,10 @@ TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (8 and
   check.template operator()<block_q4_0, 16>();
   check.template operator()<block_q4_k, 8>();
   check.template operator()<block_q4_k, 16>();
+  check.template operator()<block_q8_0, 8>();
+  check.template operator()<block_q8_0, 16>();
+  check.template operator()<block_q6_k, 8>();
+  check.template operator()<block_q6_k, 16>();
 }
 
 TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, strides, token counts and a pool") {
@@ -246,7 +250,7 @@ TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, 
   }
   test::rng g(22);
   runtime::thread_pool two(2);
-  for (dtype t : {dtype::q4_0, dtype::q4_k}) {
+  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q6_k, dtype::q8_0}) {
     const std::string type_name = dtype_name(t);
     CAPTURE(type_name);
     // 16 * 7 + 5 rows: whole groups of 8 or 16 and 5 rows left plain.
@@ -280,7 +284,7 @@ TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, 
   odd.row_group = 4;
   float y[16], x[32] = {};
   CHECK(!kernels::matvec(y, odd, x).ok());
-  CHECK(!kernels::regroup(test::must(kernels::make_quant_matrix(dtype::q8_0, 1, 32, std::vector<std::uint8_t>(34)))).ok());
+  CHECK(!kernels::regroup(test::must(kernels::make_quant_matrix(dtype::q5_0, 1, 32, std::vector<std::uint8_t>(22)))).ok());
 }
 
 TEST_CASE("round_half_away rounds as std::round, halves and the float just below them included") {

@@ -84,7 +84,8 @@ TEST_CASE("the f32 prompt path stays close to the integer one, which token-by-to
   for (dtype t : {dtype::q8_0, dtype::q4_1}) {
     CAPTURE(std::string(dtype_name(t)));
     const auto bytes = test::must(llm::random_model_gguf(small_spec(llm::architecture::llama, t)));
-    const llm::model m = test::must(llm::model::view_bytes(bytes));
+    // Plain rows: regrouped matrices keep the integer path (kernels::regroup).
+    const llm::model m = test::must(llm::model::view_bytes(bytes, llm::load_options{.regroup = false}));
     llm::session_options fast;
     fast.prompt_f32 = true;
     const auto integer = run(m, {}, prompt, false);
@@ -98,7 +99,7 @@ TEST_CASE("the f32 prompt path stays close to the integer one, which token-by-to
 }
 
 TEST_CASE("a model with regrouped matrices gives the plain model's logits, batched or not") {
-  for (dtype t : {dtype::q4_0, dtype::q4_k}) {
+  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q6_k, dtype::q8_0}) {
     CAPTURE(std::string(dtype_name(t)));
     llm::random_model_spec spec = small_spec(llm::architecture::llama, t);
     spec.dim = spec.hidden = 256;  // whole Q4_K blocks

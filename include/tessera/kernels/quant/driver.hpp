@@ -46,32 +46,6 @@ TESSERA_ALWAYS_INLINE void prefetch_ahead(const std::uint8_t* data, std::size_t 
 inline constexpr std::size_t kPanelMinTokens = 32;
 inline constexpr std::size_t kPanelFloats = std::size_t{1} << 17;  // 512 KB of f32 weights: in L2
 
-// Rows [n0, n0 + n) of W as f32 (nb blocks each), for plain and regrouped matrices alike.
-template <class Block, class Matrix>
-void dequantize_rows(const Matrix& W, std::size_t n0, std::size_t n, std::size_t nb, float* dst) {
-  if constexpr (interleaved::kGroupRows != 0 && interleaved::regrouped<Block>) {
-    constexpr std::size_t G = interleaved::kGroupRows;
-    using Group = interleaved::group_t<Block, G>;
-    if (W.row_group != 0) {
-      const std::size_t grouped = W.rows / G * G;
-      const auto* groups = reinterpret_cast<const Group*>(W.data);
-      for (std::size_t r = n0; r < std::min(n0 + n, grouped); ++r)
-        for (std::size_t b = 0; b < nb; ++b) {
-          Block block;
-          interleaved::row_block(groups[r / G * nb + b], r % G, block);
-          dequantize_block(block, dst + ((r - n0) * nb + b) * elements_of<Block>);
-        }
-      if (n0 + n > grouped) {
-        const std::size_t first = std::max(n0, grouped);
-        const auto* tail = reinterpret_cast<const Block*>(W.data + grouped / G * nb * sizeof(Group) + (first - grouped) * W.row_bytes);
-        dequantize_blocks(tail, dst + (first - n0) * nb * elements_of<Block>, (n0 + n - first) * nb);
-      }
-      return;
-    }
-  }
-  dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), dst, n * nb);  // the rows are contiguous
-}
-
 template <class Block, class Matrix>
 status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
                          runtime::thread_pool& pool, arena& scratch) {
@@ -98,7 +72,7 @@ status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float
     const float* A = reinterpret_cast<const float*>(W.row(n0));
     if constexpr (dequantize) {
       float* panel = product + rows * M;
-      dequantize_rows<Block>(W, n0, n, nb, panel);
+      dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), panel, n * nb);  // the rows are contiguous
       A = panel;
     }
     const status st = gemm_f32(n, A, static_cast<std::ptrdiff_t>(K), tokens, product, static_cast<std::ptrdiff_t>(M), {}, &pool);
@@ -199,9 +173,10 @@ status product_grouped(float* Y, std::size_t ldy, const Matrix& W, const float* 
   const std::size_t group_bytes = nb * sizeof(Group);
   arena_scope scope(scratch);
   TESSERA_ASSIGN_OR_RETURN(const activations<Block> act, quantize_activations<Block>(X, ldx, K, M, pool, scratch));
-  // Q4_0's offset of 8 comes in through each activation block's sum of codes.
+  // Q4_0's offset of 8 (and Q8_0's 128, with VNNI) comes in through each activation block's
+  // sum of codes.
   std::int32_t* sums = nullptr;
-  if constexpr (std::is_same_v<Block, block_q4_0>) {
+  if constexpr (std::is_same_v<Act, block_q8_0>) {
     TESSERA_ASSIGN_OR_RETURN(sums, scratch.allocate<std::int32_t>(M * nb));
     for (std::size_t i = 0; i < M * nb; ++i) {
       std::int32_t s = 0;

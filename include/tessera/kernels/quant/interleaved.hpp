@@ -11,8 +11,9 @@
 // as one sequence. The same idea as llama.cpp's CPU "repack" buffers; the layouts here are
 // tessera's own.
 //
-// Only formats whose kernels are compute-bound are regrouped (Q4_0 and Q4_K: nibbles cost more
-// to decode than they take to read); the regrouping is exactly invertible (row_block).
+// Regrouped: Q4_0, Q4_K and Q8_0 (the first two are compute-bound as plain rows; Q8_0 gains
+// the single memory stream and the shared scale conversion). The regrouping is exactly
+// invertible (row_block).
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 
@@ -39,13 +40,19 @@ inline constexpr std::size_t kGroupRows = 0;
 #endif
 
 template <class Block>
-inline constexpr bool regrouped = std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k>;
+inline constexpr bool regrouped = std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k> ||
+                                   std::is_same_v<Block, block_q6_k> || std::is_same_v<Block, block_q8_0>;
 
 // One block of G rows. Code bytes: qs[(k * G + r) * 4 + i] is byte 4k + i of row r's qs.
 template <std::size_t G>
 struct group_q4_0 {
   f16 d[G];
   std::uint8_t qs[16 * G];
+};
+template <std::size_t G>
+struct group_q8_0 {
+  f16 d[G];
+  std::int8_t qs[32 * G];
 };
 // Q4_K with its 6-bit scales and mins unpacked to bytes (scales[j][r]: sub-block j, row r).
 template <std::size_t G>
@@ -57,28 +64,43 @@ struct group_q4_k {
   std::uint8_t qs[128 * G];
 };
 
+// Q6_K: ql and qh interleaved alike, 4 bytes at a time.
+template <std::size_t G>
+struct group_q6_k {
+  f16 d[G];
+  std::int8_t scales[16][G];
+  std::uint8_t ql[128 * G];
+  std::uint8_t qh[64 * G];
+};
+
 template <class Block, std::size_t G> struct group_of;
 template <std::size_t G> struct group_of<block_q4_0, G> { using type = group_q4_0<G>; };
 template <std::size_t G> struct group_of<block_q4_k, G> { using type = group_q4_k<G>; };
+template <std::size_t G> struct group_of<block_q8_0, G> { using type = group_q8_0<G>; };
+template <std::size_t G> struct group_of<block_q6_k, G> { using type = group_q6_k<G>; };
 template <class Block, std::size_t G>
 using group_t = typename group_of<Block, G>::type;
 
-template <std::size_t G>
-void interleave_codes(const std::uint8_t* const* row_qs, std::size_t bytes, std::uint8_t* qs) {
+template <std::size_t G, class Byte>
+void interleave_codes(const Byte* const* row_qs, std::size_t bytes, Byte* qs) {
   for (std::size_t k = 0; k < bytes / 4; ++k)
     for (std::size_t r = 0; r < G; ++r) std::memcpy(qs + (k * G + r) * 4, row_qs[r] + 4 * k, 4);
 }
 
 // Block b of G rows (rows[r] points at row r's blocks) into one group.
-template <std::size_t G>
-void make_group(const block_q4_0* const* rows, std::size_t b, group_q4_0<G>& g) {
-  const std::uint8_t* qs[G];
+template <std::size_t G, class Block, class Group>
+void copy_scales_and_codes(const Block* const* rows, std::size_t b, Group& g) {
+  const std::remove_extent_t<decltype(Block::qs)>* qs[G];
   for (std::size_t r = 0; r < G; ++r) {
     g.d[r] = rows[r][b].d;
     qs[r] = rows[r][b].qs;
   }
-  interleave_codes<G>(qs, 16, g.qs);
+  interleave_codes<G>(qs, sizeof(Block::qs), g.qs);
 }
+template <std::size_t G>
+void make_group(const block_q4_0* const* rows, std::size_t b, group_q4_0<G>& g) { copy_scales_and_codes<G>(rows, b, g); }
+template <std::size_t G>
+void make_group(const block_q8_0* const* rows, std::size_t b, group_q8_0<G>& g) { copy_scales_and_codes<G>(rows, b, g); }
 template <std::size_t G>
 void make_group(const block_q4_k* const* rows, std::size_t b, group_q4_k<G>& g) {
   const std::uint8_t* qs[G];
@@ -92,11 +114,30 @@ void make_group(const block_q4_k* const* rows, std::size_t b, group_q4_k<G>& g) 
   interleave_codes<G>(qs, 128, g.qs);
 }
 
+template <std::size_t G>
+void make_group(const block_q6_k* const* rows, std::size_t b, group_q6_k<G>& g) {
+  const std::uint8_t *ql[G], *qh[G];
+  for (std::size_t r = 0; r < G; ++r) {
+    const block_q6_k& blk = rows[r][b];
+    g.d[r] = blk.d;
+    for (int j = 0; j < 16; ++j) g.scales[j][r] = blk.scales[j];
+    ql[r] = blk.ql;
+    qh[r] = blk.qh;
+  }
+  interleave_codes<G>(ql, 128, g.ql);
+  interleave_codes<G>(qh, 64, g.qh);
+}
+
 // Row r's block back out of a group (the exact inverse of make_group).
 template <std::size_t G>
 void row_block(const group_q4_0<G>& g, std::size_t r, block_q4_0& out) {
   out.d = g.d[r];
   for (std::size_t k = 0; k < 4; ++k) std::memcpy(out.qs + 4 * k, g.qs + (k * G + r) * 4, 4);
+}
+template <std::size_t G>
+void row_block(const group_q8_0<G>& g, std::size_t r, block_q8_0& out) {
+  out.d = g.d[r];
+  for (std::size_t k = 0; k < 8; ++k) std::memcpy(out.qs + 4 * k, g.qs + (k * G + r) * 4, 4);
 }
 template <std::size_t G>
 void row_block(const group_q4_k<G>& g, std::size_t r, block_q4_k& out) {
@@ -109,6 +150,14 @@ void row_block(const group_q4_k<G>& g, std::size_t r, block_q4_k& out) {
   }
   pack_scales_k4(ls, lm, out.scales);
   for (std::size_t k = 0; k < 32; ++k) std::memcpy(out.qs + 4 * k, g.qs + (k * G + r) * 4, 4);
+}
+
+template <std::size_t G>
+void row_block(const group_q6_k<G>& g, std::size_t r, block_q6_k& out) {
+  out.d = g.d[r];
+  for (int j = 0; j < 16; ++j) out.scales[j] = g.scales[j][r];
+  for (std::size_t k = 0; k < 32; ++k) std::memcpy(out.ql + 4 * k, g.ql + (k * G + r) * 4, 4);
+  for (std::size_t k = 0; k < 16; ++k) std::memcpy(out.qh + 4 * k, g.qh + (k * G + r) * 4, 4);
 }
 
 #if TESSERA_QUANT_AVX2
@@ -143,6 +192,9 @@ struct isa {
   static iv mul32(iv a, iv b) { return _mm512_mullo_epi32(a, b); }
   static iv sll16_32(iv a) { return _mm512_slli_epi32(a, 16); }
   static iv or_(iv a, iv b) { return _mm512_or_si512(a, b); }
+  static iv xor_(iv a, iv b) { return _mm512_xor_si512(a, b); }
+  static iv abs8(iv a) { return _mm512_abs_epi8(a); }
+  static iv sign_like(iv a, iv w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }  // -a where w < 0
   static iv maddubs(iv u, iv s) { return _mm512_maddubs_epi16(u, s); }
   static iv madd(iv a, iv b) { return _mm512_madd_epi16(a, b); }
   static iv dot4(iv acc, iv u, iv s) {
@@ -153,6 +205,11 @@ struct isa {
 #endif
   }
   static iv bytes_to_32(const std::uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static iv sbytes_to_32(const std::int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  template <int N>
+  static iv srl16(iv a) { return _mm512_srli_epi16(a, N); }
+  template <int N>
+  static iv sll16(iv a) { return _mm512_slli_epi16(a, N); }
   static fv halves(const f16* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
   static fv to_float(iv a) { return _mm512_cvtepi32_ps(a); }
   static fv fzero() { return _mm512_setzero_ps(); }
@@ -189,6 +246,9 @@ struct isa {
   static iv mul32(iv a, iv b) { return _mm256_mullo_epi32(a, b); }
   static iv sll16_32(iv a) { return _mm256_slli_epi32(a, 16); }
   static iv or_(iv a, iv b) { return _mm256_or_si256(a, b); }
+  static iv xor_(iv a, iv b) { return _mm256_xor_si256(a, b); }
+  static iv abs8(iv a) { return _mm256_abs_epi8(a); }
+  static iv sign_like(iv a, iv w) { return _mm256_sign_epi8(a, w); }  // -a where w < 0 (0 where w is: |w| is 0 there)
   static iv maddubs(iv u, iv s) { return _mm256_maddubs_epi16(u, s); }
   static iv madd(iv a, iv b) { return _mm256_madd_epi16(a, b); }
   static iv dot4(iv acc, iv u, iv s) {
@@ -201,6 +261,11 @@ struct isa {
 #endif
   }
   static iv bytes_to_32(const std::uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+  static iv sbytes_to_32(const std::int8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+  template <int N>
+  static iv srl16(iv a) { return _mm256_srli_epi16(a, N); }
+  template <int N>
+  static iv sll16(iv a) { return _mm256_slli_epi16(a, N); }
   static fv halves(const f16* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static fv to_float(iv a) { return _mm256_cvtepi32_ps(a); }
   static fv fzero() { return _mm256_setzero_ps(); }
@@ -253,6 +318,48 @@ void dot(std::size_t nb, const group_q4_0<kGroupRows>* groups, const block_q8_0*
       if constexpr (V::vnni) s = V::add32(s, sum_hi[t]);
       if constexpr (!V::vnni) s = V::madd(s, V::set1(0x00010001));
       s = V::sub32(s, V::set1(8 * asum[t][b]));
+      acc[t] = V::fma(V::mul(dw, V::fset1(half_to_float(a[t][b].d))), V::to_float(s), acc[t]);
+    }
+  }
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) V::store(out + t * kGroupRows, acc[t]);
+}
+
+// Q8_0: signed codes. With VNNI they go in as unsigned bytes (q + 128, flipping the top bit)
+// and 128 times the activations' sum comes out again; without, through the sign trick
+// (|w| times a with w's sign: pair sums within 2 * 127 * 127, widened at once).
+template <std::size_t NT>
+void dot(std::size_t nb, const group_q8_0<kGroupRows>* groups, const block_q8_0* const* a, const std::int32_t* const* asum, float* out) {
+  using V = isa;
+  typename V::fv acc[NT];
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) acc[t] = V::fzero();
+  const auto top = V::set1_8(static_cast<char>(0x80));
+  const auto ones16 = V::set1(0x00010001);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const group_q8_0<kGroupRows>& g = groups[b];
+    typename V::iv sum[NT][2];
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) sum[t][0] = sum[t][1] = V::zero();
+    TESSERA_QUANT_UNROLL
+    for (std::size_t k = 0; k < 8; ++k) {
+      const auto v = V::load(g.qs + k * kGroupRows * 4);
+      if constexpr (V::vnni) {
+        const auto u = V::xor_(v, top);
+        TESSERA_QUANT_UNROLL
+        for (std::size_t t = 0; t < NT; ++t) sum[t][k % 2] = V::dot4(sum[t][k % 2], u, V::bcast32(a[t][b].qs + 4 * k));
+      } else {
+        const auto abs_v = V::abs8(v);
+        TESSERA_QUANT_UNROLL
+        for (std::size_t t = 0; t < NT; ++t)
+          sum[t][k % 2] = V::add32(sum[t][k % 2], V::madd(V::maddubs(abs_v, V::sign_like(V::bcast32(a[t][b].qs + 4 * k), v)), ones16));
+      }
+    }
+    const auto dw = V::halves(g.d);
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      auto s = V::add32(sum[t][0], sum[t][1]);
+      if constexpr (V::vnni) s = V::sub32(s, V::set1(128 * asum[t][b]));
       acc[t] = V::fma(V::mul(dw, V::fset1(half_to_float(a[t][b].d))), V::to_float(s), acc[t]);
     }
   }
@@ -333,6 +440,89 @@ void dot(std::size_t nb, const group_q4_k<kGroupRows>* groups, const block_q8_k*
       const auto dx = V::fset1(a[t][b].d);
       acc[t] = V::fma(V::mul(d, dx), V::to_float(total[t]), acc[t]);
       acc[t] = V::fnma(V::mul(dmin, dx), V::to_float(mins[t]), acc[t]);
+    }
+  }
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) V::store(out + t * kGroupRows, acc[t]);
+}
+
+// Q6_K: codes 0..63 (the -32 comes in through the activations' 16-sums), per half h and
+// 4-byte column k the four 32-value quarters from ql's nibbles and qh's bit pairs; each
+// sub-block of 16 values (4 columns of one quarter) is weighted by its signed scale.
+template <std::size_t NT>
+void dot(std::size_t nb, const group_q6_k<kGroupRows>* groups, const block_q8_k* const* a, const std::int32_t* const*, float* out) {
+  using V = isa;
+  constexpr std::size_t G = kGroupRows;
+  typename V::fv acc[NT];
+  TESSERA_QUANT_UNROLL
+  for (std::size_t t = 0; t < NT; ++t) acc[t] = V::fzero();
+  const auto low4 = V::set1_8(0x0f), two = V::set1_8(0x03);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const group_q6_k<G>& g = groups[b];
+    typename V::iv total[NT], offset[NT];
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) total[t] = offset[t] = V::zero();
+    for (std::size_t h = 0; h < 2; ++h) {
+      for (std::size_t half = 0; half < 2; ++half) {  // columns k of 4 bytes: 4 * half .. 4 * half + 3
+        // Sums of the four sub-blocks 8h + 2q + half (quarter q); without VNNI as int16 pair
+        // sums: 2 products of a code (<= 63) and a Q8_K code (>= -128) each, two columns at
+        // most before widening (32256).
+        typename V::iv sum[NT][4];
+        TESSERA_QUANT_UNROLL
+        for (std::size_t t = 0; t < NT; ++t)
+          for (int q = 0; q < 4; ++q) sum[t][q] = V::zero();
+        TESSERA_QUANT_UNROLL
+        for (std::size_t kk = 0; kk < 4; ++kk) {
+          const std::size_t k = 4 * half + kk;
+          const auto lo = V::load(g.ql + (16 * h + k) * G * 4), hi = V::load(g.ql + (16 * h + 8 + k) * G * 4);
+          const auto top = V::load(g.qh + (8 * h + k) * G * 4);
+          const typename V::iv codes[4] = {
+              V::or_(V::and_(lo, low4), V::sll16<4>(V::and_(top, two))),
+              V::or_(V::and_(hi, low4), V::sll16<4>(V::and_(V::srl16<2>(top), two))),
+              V::or_(V::and_(V::srl16<4>(lo), low4), V::sll16<4>(V::and_(V::srl16<4>(top), two))),
+              V::or_(V::and_(V::srl16<4>(hi), low4), V::sll16<4>(V::and_(V::srl16<6>(top), two))),
+          };
+          TESSERA_QUANT_UNROLL
+          for (std::size_t t = 0; t < NT; ++t) {
+            const std::int8_t* x = a[t][b].qs + 128 * h + 4 * k;
+            TESSERA_QUANT_UNROLL
+            for (int q = 0; q < 4; ++q) {
+              if constexpr (V::vnni) {
+                sum[t][q] = V::dot4(sum[t][q], codes[q], V::bcast32(x + 32 * q));
+              } else if (kk % 2 == 0) {
+                sum[t][q] = V::maddubs(codes[q], V::bcast32(x + 32 * q));
+              } else {  // widen each two columns, weighted by the sub-block's scale below
+                sum[t][q] = V::add16(sum[t][q], V::maddubs(codes[q], V::bcast32(x + 32 * q)));
+              }
+            }
+            if constexpr (!V::vnni) {
+              if (kk % 2 == 1) {
+                TESSERA_QUANT_UNROLL
+                for (int q = 0; q < 4; ++q) {
+                  const auto sc = V::sbytes_to_32(g.scales[8 * h + 2 * q + half]);
+                  total[t] = V::add32(total[t], V::madd(sum[t][q], V::or_(V::and_(sc, V::set1(0xffff)), V::sll16_32(sc))));
+                }
+              }
+            }
+          }
+        }
+        TESSERA_QUANT_UNROLL
+        for (int q = 0; q < 4; ++q) {
+          const std::size_t j = 8 * h + 2 * q + half;
+          const auto sc = V::sbytes_to_32(g.scales[j]);
+          TESSERA_QUANT_UNROLL
+          for (std::size_t t = 0; t < NT; ++t) {
+            if constexpr (V::vnni) total[t] = V::add32(total[t], V::mul32(sum[t][q], sc));
+            offset[t] = V::add32(offset[t], V::mul32(sc, V::set1(a[t][b].bsums[j])));
+          }
+        }
+      }
+    }
+    const auto d = V::halves(g.d);
+    TESSERA_QUANT_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      const auto s = V::sub32(total[t], V::mul32(offset[t], V::set1(32)));
+      acc[t] = V::fma(V::mul(d, V::fset1(a[t][b].d)), V::to_float(s), acc[t]);
     }
   }
   TESSERA_QUANT_UNROLL

@@ -22,6 +22,7 @@
 
 #include <tessera/core/bit_cast.hpp>
 #include <tessera/core/dtype.hpp>
+#include <tessera/simd/simd.hpp>
 
 #include <algorithm>
 #include <cfloat>
@@ -89,18 +90,34 @@ inline float round_half_away(float v) {
 
 // ---- 32-element blocks -----------------------------------------------------------------------
 // Q8_0 and Q8_1: d = amax / 127, q = round(x / d); Q8_1 also keeps d * sum(q).
+// The activations of every product go through here, so it is written in vectors (the max of
+// finite magnitudes as the max of their bits); callers pass finite values (quantize_blocks
+// poisons the others' blocks).
 template <class Block>
 inline void quantize_q8(const float* x, Block& b) {
   TESSERA_QUANT_EXACT_FP
-  float amax = 0.0f;
-  for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+  std::uint32_t amax_bits = 0;
+  for (int i = 0; i < 32; ++i) amax_bits = std::max(amax_bits, bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu);
+  const float amax = bit_cast<float>(amax_bits);
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   b.d = f16(d);
+  // round_half_away and truncate_to, in vectors (NaN or infinite where 1 / d overflowed).
+  using V = simd::batch<float>;
+  static_assert(32 % V::size == 0);
+  const V vid(id), half(0.5f), one(1.0f), lo(-128.0f), hi(127.0f), zero(0.0f);
+  alignas(64) std::int32_t codes[32];
+  for (int i = 0; i < 32; i += static_cast<int>(V::size)) {
+    const V v = V::load_unaligned(x + i) * vid;
+    const V t = xsimd::trunc(v);
+    V r = xsimd::select(xsimd::abs(v - t) >= half, xsimd::select(v < zero, t - one, t + one), t);
+    r = xsimd::select(r == r, xsimd::min(xsimd::max(r, lo), hi), zero);
+    xsimd::to_int(r).store_aligned(codes + i);
+  }
   int sum = 0;
   for (int i = 0; i < 32; ++i) {
-    b.qs[i] = truncate_to<std::int8_t>(round_half_away(x[i] * id));
-    sum += b.qs[i];
+    b.qs[i] = static_cast<std::int8_t>(codes[i]);
+    sum += codes[i];
   }
   if constexpr (std::is_same_v<Block, block_q8_1>) b.s = f16(static_cast<float>(sum) * d);
 }
@@ -438,9 +455,9 @@ inline void poison_block(Block& b) {
 }
 
 inline bool all_finite(const float* x, std::size_t n) {
-  float acc = 0.0f;
-  for (std::size_t i = 0; i < n; ++i) acc += x[i] * 0.0f;  // NaN iff some x[i] is NaN or infinite
-  return acc == 0.0f;
+  std::uint32_t non_finite = 0;  // an exponent of all ones: NaN or infinite
+  for (std::size_t i = 0; i < n; ++i) non_finite |= (bit_cast<std::uint32_t>(x[i]) & 0x7f800000u) == 0x7f800000u;
+  return non_finite == 0;
 }
 
 template <class Block>
