@@ -52,6 +52,21 @@ TEST_SUITE("io.mapped_file") {
     CHECK(moved.size() == bytes.size());
   }
 
+  TEST_CASE("dropped pages read the file's bytes again when touched; ranges outside are ignored") {
+    std::vector<std::uint8_t> bytes(5 * 65536 + 123);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 13 + 1);
+    scratch_file file("mapped_file_drop_test.bin", bytes);
+    for (const bool map : {true, false}) {
+      auto f = map ? io::mapped_file::open(file.path) : io::mapped_file::read(file.path);
+      REQUIRE_MESSAGE(f.ok(), f.what());
+      CHECK(std::vector<std::uint8_t>(f->bytes().begin(), f->bytes().end()) == bytes);  // every page touched
+      f->drop_pages(f->bytes().subspan(1000, 3 * 65536));
+      f->drop_pages(f->bytes());
+      f->drop_pages({bytes.data(), bytes.size()});  // not inside the file's bytes: ignored
+      CHECK(std::vector<std::uint8_t>(f->bytes().begin(), f->bytes().end()) == bytes);
+    }
+  }
+
   TEST_CASE("empty files, missing files and directories") {
     scratch_file empty("mapped_file_test_empty.bin", {});
     auto e = io::mapped_file::open(empty.path);

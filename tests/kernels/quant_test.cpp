@@ -241,6 +241,8 @@ TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (8 and
   check.template operator()<block_q8_0, 16>();
   check.template operator()<block_q6_k, 8>();
   check.template operator()<block_q6_k, 16>();
+  check.template operator()<block_q5_k, 8>();
+  check.template operator()<block_q5_k, 16>();
 }
 
 TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, strides, token counts and a pool") {
@@ -250,7 +252,7 @@ TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, 
   }
   test::rng g(22);
   runtime::thread_pool two(2);
-  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q6_k, dtype::q8_0}) {
+  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::q8_0}) {
     const std::string type_name = dtype_name(t);
     CAPTURE(type_name);
     // 16 * 7 + 5 rows: whole groups of 8 or 16 and 5 rows left plain.

@@ -99,7 +99,7 @@ TEST_CASE("the f32 prompt path stays close to the integer one, which token-by-to
 }
 
 TEST_CASE("a model with regrouped matrices gives the plain model's logits, batched or not") {
-  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q6_k, dtype::q8_0}) {
+  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::q8_0}) {
     CAPTURE(std::string(dtype_name(t)));
     llm::random_model_spec spec = small_spec(llm::architecture::llama, t);
     spec.dim = spec.hidden = 256;  // whole Q4_K blocks

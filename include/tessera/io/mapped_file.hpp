@@ -106,6 +106,21 @@ class mapped_file {
   // True when the bytes are a mapping of the file rather than a copy.
   bool is_mapped() const noexcept { return mapped_; }
 
+  // The caller will not read `range` (a part of bytes()) for a while: a mapping gives back the
+  // pages wholly inside it, which leave the process's resident memory (they are read from the
+  // file again if touched). A copy keeps its bytes. llm::model calls it on matrices it copied.
+  void drop_pages(std::span<const std::uint8_t> range) const noexcept {
+#if TESSERA_IO_HAVE_MMAP && defined(MADV_DONTNEED)
+    if (!mapped_ || range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const std::uintptr_t begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) / page * page;
+    const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(range.data()) + range.size()) / page * page;
+    if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advice: never an error
+#else
+    (void)range;
+#endif
+  }
+
  private:
   status read_all(std::FILE* fp, const std::string& path) {
     if (std::fseek(fp, 0, SEEK_END) != 0) return make_error(errc::io_error, "cannot seek in '" + path + "'");

@@ -146,8 +146,8 @@ inline expected<quant_matrix> make_quant_matrix(dtype t, std::size_t rows, std::
 }
 
 // Whether regroup() lays matrices of type t out anew in this build: where its kernels read
-// rows in groups (x86 with AVX2 or AVX-512), for Q4_0, Q4_K and Q8_0; there generation runs
-// up to 2x faster. Elsewhere matrices stay as they are.
+// rows in groups (x86 with AVX2 or AVX-512), for Q4_0, Q4_K, Q5_K, Q6_K and Q8_0; there generation
+// runs up to 2x faster. Elsewhere matrices stay as they are.
 inline bool regrouping_pays(dtype t) {
   namespace q = detail::quant;
   if constexpr (q::interleaved::kGroupRows == 0) return false;
@@ -177,20 +177,9 @@ inline expected<regrouped_matrix> regroup(const quant_matrix& W, runtime::thread
     using B = decltype(block);
     if constexpr (q::interleaved::kGroupRows != 0 && q::interleaved::regrouped<B>) {
       constexpr std::size_t G = q::interleaved::kGroupRows;
-      using Group = q::interleaved::group_t<B, G>;
-      const std::size_t nb = W.cols / B::elements, groups = W.rows / G;
-      const std::size_t grouped_bytes = groups * nb * sizeof(Group), rest = W.rows - groups * G;
-      st = out.storage.allocate(grouped_bytes + rest * row_bytes);
+      st = out.storage.allocate(q::interleaved::regrouped_bytes<B, G>(W.rows, W.cols));
       if (!st.ok()) return;
-      auto* dst = reinterpret_cast<Group*>(out.storage.data());
-      runtime::parallel_for(runtime::pool_or_default(pool), 0, groups, 16, [&](std::size_t g0, std::size_t g1) {
-        for (std::size_t g = g0; g < g1; ++g) {
-          const B* rows[G];
-          for (std::size_t r = 0; r < G; ++r) rows[r] = reinterpret_cast<const B*>(W.row(g * G + r));
-          for (std::size_t b = 0; b < nb; ++b) q::interleaved::make_group(rows, b, dst[g * nb + b]);
-        }
-      });
-      if (rest) std::memcpy(out.storage.data() + grouped_bytes, W.row(groups * G), rest * row_bytes);
+      q::interleaved::regroup_rows<B, G>(W.data, W.rows, W.cols, out.storage.data(), runtime::pool_or_default(pool));
       out.matrix = W;
       out.matrix.data = out.storage.data();
       out.matrix.row_group = G;

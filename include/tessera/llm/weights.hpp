@@ -1,4 +1,5 @@
-// A transformer's weights as views into the model file's bytes (never copied): matrices as
+// A transformer's weights as views into the model file's bytes (not copied; llm::model may
+// then regroup some matrices for this build's kernels, see kernels::regroup): matrices as
 // kernels::quant_matrix in their stored type, norm weights and biases as f32 vectors. Every
 // tensor's type and shape is checked against the configuration, so a forward pass can index
 // them without further checks.

@@ -11,9 +11,9 @@
 // as one sequence. The same idea as llama.cpp's CPU "repack" buffers; the layouts here are
 // tessera's own.
 //
-// Regrouped: Q4_0, Q4_K and Q8_0 (the first two are compute-bound as plain rows; Q8_0 gains
-// the single memory stream and the shared scale conversion). The regrouping is exactly
-// invertible (row_block).
+// Regrouped: Q4_0, Q4_K, Q5_K, Q6_K (compute-bound as plain rows) and Q8_0 (which gains the
+// single memory stream and the shared scale conversion). The regrouping is exactly invertible
+// (row_block).
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 
@@ -21,6 +21,7 @@
 #include <tessera/kernels/quant/dot_avx2.hpp>
 #include <tessera/kernels/quant/formats.hpp>
 #include <tessera/kernels/quant/quantize.hpp>
+#include <tessera/runtime/thread_pool.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +41,7 @@ inline constexpr std::size_t kGroupRows = 0;
 #endif
 
 template <class Block>
-inline constexpr bool regrouped = std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k> ||
+inline constexpr bool regrouped = std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k> ||
                                    std::is_same_v<Block, block_q6_k> || std::is_same_v<Block, block_q8_0>;
 
 // One block of G rows. Code bytes: qs[(k * G + r) * 4 + i] is byte 4k + i of row r's qs.
@@ -64,6 +65,12 @@ struct group_q4_k {
   std::uint8_t qs[128 * G];
 };
 
+// Q5_K: Q4_K's group and the fifth bits, qh interleaved as the codes are.
+template <std::size_t G>
+struct group_q5_k : group_q4_k<G> {
+  std::uint8_t qh[32 * G];
+};
+
 // Q6_K: ql and qh interleaved alike, 4 bytes at a time.
 template <std::size_t G>
 struct group_q6_k {
@@ -76,6 +83,7 @@ struct group_q6_k {
 template <class Block, std::size_t G> struct group_of;
 template <std::size_t G> struct group_of<block_q4_0, G> { using type = group_q4_0<G>; };
 template <std::size_t G> struct group_of<block_q4_k, G> { using type = group_q4_k<G>; };
+template <std::size_t G> struct group_of<block_q5_k, G> { using type = group_q5_k<G>; };
 template <std::size_t G> struct group_of<block_q8_0, G> { using type = group_q8_0<G>; };
 template <std::size_t G> struct group_of<block_q6_k, G> { using type = group_q6_k<G>; };
 template <class Block, std::size_t G>
@@ -101,17 +109,26 @@ template <std::size_t G>
 void make_group(const block_q4_0* const* rows, std::size_t b, group_q4_0<G>& g) { copy_scales_and_codes<G>(rows, b, g); }
 template <std::size_t G>
 void make_group(const block_q8_0* const* rows, std::size_t b, group_q8_0<G>& g) { copy_scales_and_codes<G>(rows, b, g); }
-template <std::size_t G>
-void make_group(const block_q4_k* const* rows, std::size_t b, group_q4_k<G>& g) {
+template <std::size_t G, class Block>
+void copy_k4_group(const Block* const* rows, std::size_t b, group_q4_k<G>& g) {
   const std::uint8_t* qs[G];
   for (std::size_t r = 0; r < G; ++r) {
-    const block_q4_k& blk = rows[r][b];
+    const Block& blk = rows[r][b];
     g.d[r] = blk.d;
     g.dmin[r] = blk.dmin;
     for (int j = 0; j < 8; ++j) unpack_scale_k4(j, blk.scales, g.scales[j][r], g.mins[j][r]);
     qs[r] = blk.qs;
   }
   interleave_codes<G>(qs, 128, g.qs);
+}
+template <std::size_t G>
+void make_group(const block_q4_k* const* rows, std::size_t b, group_q4_k<G>& g) { copy_k4_group<G>(rows, b, g); }
+template <std::size_t G>
+void make_group(const block_q5_k* const* rows, std::size_t b, group_q5_k<G>& g) {
+  copy_k4_group<G>(rows, b, g);
+  const std::uint8_t* qh[G];
+  for (std::size_t r = 0; r < G; ++r) qh[r] = rows[r][b].qh;
+  interleave_codes<G>(qh, 32, g.qh);
 }
 
 template <std::size_t G>
@@ -139,8 +156,9 @@ void row_block(const group_q8_0<G>& g, std::size_t r, block_q8_0& out) {
   out.d = g.d[r];
   for (std::size_t k = 0; k < 8; ++k) std::memcpy(out.qs + 4 * k, g.qs + (k * G + r) * 4, 4);
 }
-template <std::size_t G>
-void row_block(const group_q4_k<G>& g, std::size_t r, block_q4_k& out) {
+template <std::size_t G, class Block>
+void row_block(const group_q4_k<G>& g, std::size_t r, Block& out) {
+  static_assert(std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k>);
   out.d = g.d[r];
   out.dmin = g.dmin[r];
   std::uint8_t ls[8], lm[8];
@@ -153,11 +171,39 @@ void row_block(const group_q4_k<G>& g, std::size_t r, block_q4_k& out) {
 }
 
 template <std::size_t G>
+void row_block(const group_q5_k<G>& g, std::size_t r, block_q5_k& out) {
+  row_block(static_cast<const group_q4_k<G>&>(g), r, out);
+  for (std::size_t k = 0; k < 8; ++k) std::memcpy(out.qh + 4 * k, g.qh + (k * G + r) * 4, 4);
+}
+template <std::size_t G>
 void row_block(const group_q6_k<G>& g, std::size_t r, block_q6_k& out) {
   out.d = g.d[r];
   for (int j = 0; j < 16; ++j) out.scales[j] = g.scales[j][r];
   for (std::size_t k = 0; k < 32; ++k) std::memcpy(out.ql + 4 * k, g.ql + (k * G + r) * 4, 4);
   for (std::size_t k = 0; k < 16; ++k) std::memcpy(out.qh + 4 * k, g.qh + (k * G + r) * 4, 4);
+}
+
+// A rows x cols matrix of Blocks (plain rows) as groups of G rows, the rows left over after
+// them plain: its size, and the copy (groups split over the pool).
+template <class Block, std::size_t G>
+std::size_t regrouped_bytes(std::size_t rows, std::size_t cols) {
+  const std::size_t nb = cols / Block::elements;
+  return rows / G * nb * sizeof(group_t<Block, G>) + rows % G * nb * sizeof(Block);
+}
+template <class Block, std::size_t G>
+void regroup_rows(const std::uint8_t* src, std::size_t rows, std::size_t cols, std::uint8_t* dst, runtime::thread_pool& pool) {
+  using Group = group_t<Block, G>;
+  const std::size_t nb = cols / Block::elements, groups = rows / G;
+  const auto* plain = reinterpret_cast<const Block*>(src);
+  auto* grouped = reinterpret_cast<Group*>(dst);
+  runtime::parallel_for(pool, 0, groups, 16, [&](std::size_t g0, std::size_t g1) {
+    for (std::size_t g = g0; g < g1; ++g) {
+      const Block* row[G];
+      for (std::size_t r = 0; r < G; ++r) row[r] = plain + (g * G + r) * nb;
+      for (std::size_t b = 0; b < nb; ++b) make_group(row, b, grouped[g * nb + b]);
+    }
+  });
+  if (rows % G) std::memcpy(grouped + groups * nb, plain + groups * G * nb, rows % G * nb * sizeof(Block));
 }
 
 #if TESSERA_QUANT_AVX2
@@ -193,6 +239,7 @@ struct isa {
   static iv sll16_32(iv a) { return _mm512_slli_epi32(a, 16); }
   static iv or_(iv a, iv b) { return _mm512_or_si512(a, b); }
   static iv xor_(iv a, iv b) { return _mm512_xor_si512(a, b); }
+  static iv min_u8(iv a, iv b) { return _mm512_min_epu8(a, b); }
   static iv abs8(iv a) { return _mm512_abs_epi8(a); }
   static iv sign_like(iv a, iv w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }  // -a where w < 0
   static iv maddubs(iv u, iv s) { return _mm512_maddubs_epi16(u, s); }
@@ -247,6 +294,7 @@ struct isa {
   static iv sll16_32(iv a) { return _mm256_slli_epi32(a, 16); }
   static iv or_(iv a, iv b) { return _mm256_or_si256(a, b); }
   static iv xor_(iv a, iv b) { return _mm256_xor_si256(a, b); }
+  static iv min_u8(iv a, iv b) { return _mm256_min_epu8(a, b); }
   static iv abs8(iv a) { return _mm256_abs_epi8(a); }
   static iv sign_like(iv a, iv w) { return _mm256_sign_epi8(a, w); }  // -a where w < 0 (0 where w is: |w| is 0 there)
   static iv maddubs(iv u, iv s) { return _mm256_maddubs_epi16(u, s); }
@@ -367,22 +415,31 @@ void dot(std::size_t nb, const group_q8_0<kGroupRows>* groups, const block_q8_0*
   for (std::size_t t = 0; t < NT; ++t) V::store(out + t * kGroupRows, acc[t]);
 }
 
-// Q4_K: per chunk c of 64 values, the low nibbles are sub-block 2c and the high ones 2c + 1;
-// each sub-block's int32 sums are weighted by its 6-bit scales, the mins come in through the
-// activations' 16-sums once per super-block.
-template <std::size_t NT>
-void dot(std::size_t nb, const group_q4_k<kGroupRows>* groups, const block_q8_k* const* a, const std::int32_t* const*, float* out) {
+// Q4_K / Q5_K: per chunk c of 64 values, the low nibbles are sub-block 2c and the high ones
+// 2c + 1 (Q5_K: bits 2c and 2c + 1 of qh their fifth bits); each sub-block's int32 sums are
+// weighted by its 6-bit scales, the mins come in through the activations' 16-sums once per
+// super-block.
+template <std::size_t NT, class Group>
+  requires(std::is_same_v<Group, group_q4_k<kGroupRows>> || std::is_same_v<Group, group_q5_k<kGroupRows>>)
+void dot(std::size_t nb, const Group* groups, const block_q8_k* const* a, const std::int32_t* const*, float* out) {
   using V = isa;
+  constexpr bool five = std::is_same_v<Group, group_q5_k<kGroupRows>>;
+  // Without VNNI, int16 pair sums add up over columns before madd widens them: 2 products
+  // of a code (<= 15, Q5_K 31) and a Q8_K code (>= -128) per column, 8 (Q5_K 4) columns
+  // stay within 30720 (31744).
+  constexpr std::size_t widen_every = five ? 4 : 8;
   typename V::fv acc[NT];
   TESSERA_QUANT_UNROLL
   for (std::size_t t = 0; t < NT; ++t) acc[t] = V::fzero();
-  const auto low4 = V::set1_8(0x0f);
+  const auto low4 = V::set1_8(0x0f), one = V::set1_8(1);
   for (std::size_t b = 0; b < nb; ++b) {
-    const group_q4_k<kGroupRows>& g = groups[b];
+    const Group& g = groups[b];
     typename V::iv total[NT], mins[NT];
     TESSERA_QUANT_UNROLL
     for (std::size_t t = 0; t < NT; ++t) total[t] = mins[t] = V::zero();
     for (std::size_t c = 0; c < 4; ++c) {
+      const auto s_lo = V::bytes_to_32(g.scales[2 * c]), s_hi = V::bytes_to_32(g.scales[2 * c + 1]);
+      const auto bit_lo = V::set1_8(static_cast<char>(1 << (2 * c))), bit_hi = V::set1_8(static_cast<char>(2 << (2 * c)));
       // With one activation row, each sum in two chains (even and odd k) so that dpbusd's
       // latency overlaps; with more rows, their chains do.
       constexpr std::size_t S = NT == 1 && V::vnni ? 2 : 1;
@@ -390,11 +447,15 @@ void dot(std::size_t nb, const group_q4_k<kGroupRows>* groups, const block_q8_k*
       TESSERA_QUANT_UNROLL
       for (std::size_t t = 0; t < NT; ++t)
         for (std::size_t i = 0; i < S; ++i) lo_sum[t][i] = hi_sum[t][i] = V::zero();
-      // Without VNNI: 16 products of a nibble and a Q8_K code (>= -128) per int16, within 30720.
       TESSERA_QUANT_UNROLL
       for (std::size_t k = 0; k < 8; ++k) {
         const auto v = V::load(g.qs + (8 * c + k) * kGroupRows * 4);
-        const auto lo = V::and_(v, low4), hi = V::and_(V::srl4(v), low4);
+        auto lo = V::and_(v, low4), hi = V::and_(V::srl4(v), low4);
+        if constexpr (five) {  // bit 2c (2c + 1) of qh as 16
+          const auto h = V::load(g.qh + k * kGroupRows * 4);
+          lo = V::or_(lo, V::template sll16<4>(V::min_u8(V::and_(h, bit_lo), one)));
+          hi = V::or_(hi, V::template sll16<4>(V::min_u8(V::and_(h, bit_hi), one)));
+        }
         TESSERA_QUANT_UNROLL
         for (std::size_t t = 0; t < NT; ++t) {
           const std::int8_t* x = a[t][b].qs + 64 * c + 4 * k;
@@ -406,24 +467,22 @@ void dot(std::size_t nb, const group_q4_k<kGroupRows>* groups, const block_q8_k*
           } else {
             ls = V::add16(ls, V::maddubs(lo, V::bcast32(x)));
             hs = V::add16(hs, V::maddubs(hi, V::bcast32(x + 32)));
+            if ((k + 1) % widen_every == 0) {  // the scale in both int16 halves: madd weights both pair sums
+              total[t] = V::add32(total[t], V::add32(V::madd(ls, V::or_(s_lo, V::sll16_32(s_lo))), V::madd(hs, V::or_(s_hi, V::sll16_32(s_hi)))));
+              ls = hs = V::zero();
+            }
           }
         }
       }
-      if constexpr (S == 2) {
+      if constexpr (V::vnni) {
         TESSERA_QUANT_UNROLL
         for (std::size_t t = 0; t < NT; ++t) {
-          lo_sum[t][0] = V::add32(lo_sum[t][0], lo_sum[t][1]);
-          hi_sum[t][0] = V::add32(hi_sum[t][0], hi_sum[t][1]);
-        }
-      }
-      const auto s_lo = V::bytes_to_32(g.scales[2 * c]), s_hi = V::bytes_to_32(g.scales[2 * c + 1]);
-      TESSERA_QUANT_UNROLL
-      for (std::size_t t = 0; t < NT; ++t) {
-        if constexpr (V::vnni) {
-          total[t] = V::add32(total[t], V::add32(V::mul32(lo_sum[t][0], s_lo), V::mul32(hi_sum[t][0], s_hi)));
-        } else {  // the scale in both int16 halves: madd weights both pair sums
-          total[t] = V::add32(total[t], V::add32(V::madd(lo_sum[t][0], V::or_(s_lo, V::sll16_32(s_lo))),
-                                                 V::madd(hi_sum[t][0], V::or_(s_hi, V::sll16_32(s_hi)))));
+          auto ls = lo_sum[t][0], hs = hi_sum[t][0];
+          if constexpr (S == 2) {
+            ls = V::add32(ls, lo_sum[t][1]);
+            hs = V::add32(hs, hi_sum[t][1]);
+          }
+          total[t] = V::add32(total[t], V::add32(V::mul32(ls, s_lo), V::mul32(hs, s_hi)));
         }
       }
     }
