@@ -2,7 +2,7 @@
 // threads, for the benchmark's random-weight llama (110M parameters: dim 768, 12 layers, 12
 // heads, FFN 2048, vocabulary 32000; written by `tessera-llm make-bench-models`).
 //
-//   bench_llm [--json] [--models DIR] [--llama-bench FILE.jsonl] [-p 128] [-n 64] [--max-threads 2] [--quick]
+//   bench_llm [--json] [--models DIR] [--llama-bench FILE.jsonl] [-p 128] [-n 64] [--max-threads 2] [--plain] [--quick]
 //
 // Records, per model and thread count:
 //   llm/<type>/load   ms from the file to a session ready to decode; peer "target": 50 ms
@@ -23,6 +23,7 @@
 #include <tessera/llm.hpp>
 #include <tessera/llm/gguf_export.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
   const std::size_t P = static_cast<std::size_t>(std::stoul(arg_after(opts, "-p", opts.quick ? "16" : "128")));
   const std::size_t G = static_cast<std::size_t>(std::stoul(arg_after(opts, "-n", opts.quick ? "8" : "64")));
   const int max_threads = std::stoi(arg_after(opts, "--max-threads", "2"));  // 1: skip the 2-thread rows
+  // --plain: the matrices as the file stores them (llm::load_options::regroup off), for A/B runs.
+  llm::load_options load;
+  load.regroup = std::find(opts.rest.begin(), opts.rest.end(), "--plain") == opts.rest.end();
   opts.min_seconds = 0;  // each call is long enough on its own
 
   struct bench_model {
@@ -103,7 +107,7 @@ int main(int argc, char** argv) {
   for (const char* type : {"f16", "q8_0", "q4_0", "q4_k"}) {
     if (opts.quick) break;
     const std::string file = "llama-110m-" + std::string(type) + ".gguf";
-    auto m = llm::model::load(dir + "/" + file);
+    auto m = llm::model::load(dir + "/" + file, load);
     if (m.ok()) models.push_back({type, file, std::move(m).value()});
     else std::fprintf(stderr, "bench_llm: %s (tessera-llm make-bench-models --out %s writes it)\n", m.what().c_str(), dir.c_str());
   }
@@ -144,7 +148,7 @@ int main(int argc, char** argv) {
   for (bench_model& bm : models) {
     if (bm.file.empty()) continue;
     const double s = bench::time_median(opts, [&] {
-      llm::model m = must_ok(llm::model::load(dir + "/" + bm.file));
+      llm::model m = must_ok(llm::model::load(dir + "/" + bm.file, load));
       llm::session_options so;
       so.pool = &pools[0];
       so.context = static_cast<std::uint32_t>(P + G + 1);

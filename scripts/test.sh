@@ -87,7 +87,7 @@ while read -r -u 3 name toolchain arch needs flags; do
   # VNNI, which xsimd does not name but the quantized kernels use (x86-64-v4 and its -vnni line).
   flavour_vnni=0; [[ ",$needs," == *",avx512_vnni,"* ]] && flavour_vnni=1
   if [[ $toolchain == "$host" && -n $native_arch && $arch == "$native_arch" && $flavour_vnni == "$native_vnni" ]]; then
-    flavour_built[$name]="native"; flavour_run[$name]="as the native build (same xsimd arch)"
+    flavour_built[$name]="native"; flavour_run[$name]="as the native build (same xsimd arch and VNNI)"
     flavour_result[$name]="see native"
     continue
   fi

@@ -1,8 +1,9 @@
 // libFuzzer harness for the LLM model loaders (tessera/llm/model.hpp: GGUF through
 // config_from_gguf and weights_from_gguf, and llama2.c checkpoints). Every input must either
-// fail with an error or give a model whose weight views lie inside the input and agree with
-// its configuration; such a model then runs two tokens through a small session (KV cache,
-// attention, every matrix product), which must not fail for a valid model.
+// fail with an error or give a model whose weight views lie inside the input (or, regrouped,
+// in the model's own storage) and agree with its configuration; such a model then runs two
+// tokens through a small session (KV cache, attention, every matrix product), which must not
+// fail for a valid model.
 //
 // Built like the other harnesses (tests/fuzz/CMakeLists.txt): always as llm_model_replay over
 // tests/fuzz/llm_model_corpus, and as the libFuzzer target llm_model_fuzz under clang.
@@ -28,6 +29,10 @@ using namespace tessera;
 void require_matrix(const kernels::quant_matrix& m, std::span<const std::uint8_t> input, std::size_t rows, std::size_t cols, const char* what) {
   if (!m.data) return;  // absent optional matrix
   if (m.rows != rows || m.cols != cols) fail(what);
+  if (m.row_group != 0) {  // a copy the model regrouped (kernels::regroup) lives in the model's storage
+    if (!kernels::regrouping_pays(m.type)) fail("a matrix regrouped that this build does not regroup");
+    return;
+  }
   const std::uint8_t* end = m.data + m.rows * m.row_bytes;
   if (m.data < input.data() || end > input.data() + input.size()) fail("a matrix lies outside the input");
 }

@@ -112,9 +112,14 @@ TEST_CASE("a model with regrouped matrices gives the plain model's logits, batch
     batched.batch = 5;
     const auto a = run(grouped, batched, kPrompt, false);
     const auto b = run(plain, batched, kPrompt, false);
+    // The products agree within float rounding (tests/kernels), but a rounding-sized change in
+    // an activation can move its Q8 code across a rounding boundary in the next layer, which
+    // shifts logits by up to ~1% of their scale (seen with clang builds): wiring errors (a
+    // wrong row, a wrong scale) would be far beyond.
     double scale = 0;
     for (float v : b) scale = std::max(scale, std::fabs(static_cast<double>(v)));
-    CHECK(max_diff(a, b) <= 1e-4 * scale);
+    CHECK(max_diff(a, b) <= 2e-2 * scale);
+    // The regrouped kernels treat each token alike whatever the batch: the same bits.
     CHECK(max_diff(a, run(grouped, {}, kPrompt, true)) <= 1e-5);
   }
 }

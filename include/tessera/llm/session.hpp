@@ -39,6 +39,8 @@ struct session_options {
   // (kernels::quant_matmul::f32_panels): about 2x faster prompts natively, but the logits then
   // depend on how the prompt was batched (a kept KV cache and a fresh session can part ways in
   // the last bits) and on the build. Off: a prompt gives the same logits however it is batched.
+  // Matrices the model regrouped (x86, see kernels::regroup) keep their integer kernels, which
+  // are faster still.
   bool prompt_f32 = false;
   kv_cache_type kv_type = kv_cache_type::f32;
   runtime::thread_pool* pool = nullptr;  // nullptr: runtime::default_pool()
