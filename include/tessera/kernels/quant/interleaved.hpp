@@ -231,7 +231,6 @@ struct isa {
   static iv set1(std::int32_t v) { return _mm512_set1_epi32(v); }
   static iv set1_8(char v) { return _mm512_set1_epi8(v); }
   static iv and_(iv a, iv b) { return _mm512_and_si512(a, b); }
-  static iv srl4(iv a) { return _mm512_srli_epi16(a, 4); }
   static iv add32(iv a, iv b) { return _mm512_add_epi32(a, b); }
   static iv sub32(iv a, iv b) { return _mm512_sub_epi32(a, b); }
   static iv add16(iv a, iv b) { return _mm512_add_epi16(a, b); }
@@ -286,7 +285,6 @@ struct isa {
   static iv set1(std::int32_t v) { return _mm256_set1_epi32(v); }
   static iv set1_8(char v) { return _mm256_set1_epi8(v); }
   static iv and_(iv a, iv b) { return _mm256_and_si256(a, b); }
-  static iv srl4(iv a) { return _mm256_srli_epi16(a, 4); }
   static iv add32(iv a, iv b) { return _mm256_add_epi32(a, b); }
   static iv sub32(iv a, iv b) { return _mm256_sub_epi32(a, b); }
   static iv add16(iv a, iv b) { return _mm256_add_epi16(a, b); }
@@ -347,7 +345,7 @@ void dot(std::size_t nb, const group_q4_0<kGroupRows>* groups, const block_q8_0*
     TESSERA_QUANT_UNROLL
     for (std::size_t k = 0; k < 4; ++k) {
       const auto v = V::load(g.qs + k * kGroupRows * 4);
-      const auto lo = V::and_(v, low4), hi = V::and_(V::srl4(v), low4);
+      const auto lo = V::and_(v, low4), hi = V::and_(V::template srl16<4>(v), low4);
       TESSERA_QUANT_UNROLL
       for (std::size_t t = 0; t < NT; ++t) {
         const std::int8_t* x = a[t][b].qs;
@@ -450,7 +448,7 @@ void dot(std::size_t nb, const Group* groups, const block_q8_k* const* a, const 
       TESSERA_QUANT_UNROLL
       for (std::size_t k = 0; k < 8; ++k) {
         const auto v = V::load(g.qs + (8 * c + k) * kGroupRows * 4);
-        auto lo = V::and_(v, low4), hi = V::and_(V::srl4(v), low4);
+        auto lo = V::and_(v, low4), hi = V::and_(V::template srl16<4>(v), low4);
         if constexpr (five) {  // bit 2c (2c + 1) of qh as 16
           const auto h = V::load(g.qh + k * kGroupRows * 4);
           lo = V::or_(lo, V::template sll16<4>(V::min_u8(V::and_(h, bit_lo), one)));
