@@ -6,10 +6,12 @@
 #include <tessera/kernels/quant.hpp>
 #include <tessera/kernels/ref/quant.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -212,7 +214,7 @@ TEST_CASE("f32_panels: prompt-sized matmuls multiply the dequantized weights in 
   }
 }
 
-TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (8 and 16 rows)") {
+TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (x86's 8 and 16 rows, WASM's 4)") {
   namespace il = kernels::detail::quant::interleaved;
   test::rng g(21);
   const auto check = [&]<class Block, std::size_t G>() {
@@ -224,12 +226,20 @@ TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (8 and
     const Block* row_ptrs[G];
     for (std::size_t r = 0; r < G; ++r) row_ptrs[r] = rows.data() + 3 * r;
     for (std::size_t b = 0; b < 3; ++b) {
-      il::group_t<Block, G> group;
-      il::make_group(row_ptrs, b, group);
-      for (std::size_t r = 0; r < G; ++r) {
-        Block back;
-        il::row_block(group, r, back);
-        CHECK(std::memcmp(&back, row_ptrs[r] + b, sizeof(Block)) == 0);
+      const auto round_trip = [&](auto& group) {
+        il::make_group(row_ptrs, b, group);
+        for (std::size_t r = 0; r < G; ++r) {
+          Block back;
+          il::row_block(group, r, back);
+          CHECK(std::memcmp(&back, row_ptrs[r] + b, sizeof(Block)) == 0);
+        }
+      };
+      if constexpr (G == 4) {
+        il::block_group<Block, G> group;
+        round_trip(group);
+      } else {
+        il::group_t<Block, G> group;
+        round_trip(group);
       }
     }
   };
@@ -243,35 +253,59 @@ TEST_CASE("regrouped rows: the groups hold each row's block bytes exactly (8 and
   check.template operator()<block_q6_k, 16>();
   check.template operator()<block_q5_k, 8>();
   check.template operator()<block_q5_k, 16>();
+  check.template operator()<block_q4_0, 4>();
+  check.template operator()<block_q4_1, 4>();
+  check.template operator()<block_q5_0, 4>();
+  check.template operator()<block_q5_1, 4>();
+  check.template operator()<block_q8_0, 4>();
+  check.template operator()<block_q4_k, 4>();
+  check.template operator()<block_q5_k, 4>();
+  check.template operator()<block_q6_k, 4>();
 }
 
 TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, strides, token counts and a pool") {
+  namespace il = kernels::detail::quant::interleaved;
   if (!kernels::regrouping_pays(dtype::q4_0)) {
     CHECK(!kernels::regroup(kernels::quant_matrix{dtype::q4_0, 16, 32, 18, nullptr}).ok());
     return;
   }
   test::rng g(22);
   runtime::thread_pool two(2);
-  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::q8_0}) {
+  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::q8_0}) {
+    if (!kernels::regrouping_pays(t)) continue;
     const std::string type_name = dtype_name(t);
     CAPTURE(type_name);
-    // 16 * 7 + 5 rows: whole groups of 8 or 16 and 5 rows left plain.
+    // 16 * 7 + 5 rows: whole groups of 4, 8 or 16 and rows left plain.
     const std::size_t N = 117, K = 512, ldy = N + 3, ldx = K + 7;
     const std::vector<std::uint8_t> wq = quantized(t, test::random_floats(N * K, -1, 1, g));
     const kernels::quant_matrix W = test::must(kernels::make_quant_matrix(t, N, K, wq));
     const kernels::regrouped_matrix R = test::must(kernels::regroup(W, &two));
     CHECK(R.matrix.row_group > 1);
+    if (kernels::regroups_in_place(t)) {
+      // In place: the copy's bytes, in the matrix's own.
+      std::vector<std::uint8_t> own = wq;
+      kernels::quant_matrix V = test::must(kernels::make_quant_matrix(t, N, K, own));
+      CHECK(!kernels::regroup_in_place(V, std::span<std::uint8_t>(own).subspan(1)).ok());
+      REQUIRE(kernels::regroup_in_place(V, own, &two).ok());
+      CHECK(V.row_group == R.matrix.row_group);
+      CHECK(std::memcmp(own.data(), R.matrix.data, own.size()) == 0);
+      CHECK(!kernels::regroup_in_place(V, own).ok());  // already regrouped
+    }
     for (const std::size_t M : {1u, 2u, 3u, 5u, 9u, 40u}) {
       CAPTURE(M);
       const std::vector<float> x = test::random_floats(M * ldx, -2, 2, g);
-      std::vector<float> plain(M * ldy, -7.0f), grouped(M * ldy, -7.0f), pooled(M * ldy, -7.0f), panels(M * ldy, -7.0f);
+      std::vector<float> plain(M * ldy, -7.0f), grouped(M * ldy, -7.0f), pooled(M * ldy, -7.0f), panels(M * ldy, -7.0f),
+          plain_panels(M * ldy, -7.0f);
       REQUIRE(kernels::matmul(plain.data(), ldy, W, x.data(), ldx, M).ok());
       REQUIRE(kernels::matmul(grouped.data(), ldy, R.matrix, x.data(), ldx, M).ok());
       REQUIRE(kernels::matmul(pooled.data(), ldy, R.matrix, x.data(), ldx, M, &two).ok());
-      // f32_panels does not apply: regrouped matrices keep the integer products.
       REQUIRE(kernels::matmul(panels.data(), ldy, R.matrix, x.data(), ldx, M, nullptr, nullptr, kernels::quant_matmul::f32_panels).ok());
+      REQUIRE(kernels::matmul(plain_panels.data(), ldy, W, x.data(), ldx, M, nullptr, nullptr, kernels::quant_matmul::f32_panels).ok());
       CHECK(grouped == pooled);
-      CHECK(grouped == panels);
+      // Where the group kernels outrun f32 panels, regrouped matrices keep the integer
+      // products; elsewhere the panels, dequantized from the groups, are the plain rows' panels.
+      CHECK(panels == (il::kOutrunPanels ? grouped : plain_panels));
+      if (il::kRegroupsInPlace) CHECK(grouped == plain);  // the row kernels, strided: the same bits
       std::size_t bad = 0;
       for (std::size_t i = 0; i < plain.size(); ++i) {
         // The same integer sums, scaled and added in another order.
@@ -283,10 +317,12 @@ TEST_CASE("regrouped matrices multiply like the plain ones, with leftover rows, 
   }
   // A regrouped matrix this build did not make, and types that are not regrouped.
   kernels::quant_matrix odd = test::must(kernels::make_quant_matrix(dtype::q4_0, 16, 32, std::vector<std::uint8_t>(16 * 18)));
-  odd.row_group = 4;
+  odd.row_group = 3;
   float y[16], x[32] = {};
   CHECK(!kernels::matvec(y, odd, x).ok());
-  CHECK(!kernels::regroup(test::must(kernels::make_quant_matrix(dtype::q5_0, 1, 32, std::vector<std::uint8_t>(22)))).ok());
+  CHECK(!kernels::regroup(test::must(kernels::make_quant_matrix(dtype::f16, 1, 32, std::vector<std::uint8_t>(64)))).ok());
+  if (!kernels::regrouping_pays(dtype::q5_0))
+    CHECK(!kernels::regroup(test::must(kernels::make_quant_matrix(dtype::q5_0, 1, 32, std::vector<std::uint8_t>(22)))).ok());
 }
 
 TEST_CASE("round_half_away rounds as std::round, halves and the float just below them included") {
@@ -375,12 +411,12 @@ struct inputs {
 };
 inputs make_inputs(dtype t, std::size_t K, test::rng& g, bool extremes) {
   inputs in{test::random_floats(4 * K, -1, 1, g), test::random_floats(4 * K, -2, 2, g), {}, {}};
-  for (std::size_t i = 0; i < 64; ++i) in.w[K + i] = 0.0f;
+  for (std::size_t i = 0; i < std::min<std::size_t>(64, K); ++i) in.w[K + i] = 0.0f;
   if (extremes) {
     for (std::size_t i = 0; i < K; ++i) in.w[2 * K + i] *= 1e-5f;
     in.x[2 * K + 5] = std::numeric_limits<float>::infinity();
   }
-  in.w[3 * K + 40] = 3e4f;
+  in.w[3 * K + std::min<std::size_t>(40, K - 1)] = 3e4f;
   in.wq = quantized(t, in.w);
   in.xq = quantized(kernels::activation_type(t), in.x);
   return in;
@@ -420,41 +456,49 @@ TEST_CASE("WASM SIMD128 kernels give the generic bodies' bits for every format a
   test::rng g(15);
   const std::size_t K = 768;  // 3 K-quant super-blocks, 24 32-blocks
   for (dtype t : kWeightTypes) {
-    if (traits_of(t).is_float) continue;
-    const std::string type_name = dtype_name(t);
-    CAPTURE(type_name);
-    const isa_tiles::inputs in = isa_tiles::make_inputs(t, K, g, /*extremes=*/true);
-    const std::vector<std::uint8_t>&wq = in.wq, &xq = in.xq;
-    q::visit_weight_type(t, [&](auto block) {
-      using B = decltype(block);
-      using Act = typename q::format<B>::act;
-      if constexpr (!std::is_same_v<Act, float>) {
-        static_assert(q::wasm128::has_kernel<B>);
-        const auto* wb = reinterpret_cast<const B*>(wq.data());
-        const auto* ab = reinterpret_cast<const Act*>(xq.data());
-        const std::size_t nb = K / B::elements, act_blocks = K / Act::elements;
-        wasm_tiles::check_tile<B, 4, 1>(wb, ab, nb, act_blocks);
-        wasm_tiles::check_tile<B, 2, 4>(wb, ab, nb, act_blocks);
-        wasm_tiles::check_tile<B, 1, 4>(wb, ab, nb, act_blocks);
-        wasm_tiles::check_tile<B, 1, 1>(wb, ab, nb, act_blocks);
-        wasm_tiles::check_tile<B, 3, 3>(wb, ab, nb, act_blocks);
-      }
-    });
+    if (t == dtype::f32) continue;
+    // F16 and BF16 also with rows of 13 values (a 4-value step and a scalar tail).
+    for (const std::size_t k : {K, std::size_t{13}}) {
+      if (k == 13 && !traits_of(t).is_float) continue;
+      const std::string type_name = dtype_name(t);
+      CAPTURE(type_name);
+      CAPTURE(k);
+      const isa_tiles::inputs in = isa_tiles::make_inputs(t, k, g, /*extremes=*/k == K);
+      const std::vector<std::uint8_t>&wq = in.wq, &xq = in.xq;
+      q::visit_weight_type(t, [&](auto block) {
+        using B = decltype(block);
+        using Act = typename q::format<B>::act;
+        if constexpr (!std::is_same_v<B, float>) {
+          static_assert(q::wasm128::has_kernel<B>);
+          const auto* wb = reinterpret_cast<const B*>(wq.data());
+          const auto* ab = reinterpret_cast<const Act*>(xq.data());
+          const std::size_t nb = k / q::elements_of<B>, act_blocks = k / q::elements_of<Act>;
+          wasm_tiles::check_tile<B, 4, 1>(wb, ab, nb, act_blocks);
+          wasm_tiles::check_tile<B, 2, 4>(wb, ab, nb, act_blocks);
+          wasm_tiles::check_tile<B, 1, 4>(wb, ab, nb, act_blocks);
+          wasm_tiles::check_tile<B, 1, 1>(wb, ab, nb, act_blocks);
+          wasm_tiles::check_tile<B, 3, 3>(wb, ab, nb, act_blocks);
+        }
+      });
+    }
   }
 }
 
-TEST_CASE("WASM SIMD128 f16 conversion equals the scalar one for all 65536 values") {
+TEST_CASE("WASM SIMD128 f16 conversions equal the scalar one for all 65536 values") {
   namespace q = kernels::detail::quant;
-  std::size_t wrong = 0;
+  std::size_t wrong = 0, wrong_high = 0;
   for (std::uint32_t h = 0; h < 65536; h += 4) {
-    float got[4];
+    float got[4], got_high[4];
     wasm_v128_store(got, q::wasm128::half_lanes<4>([&](std::size_t i) { return f16::from_bits(static_cast<std::uint16_t>(h + i)); }));
+    wasm_v128_store(got_high, q::wasm128::high_halves_to_floats(wasm_i32x4_make(h << 16, (h + 1) << 16, (h + 2) << 16, (h + 3) << 16)));
     for (std::uint32_t i = 0; i < 4; ++i) {
       const float want = q::half_to_float(f16::from_bits(static_cast<std::uint16_t>(h + i)));
       if (std::memcmp(&got[i], &want, sizeof(float)) != 0) ++wrong;
+      if (std::memcmp(&got_high[i], &want, sizeof(float)) != 0) ++wrong_high;
     }
   }
   CHECK(wrong == 0);
+  CHECK(wrong_high == 0);
 }
 #endif
 
@@ -516,11 +560,11 @@ TEST_CASE("NEON kernels serve every quantized format, the same bits in every til
   }
 }
 
-TEST_CASE("NEON f16 conversion equals the scalar one for all 65536 values") {
+TEST_CASE("aarch64's f16 conversion (fcvt) equals tessera's exact one for all 65536 values") {
   std::size_t wrong = 0;
   for (std::uint32_t h = 0; h < 65536; ++h) {
     const f16 v = f16::from_bits(static_cast<std::uint16_t>(h));
-    const float got = kernels::detail::quant::neon::half_to_f32(v), want = kernels::detail::quant::half_to_float(v);
+    const float got = kernels::detail::quant::half_to_float(v), want = f16::to_float(v.bits);
     // fcvt quiets signalling NaNs: any NaN is the same value here.
     if (std::isnan(want) ? !std::isnan(got) : std::memcmp(&got, &want, sizeof(float)) != 0) ++wrong;
   }

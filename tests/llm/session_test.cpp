@@ -124,6 +124,30 @@ TEST_CASE("a model with regrouped matrices gives the plain model's logits, batch
   }
 }
 
+TEST_CASE("a model regrouped in the bytes it owns equals one regrouped into copies (tied output, fused QKV)") {
+  for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k}) {
+    for (const bool tied : {false, true}) {
+      CAPTURE(std::string(dtype_name(t)));
+      CAPTURE(tied);
+      llm::random_model_spec spec = small_spec(llm::architecture::phi3, t);
+      spec.dim = spec.hidden = 256;
+      spec.vocab = 100;
+      spec.tied = tied;
+      spec.output = t;
+      const auto bytes = test::must(llm::random_model_gguf(spec));
+      const llm::model viewed = test::must(llm::model::view_bytes(bytes));  // copies
+      const llm::model owned = test::must(llm::model::from_bytes(bytes));   // in place where the build can
+      const llm::model plain = test::must(llm::model::view_bytes(bytes, llm::load_options{.regroup = false}));
+      const auto a = run(viewed, {}, kPrompt, false);
+      CHECK(a == run(owned, {}, kPrompt, false));
+      double scale = 0;
+      const auto b = run(plain, {}, kPrompt, false);
+      for (float v : b) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+      CHECK(max_diff(a, b) <= 2e-2 * scale);
+    }
+  }
+}
+
 TEST_CASE("an f16 KV cache stays close to the f32 one") {
   const auto bytes = test::must(llm::random_model_gguf(small_spec(llm::architecture::qwen2)));
   const llm::model m = test::must(llm::model::view_bytes(bytes));

@@ -105,6 +105,8 @@ class mapped_file {
   std::size_t size() const noexcept { return size_; }
   // True when the bytes are a mapping of the file rather than a copy.
   bool is_mapped() const noexcept { return mapped_; }
+  // The bytes, writable, when they are this object's copy of the file (empty for a mapping).
+  std::span<std::uint8_t> copy_bytes() noexcept { return mapped_ ? std::span<std::uint8_t>{} : std::span<std::uint8_t>{buffer_.data(), size_}; }
 
   // The caller will not read `range` (a part of bytes()) for a while: a mapping gives back the
   // pages wholly inside it, which leave the process's resident memory (they are read from the

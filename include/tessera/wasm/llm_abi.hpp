@@ -4,7 +4,8 @@
 // kernels up, an AbortSignal is seen between two steps, the page stays responsive).
 //
 //   tessera_llm_load(bytes)                       -> model (owns the bytes; its weights are views
-//                                                    into them: the file is never copied)
+//                                                    into them, regrouped in place: the file is
+//                                                    never copied)
 //   tessera_llm_info(model)                       -> JSON: architecture, sizes, tokenizer, template
 //   tessera_llm_tokenize(model, text, len, add_special, parse_special) -> n; tessera_llm_ids(model)
 //   tessera_llm_detokenize(model, ids, n, render_special) -> bytes; tessera_llm_text(model)
@@ -100,8 +101,7 @@ static_assert(tessera_llm_stop_end_of_generation == static_cast<std::int32_t>(te
 namespace tessera::wasm {
 
 struct llm_model {
-  std::unique_ptr<byte_buffer> file;  // the GGUF bytes; `model` views them
-  llm::model model;
+  llm::model model;  // owns the GGUF bytes
   llm::tokenizer tokenizer;
   llm::chat_template chat;
   std::string info;  // tessera_llm_info's JSON
@@ -192,13 +192,11 @@ inline void build_llm_info(llm_model& m) {
 
 inline status load_llm_model(std::unique_ptr<byte_buffer> bytes, std::unique_ptr<llm_model>& out) {
   if (!bytes) return make_error(errc::invalid_argument, "llm_load: no model bytes");
-  // The model views the buffer's bytes; the buffer moves into the model's handle below, its
-  // heap block stays where it is.
-  const std::span<const std::uint8_t> file(bytes->bytes.data(), bytes->bytes.size());
-  TESSERA_ASSIGN_OR_RETURN(llm::model model, llm::model::view_bytes(file));
+  // The buffer's heap block moves into the model, which regroups its matrices there.
+  TESSERA_ASSIGN_OR_RETURN(llm::model model, llm::model::from_bytes(std::move(bytes->bytes)));
   TESSERA_ASSIGN_OR_RETURN(llm::tokenizer tok, llm::tokenizer::from_gguf(*model.gguf()));
   llm::chat_template chat = llm::chat_template::from_gguf(*model.gguf());
-  out.reset(new llm_model{std::move(bytes), std::move(model), std::move(tok), std::move(chat), {}, {}, {}});
+  out.reset(new llm_model{std::move(model), std::move(tok), std::move(chat), {}, {}, {}});
   build_llm_info(*out);
   return {};
 }

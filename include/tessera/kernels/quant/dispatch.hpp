@@ -1,7 +1,8 @@
 // Quantization part: which dot kernel this build runs for each weight format, and its name.
 // An ISA's kernels are selected when the build targets it (AVX2 also serves AVX-512 builds;
-// WebAssembly SIMD128 and aarch64 NEON have kernels for every quantized format, the float
-// types run the generic bodies there); everything else runs the generic bodies.
+// WebAssembly SIMD128 has kernels for every quantized format, F16 and BF16, aarch64 NEON for
+// every quantized format; the other float types run the generic bodies there); everything
+// else runs the generic bodies.
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 

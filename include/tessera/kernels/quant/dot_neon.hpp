@@ -43,11 +43,6 @@
 
 namespace tessera::kernels::detail::quant::neon {
 
-// f16 to float with fcvt (exact for every half: the scalar fallback of half_to_float branches).
-TESSERA_ALWAYS_INLINE float half_to_f32(f16 h) {
-  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h.bits))), 0);
-}
-
 // A block's 32 codes: elements 0-15 and 16-31 (signed, or unsigned below 32 for Q4_1/Q5_1).
 struct codes32 {
   int8x16_t lo, hi;
@@ -135,16 +130,16 @@ void dot(std::size_t nb, const Block* const* w, const typename format<Block>::ac
     TESSERA_QUANT_NEON_UNROLL
     for (std::size_t r = 0; r < R; ++r) {
       q[r] = codes(w[r][b]);
-      dw[r] = half_to_f32(w[r][b].d);
-      if constexpr (with_min) mw[r] = half_to_f32(w[r][b].m);
+      dw[r] = half_to_float(w[r][b].d);
+      if constexpr (with_min) mw[r] = half_to_float(w[r][b].m);
     }
     TESSERA_QUANT_NEON_UNROLL
     for (std::size_t t = 0; t < NT; ++t) {
       const auto& x = a[t][b];
       const codes32 xq = codes(x);
-      const float dx = half_to_f32(x.d);
+      const float dx = half_to_float(x.d);
       float sx = 0.0f;
-      if constexpr (with_min) sx = half_to_f32(x.s);
+      if constexpr (with_min) sx = half_to_float(x.s);
       TESSERA_QUANT_NEON_UNROLL
       for (std::size_t r = 0; r < R; ++r) {
         acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(dot32<Block>(q[r], xq)), dw[r] * dx);
@@ -213,7 +208,7 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
       for (std::size_t r = 0; r < R; ++r) {
         int sum_min = 0;
         for (int j = 0; j < 8; ++j) sum_min += mn[r][j] * pair_sums[j];
-        const float d = half_to_f32(w[r][b].d), dmin = half_to_f32(w[r][b].dmin);
+        const float d = half_to_float(w[r][b].d), dmin = half_to_float(w[r][b].dmin);
         const float block = std::fma(d, static_cast<float>(vaddvq_s32(sum[r][t])), -(dmin * static_cast<float>(sum_min)));
         acc[r][t] = std::fma(x.d, block, acc[r][t]);
       }
@@ -267,7 +262,7 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
     for (std::size_t t = 0; t < NT; ++t)
       TESSERA_QUANT_NEON_UNROLL
       for (std::size_t r = 0; r < R; ++r)
-        acc[r][t] = std::fma(half_to_f32(w[r][b].d) * a[t][b].d, static_cast<float>(vaddvq_s32(sum[r][t])), acc[r][t]);
+        acc[r][t] = std::fma(half_to_float(w[r][b].d) * a[t][b].d, static_cast<float>(vaddvq_s32(sum[r][t])), acc[r][t]);
   }
   std::memcpy(out, acc, sizeof(acc));  // acc[r][t] is out[r * NT + t]
 }

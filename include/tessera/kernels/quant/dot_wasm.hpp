@@ -4,10 +4,9 @@
 //
 // 32-blocks: codes are widened to int16 once per block (a weight block serves NT activation
 // rows, an activation block R weight rows) and i32x4.dot_i16x8 takes them to int32 sums.
-// K-quants: products of bytes go through i16x8.extmul (8 products per instruction) and
-// i32x4.extadd_pairwise; two products are summed in int16 first, which cannot overflow: the
-// activations' codes are within [-128, 127] and Q6_K's within [-32, 31], so a pair stays within
-// 2 * 128 * 32; Q4_K's and Q5_K's codes (at most 31) let four products share an int16 lane.
+// K-quants: products of bytes go through i16x8.extmul (8 products per instruction), summed in
+// int16 (Q6_K's codes, within [-32, 31], two to a lane; Q4_K's and Q5_K's, at most 31, four),
+// then i32x4.dot_i16x8 against the sub-block's scale multiplies and widens them at once.
 //
 // Same contract as dot_generic.hpp: out[r * NT + t] = dot(w[r], a[t]) for an R x NT tile.
 #include <tessera/detail/internal_check.hpp>
@@ -38,10 +37,14 @@ struct codes32 {
   v128_t lo, hi;
 };
 
+// Each byte's high nibble, by a 16-bit shift and a mask: two instructions, where V8 lowers
+// i8x16.shr_u to more on x86.
+TESSERA_ALWAYS_INLINE v128_t high_nibbles(v128_t q) { return wasm_v128_and(wasm_u16x8_shr(q, 4), wasm_i8x16_splat(0x0f)); }
+
 // 16 bytes of nibbles: low nibbles are elements 0-15, high nibbles 16-31.
 TESSERA_ALWAYS_INLINE codes32 nibbles(const std::uint8_t* qs) {
   const v128_t q = wasm_v128_load(qs);
-  return {wasm_v128_and(q, wasm_i8x16_splat(0x0f)), wasm_u8x16_shr(q, 4)};
+  return {wasm_v128_and(q, wasm_i8x16_splat(0x0f)), high_nibbles(q)};
 }
 // The fifth bits of Q5_0/Q5_1 codes: byte i is 0x10 where bit i of the 32-bit word is set.
 TESSERA_ALWAYS_INLINE codes32 fifth_bits(const std::uint8_t* qh) {
@@ -77,23 +80,26 @@ TESSERA_ALWAYS_INLINE codes32 codes(const block_q5_1& b) {
   return {wasm_v128_or(n.lo, h.lo), wasm_v128_or(n.hi, h.hi)};
 }
 
-// Whether four products of a weight and an activation code fit an int16 lane: Q4_K's codes
-// are within [0, 15] and Q5_K's within [0, 31] (activations [-128, 127]: at most 4 * 3968).
-template <class Block>
-inline constexpr bool small_codes = std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k>;
-
-// sum(w[i] * x[i]) over 16 codes as int16 pairs (any int8 codes: 2 * 128 * 128 fits).
+// sum(w[i] * x[i]) over 16 codes as int16 pairs (at most 2 * 128 * 127: the activations'
+// codes are within [-127, 127]).
 TESSERA_ALWAYS_INLINE v128_t pair_products(v128_t w, v128_t x) {
   return wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w, x), wasm_i16x8_extmul_high_i8x16(w, x));
 }
-// The same as four int32 partial sums.
-TESSERA_ALWAYS_INLINE v128_t dot16(v128_t w, v128_t x) { return wasm_i32x4_extadd_pairwise_i16x8(pair_products(w, x)); }
 
-// sum(w[i] * x[i]) over the 32 codes, as four int32 partial sums.
-template <class Block>
-TESSERA_ALWAYS_INLINE v128_t dot32(const codes32& w, const codes32& x) {
-  if constexpr (small_codes<Block>) return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(pair_products(w.lo, x.lo), pair_products(w.hi, x.hi)));
-  else return wasm_i32x4_add(dot16(w.lo, x.lo), dot16(w.hi, x.hi));
+// Each byte's bit `from` (and those above it) moved to bit `to`, by a 16-bit shift: one
+// instruction, where V8 lowers a byte shift to several on x86. Callers keep only bits 4-5 of
+// each byte (to = 4), and what a shift carries across bytes never lands there: a left shift
+// by k <= 4 brings bits in at 0 to k - 1, a right shift by k in at 8 - k to 7, and k <= 2
+// where bit 5 is kept (Q6_K's pairs come from bits 0, 2, 4, 6), k <= 3 where only bit 4 is.
+TESSERA_ALWAYS_INLINE v128_t bit_to(v128_t v, int from, int to) {
+  return from >= to ? wasm_u16x8_shr(v, static_cast<std::uint32_t>(from - to)) : wasm_i16x8_shl(v, static_cast<std::uint32_t>(to - from));
+}
+
+// scale * sum(w[i] * x[i]) over 32 codes of at most 5 bits (Q4_K, Q5_K) as four int32 partial
+// sums: the products summed four to an int16 lane (at most 4 * 31 * 128), and one
+// i32x4.dot_i16x8 against the scale (at most 63) both multiplies and widens them.
+TESSERA_ALWAYS_INLINE v128_t scaled_dot32(v128_t w0, v128_t w1, v128_t x0, v128_t x1, v128_t scale16) {
+  return wasm_i32x4_dot_i16x8(wasm_i16x8_add(pair_products(w0, x0), pair_products(w1, x1)), scale16);
 }
 
 // A block's 32 codes widened to int16 (elements 0-7, 8-15, 16-23, 24-31): widened once, a
@@ -118,16 +124,6 @@ TESSERA_ALWAYS_INLINE v128_t hsum4_i32(v128_t a, v128_t b, v128_t c, v128_t d) {
   return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
 }
 
-// f16 bits (the low half of each 32-bit lane) to float, exactly as half_to_float (WASM has no
-// F16C, and the scalar conversion branches): exponent and mantissa moved to float's position
-// read as 2^-112 times the value, normal or subnormal, which one multiply by 2^112 restores;
-// exponent 31 (inf, NaN) is then set to all ones, keeping the mantissa.
-TESSERA_ALWAYS_INLINE v128_t halves_to_floats(v128_t h) {
-  const v128_t magnitude = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
-  const v128_t scaled = wasm_f32x4_mul(wasm_i32x4_shl(magnitude, 13), wasm_f32x4_splat(0x1p112f));
-  const v128_t inf_nan = wasm_v128_and(wasm_i32x4_gt(magnitude, wasm_i32x4_splat(0x7bff)), wasm_i32x4_splat(0x7f800000));
-  return wasm_v128_or(wasm_v128_or(scaled, inf_nan), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
-}
 // Lane i < N: the float value of half_of(i); lanes past N are 0 (all lanes for N = 1: one
 // value converts faster in scalar code, which branches but needs no vector constants).
 template <std::size_t N, class HalfOf>
@@ -147,6 +143,8 @@ TESSERA_ALWAYS_INLINE v128_t half_lanes(HalfOf&& half_of) {
 // prefetch instruction). Reading one byte of every cache line of the R rows first turns them
 // into one sequential stream (the rows are consecutive in the matrix) that the prefetchers
 // run ahead of (about 2x on a Q8_0 matrix streamed from DRAM).
+template <class Rows>
+inline constexpr bool plain_rows = std::is_pointer_v<std::decay_t<Rows>>;
 template <std::size_t R, class Block>
 TESSERA_ALWAYS_INLINE void touch_rows(const Block* const* w, std::size_t nb) {
   constexpr std::size_t line = 64;
@@ -178,16 +176,16 @@ struct tile_lanes {
   }
 };
 
-template <class Block, std::size_t R, std::size_t NT>
+template <class Block, std::size_t R, std::size_t NT, class Rows>
   requires(std::is_same_v<typename format<Block>::act, block_q8_0> || std::is_same_v<typename format<Block>::act, block_q8_1>)
-void dot(std::size_t nb, const Block* const* w, const typename format<Block>::act* const* a, float* out) {
+void dot(std::size_t nb, const Rows& w, const typename format<Block>::act* const* a, float* out) {
   using lanes = tile_lanes<R, NT>;
   constexpr std::size_t P = lanes::products, G = lanes::groups;
   constexpr bool with_min = std::is_same_v<typename format<Block>::act, block_q8_1>;
   v128_t acc[G];
   TESSERA_QUANT_WASM_UNROLL
   for (std::size_t g = 0; g < G; ++g) acc[g] = wasm_f32x4_splat(0.0f);
-  if constexpr (NT == 1) touch_rows<R>(w, nb);
+  if constexpr (NT == 1 && plain_rows<Rows>) touch_rows<R>(w, nb);
   for (std::size_t b = 0; b < nb; ++b) {
     wide32 x[NT];
     TESSERA_QUANT_WASM_UNROLL
@@ -237,13 +235,13 @@ TESSERA_ALWAYS_INLINE std::int32_t hsum_i32(v128_t v) {
 // Q4_K / Q5_K: per 64 values, the low nibbles of 32 bytes are sub-block 2c and the high
 // nibbles 2c + 1 (Q5_K: fifth bits 2c and 2c + 1 of the qh byte of the same position), each
 // dot weighted by its 6-bit scale; the mins come in through the activations' 16-sums.
-template <class Block, std::size_t R, std::size_t NT>
+template <class Block, std::size_t R, std::size_t NT, class Rows>
   requires(std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k>)
-void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
+void dot(std::size_t nb, const Rows& w, const block_q8_k* const* a, float* out) {
   constexpr bool five = std::is_same_v<Block, block_q5_k>;
   float acc[R][NT] = {};
-  const v128_t low4 = wasm_i8x16_splat(0x0f), one = wasm_i8x16_splat(1);
-  if constexpr (NT == 1) touch_rows<R>(w, nb);
+  const v128_t low4 = wasm_i8x16_splat(0x0f);
+  if constexpr (NT == 1 && plain_rows<Rows>) touch_rows<R>(w, nb);
   for (std::size_t b = 0; b < nb; ++b) {
     int sc[R][8], mn[R][8];
     TESSERA_QUANT_WASM_UNROLL
@@ -261,11 +259,11 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
         const v128_t p0 = wasm_v128_load(w[r][b].qs + 32 * c), p1 = wasm_v128_load(w[r][b].qs + 32 * c + 16);
         lo0[r] = wasm_v128_and(p0, low4);
         lo1[r] = wasm_v128_and(p1, low4);
-        hi0[r] = wasm_u8x16_shr(p0, 4);
-        hi1[r] = wasm_u8x16_shr(p1, 4);
+        hi0[r] = high_nibbles(p0);
+        hi1[r] = high_nibbles(p1);
         if constexpr (five) {
           const v128_t h0 = wasm_v128_load(w[r][b].qh), h1 = wasm_v128_load(w[r][b].qh + 16);
-          const auto fifth = [&](v128_t h, int bit) { return wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, bit), one), 4); };
+          const auto fifth = [&](v128_t h, int bit) { return wasm_v128_and(bit_to(h, bit, 4), wasm_i8x16_splat(0x10)); };
           lo0[r] = wasm_v128_or(lo0[r], fifth(h0, 2 * c));
           lo1[r] = wasm_v128_or(lo1[r], fifth(h1, 2 * c));
           hi0[r] = wasm_v128_or(hi0[r], fifth(h0, 2 * c + 1));
@@ -278,12 +276,16 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
         const v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 16), x2 = wasm_v128_load(x + 32), x3 = wasm_v128_load(x + 48);
         TESSERA_QUANT_WASM_UNROLL
         for (std::size_t r = 0; r < R; ++r) {
-          const v128_t s_lo = wasm_i32x4_mul(dot32<Block>({lo0[r], lo1[r]}, {x0, x1}), wasm_i32x4_splat(sc[r][2 * c]));
-          const v128_t s_hi = wasm_i32x4_mul(dot32<Block>({hi0[r], hi1[r]}, {x2, x3}), wasm_i32x4_splat(sc[r][2 * c + 1]));
+          const v128_t s_lo = scaled_dot32(lo0[r], lo1[r], x0, x1, wasm_i16x8_splat(static_cast<std::int16_t>(sc[r][2 * c])));
+          const v128_t s_hi = scaled_dot32(hi0[r], hi1[r], x2, x3, wasm_i16x8_splat(static_cast<std::int16_t>(sc[r][2 * c + 1])));
           sum[r][t] = wasm_i32x4_add(sum[r][t], wasm_i32x4_add(s_lo, s_hi));
         }
       }
     }
+    // The rows' f16 scales converted four at a time (the scalar conversion branches).
+    alignas(16) float d[4], dmin[4];
+    wasm_v128_store(d, half_lanes<R>([&](std::size_t r) { return w[r][b].d; }));
+    wasm_v128_store(dmin, half_lanes<R>([&](std::size_t r) { return w[r][b].dmin; }));
     TESSERA_QUANT_WASM_UNROLL
     for (std::size_t t = 0; t < NT; ++t) {
       const block_q8_k& x = a[t][b];
@@ -293,8 +295,7 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
       for (std::size_t r = 0; r < R; ++r) {
         int sum_min = 0;
         for (int j = 0; j < 8; ++j) sum_min += mn[r][j] * pair_sums[j];
-        const float d = half_to_float(w[r][b].d), dmin = half_to_float(w[r][b].dmin);
-        acc[r][t] += x.d * (d * static_cast<float>(hsum_i32(sum[r][t])) - dmin * static_cast<float>(sum_min));
+        acc[r][t] += x.d * (d[r] * static_cast<float>(hsum_i32(sum[r][t])) - dmin[r] * static_cast<float>(sum_min));
       }
     }
   }
@@ -306,12 +307,12 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
 
 // Q6_K: codes decoded to -32..31 sixteen at a time (4 low bits from ql, 2 high from qh), each
 // group of 16 one sub-block with its int8 scale.
-template <class Block, std::size_t R, std::size_t NT>
+template <class Block, std::size_t R, std::size_t NT, class Rows>
   requires std::is_same_v<Block, block_q6_k>
-void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, float* out) {
+void dot(std::size_t nb, const Rows& w, const block_q8_k* const* a, float* out) {
   float acc[R][NT] = {};
-  const v128_t low4 = wasm_i8x16_splat(0x0f), three = wasm_i8x16_splat(3), offset = wasm_i8x16_splat(32);
-  if constexpr (NT == 1) touch_rows<R>(w, nb);
+  const v128_t low4 = wasm_i8x16_splat(0x0f), offset = wasm_i8x16_splat(32);
+  if constexpr (NT == 1 && plain_rows<Rows>) touch_rows<R>(w, nb);
   for (std::size_t b = 0; b < nb; ++b) {
     v128_t sum[R][NT];
     TESSERA_QUANT_WASM_UNROLL
@@ -327,11 +328,11 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
           const Block& wb = w[r][b];
           const v128_t lo = wasm_v128_load(wb.ql + 64 * h + l), hi = wasm_v128_load(wb.ql + 64 * h + 32 + l);
           const v128_t top = wasm_v128_load(wb.qh + 32 * h + l);
-          const auto high2 = [&](int shift) { return wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(top, shift), three), 4); };
+          const auto high2 = [&](int shift) { return wasm_v128_and(bit_to(top, shift, 4), wasm_i8x16_splat(0x30)); };
           q[r][0] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(lo, low4), high2(0)), offset);
           q[r][1] = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(hi, low4), high2(2)), offset);
-          q[r][2] = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(lo, 4), high2(4)), offset);
-          q[r][3] = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(hi, 4), high2(6)), offset);
+          q[r][2] = wasm_i8x16_sub(wasm_v128_or(high_nibbles(lo), high2(4)), offset);
+          q[r][3] = wasm_i8x16_sub(wasm_v128_or(high_nibbles(hi), high2(6)), offset);
         }
         TESSERA_QUANT_WASM_UNROLL
         for (std::size_t t = 0; t < NT; ++t) {
@@ -339,11 +340,11 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
           const v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 32), x2 = wasm_v128_load(x + 64), x3 = wasm_v128_load(x + 96);
           TESSERA_QUANT_WASM_UNROLL
           for (std::size_t r = 0; r < R; ++r) {
+            // Each pair of products (at most 2 * 32 * 128) times its int8 scale, widened, by one
+            // i32x4.dot_i16x8.
             const std::int8_t* s = w[r][b].scales + 8 * h + half;
-            v128_t p = wasm_i32x4_mul(dot16(q[r][0], x0), wasm_i32x4_splat(s[0]));
-            p = wasm_i32x4_add(p, wasm_i32x4_mul(dot16(q[r][1], x1), wasm_i32x4_splat(s[2])));
-            p = wasm_i32x4_add(p, wasm_i32x4_mul(dot16(q[r][2], x2), wasm_i32x4_splat(s[4])));
-            p = wasm_i32x4_add(p, wasm_i32x4_mul(dot16(q[r][3], x3), wasm_i32x4_splat(s[6])));
+            const auto scaled = [&](int k, v128_t x) { return wasm_i32x4_dot_i16x8(pair_products(q[r][k], x), wasm_i16x8_splat(s[2 * k])); };
+            const v128_t p = wasm_i32x4_add(wasm_i32x4_add(scaled(0, x0), scaled(1, x1)), wasm_i32x4_add(scaled(2, x2), scaled(3, x3)));
             sum[r][t] = wasm_i32x4_add(sum[r][t], p);
           }
         }
@@ -360,10 +361,87 @@ void dot(std::size_t nb, const Block* const* w, const block_q8_k* const* a, floa
     for (std::size_t t = 0; t < NT; ++t) out[r * NT + t] = acc[r][t];
 }
 
-// The weight formats with a kernel here: every quantized one (dispatch.hpp runs the generic
-// bodies for the float types).
+// ---- Float weights (F16, BF16) against f32 activations ----------------------------------
+// 8 weights per load, widened exactly to two f32x4; then the generic body's arithmetic: one
+// 4-lane sum per (row, token), w * x added 4 values at a time, the lanes reduced as
+// (l0 + l1) + (l2 + l3) (xsimd's hadd), the tail in scalars: the same bits as dot_generic.hpp,
+// with each activation load serving the R rows.
+
+// Halves in the high 16 bits of each 32-bit lane (bf16 there is already a float) to float,
+// exactly: shifted down arithmetically by 3, the sign stays on top and exponent and mantissa
+// land in float's position, read as 2^-112 times the value (normal or subnormal), which one
+// multiply by 2^112 restores, sign included; exponent 31 (inf, NaN) is then set to all ones,
+// keeping the mantissa.
+TESSERA_ALWAYS_INLINE v128_t high_halves_to_floats(v128_t x) {
+  const v128_t bits = wasm_v128_and(wasm_i32x4_shr(x, 3), wasm_i32x4_splat(static_cast<std::int32_t>(0x8fffe000u)));
+  const v128_t scaled = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+  const v128_t exponent31 = wasm_i32x4_gt(wasm_v128_and(x, wasm_i32x4_splat(0x7fff0000)), wasm_i32x4_splat(0x7bffffff));
+  return wasm_v128_or(scaled, wasm_v128_and(exponent31, wasm_i32x4_splat(0x7f800000)));
+}
+// Lanes 0-3 (low) or 4-7 (high) of 8 16-bit values, moved to the high halves of 32-bit lanes
+// and converted.
+template <class T, bool High>
+TESSERA_ALWAYS_INLINE v128_t widen_float16(v128_t v) {
+  const v128_t zero = wasm_i32x4_splat(0);
+  const v128_t x = High ? wasm_i16x8_shuffle(zero, v, 0, 12, 1, 13, 2, 14, 3, 15) : wasm_i16x8_shuffle(zero, v, 0, 8, 1, 9, 2, 10, 3, 11);
+  if constexpr (std::is_same_v<T, f16>) return high_halves_to_floats(x);
+  else return x;
+}
+
+template <class Block, std::size_t R, std::size_t NT, class Rows>
+  requires(std::is_same_v<Block, f16> || std::is_same_v<Block, bf16>)
+void dot(std::size_t n, const Rows& w, const float* const* a, float* out) {
+  v128_t acc[R][NT];
+  TESSERA_QUANT_WASM_UNROLL
+  for (std::size_t r = 0; r < R; ++r)
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) acc[r][t] = wasm_f32x4_splat(0.0f);
+  const auto step = [&](std::size_t i, const v128_t* wv, std::size_t k) {  // w[r][i, i + 4) in wv[r]
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      const v128_t x = wasm_v128_load(a[t] + i);
+      TESSERA_QUANT_WASM_UNROLL
+      for (std::size_t r = 0; r < R; ++r) acc[r][t] = wasm_f32x4_add(acc[r][t], wasm_f32x4_mul(wv[r * k], x));
+    }
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t wv[R][2];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t r = 0; r < R; ++r) {
+      const v128_t v = wasm_v128_load(&w[r][i]);
+      wv[r][0] = widen_float16<Block, false>(v);
+      wv[r][1] = widen_float16<Block, true>(v);
+    }
+    step(i, &wv[0][0], 2);
+    step(i + 4, &wv[0][1], 2);
+  }
+  if (i + 4 <= n) {
+    v128_t wv[R];
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t r = 0; r < R; ++r) wv[r] = widen_float16<Block, false>(wasm_v128_load64_zero(&w[r][i]));
+    step(i, wv, 1);
+    i += 4;
+  }
+  TESSERA_QUANT_WASM_UNROLL
+  for (std::size_t r = 0; r < R; ++r)
+    TESSERA_QUANT_WASM_UNROLL
+    for (std::size_t t = 0; t < NT; ++t) {
+      const v128_t v = acc[r][t];
+      float s = (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) + (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+      for (std::size_t k = i; k < n; ++k) {
+        float v1 = 0.0f;
+        dequantize_block(w[r][k], &v1);
+        s += v1 * a[t][k];
+      }
+      out[r * NT + t] = s;
+    }
+}
+
+// The weight formats with a kernel here: every quantized one, F16 and BF16 (dispatch.hpp runs
+// the generic body for F32, which needs no conversion).
 template <class Block>
-inline constexpr bool has_kernel = !std::is_same_v<typename format<Block>::act, float>;
+inline constexpr bool has_kernel = !std::is_same_v<Block, float>;
 
 }  // namespace tessera::kernels::detail::quant::wasm128
 

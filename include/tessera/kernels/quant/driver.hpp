@@ -72,7 +72,10 @@ status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float
     const float* A = reinterpret_cast<const float*>(W.row(n0));
     if constexpr (dequantize) {
       float* panel = product + rows * M;
-      dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), panel, n * nb);  // the rows are contiguous
+      if constexpr (interleaved::regrouped<Block>) {
+        if (W.row_group != 0) interleaved::dequantize_rows<Block>(W.data, N, nb, n0, n, panel);
+      }
+      if (W.row_group == 0) dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), panel, n * nb);  // the rows are contiguous
       A = panel;
     }
     const status st = gemm_f32(n, A, static_cast<std::ptrdiff_t>(K), tokens, product, static_cast<std::ptrdiff_t>(M), {}, &pool);
@@ -161,13 +164,13 @@ status product(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::
   return {};
 }
 
-#if TESSERA_QUANT_AVX2
+#if TESSERA_QUANT_AVX2 || TESSERA_QUANT_WASM
 // product() for a regrouped matrix: G rows per kernel call, each group's blocks one sequence.
 template <class Block, class Matrix>
 status product_grouped(float* Y, std::size_t ldy, const Matrix& W, const float* X, std::size_t ldx, std::size_t M,
                        runtime::thread_pool& pool, arena& scratch) {
   constexpr std::size_t G = interleaved::kGroupRows, NT = interleaved::kTileTokens;
-  using Group = interleaved::group_t<Block, G>;
+  using Group = interleaved::stored_group<Block>;
   using Act = typename format<Block>::act;
   const std::size_t K = W.cols, nb = K / elements_of<Block>, groups = W.rows / G;
   const std::size_t group_bytes = nb * sizeof(Group);
@@ -176,7 +179,7 @@ status product_grouped(float* Y, std::size_t ldy, const Matrix& W, const float* 
   // Q4_0's offset of 8 (and Q8_0's 128, with VNNI) comes in through each activation block's
   // sum of codes.
   std::int32_t* sums = nullptr;
-  if constexpr (std::is_same_v<Act, block_q8_0>) {
+  if constexpr (interleaved::kActivationSums && std::is_same_v<Act, block_q8_0>) {
     TESSERA_ASSIGN_OR_RETURN(sums, scratch.allocate<std::int32_t>(M * nb));
     for (std::size_t i = 0; i < M * nb; ++i) {
       std::int32_t s = 0;
@@ -252,10 +255,10 @@ status run_product(float* Y, std::size_t ldy, const Matrix& W, const float* X, s
       result = make_error(errc::invalid_argument, who() + "regrouped in groups of " + std::to_string(W.row_group) + " rows, which this build does not read");
       return;
     }
-#if TESSERA_QUANT_AVX2
-    // Regrouped matrices always take the integer path: its kernels outrun gemm_f32 there.
+#if TESSERA_QUANT_AVX2 || TESSERA_QUANT_WASM
+    // Regrouped matrices take f32 panels only where the group kernels do not outrun them.
     if constexpr (interleaved::regrouped<B>) {
-      if (W.row_group != 0) {
+      if (W.row_group != 0 && (interleaved::kOutrunPanels || !f32_panels || M < kPanelMinTokens)) {
         result = product_grouped<B>(Y, ldy, W, X, ldx, M, tp, a);
         return;
       }

@@ -14,6 +14,9 @@
 #if defined(__F16C__)
 #include <immintrin.h>
 #endif
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 namespace tessera::kernels::detail::quant {
 
@@ -21,10 +24,27 @@ namespace tessera::kernels::detail::quant {
 TESSERA_ALWAYS_INLINE float half_to_float(f16 h) {
 #if defined(__F16C__)
   return _cvtsh_ss(h.bits);
+#elif defined(__aarch64__)
+  __fp16 v;  // one fcvt
+  std::memcpy(&v, &h.bits, sizeof v);
+  return v;
 #else
   return f16::to_float(h.bits);
 #endif
 }
+
+#if defined(__wasm_simd128__)
+// f16 bits (the low half of each 32-bit lane) to float, exactly as half_to_float (WASM has no
+// F16C, and the scalar conversion branches): exponent and mantissa moved to float's position
+// read as 2^-112 times the value, normal or subnormal, which one multiply by 2^112 restores;
+// exponent 31 (inf, NaN) is then set to all ones, keeping the mantissa.
+TESSERA_ALWAYS_INLINE v128_t halves_to_floats(v128_t h) {
+  const v128_t magnitude = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t scaled = wasm_f32x4_mul(wasm_i32x4_shl(magnitude, 13), wasm_f32x4_splat(0x1p112f));
+  const v128_t inf_nan = wasm_v128_and(wasm_i32x4_gt(magnitude, wasm_i32x4_splat(0x7bff)), wasm_i32x4_splat(0x7f800000));
+  return wasm_v128_or(wasm_v128_or(scaled, inf_nan), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+}
+#endif
 
 // What a weight of type W is stored as and multiplied with: Block is its storage unit
 // (a block of Block::elements values, or one plain element), Act the activations' storage

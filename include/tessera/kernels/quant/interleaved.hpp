@@ -1,24 +1,30 @@
-// Quantization part: weight rows interleaved in groups, for the x86 integer kernels.
+// Quantization part: weight rows stored in groups, for the integer kernels of x86 and WASM.
 //
 // Generation multiplies each weight once per token, and with rows stored one after another a
-// kernel that shares the activations' loads over a few rows must reduce each row's lanes at
-// the end, decode each row's scale on its own and read several streams at once. Regrouped at
-// load, G consecutive rows (G = one register of int32 lanes: 8 with AVX2, 16 with AVX-512)
-// are stored block by block with their codes interleaved 4 bytes at a time, so that one
-// register holds 4 codes of each of the G rows: a u8 x s8 dot (VNNI's dpbusd, or maddubs +
-// madd) against the activations' 4 bytes broadcast leaves row r's sum in lane r. No
-// horizontal sums, the G scales convert in one instruction, and the rows stream from memory
-// as one sequence. The same idea as llama.cpp's CPU "repack" buffers; the layouts here are
-// tessera's own.
+// kernel that shares the activations' loads over a few rows reads several memory streams at
+// once, which hardware prefetchers follow poorly. Regrouped at load, G consecutive rows are
+// stored block by block, so that the rows stream from memory as one sequence:
+// - x86 (G = one register of int32 lanes: 8 with AVX2, 16 with AVX-512): code bytes
+//   interleaved 4 at a time (group_t), so that one register holds 4 codes of each of the G
+//   rows: a u8 x s8 dot (VNNI's dpbusd, or maddubs + madd) against the activations' 4 bytes
+//   broadcast leaves row r's sum in lane r. No horizontal sums, the G scales convert in one
+//   instruction. The same idea as llama.cpp's CPU "repack" buffers; the layouts are
+//   tessera's own.
+// - WebAssembly (G = 4): each row's blocks stay whole, interleaved block by block
+//   (block_group); the row kernels of dot_wasm.hpp read them through strided_rows, with the
+//   same bits as plain rows. SIMD128 has no prefetch instruction, and the single stream is
+//   what gains (Q8_0 matrices streamed from memory: about 1.4x). Groups take the plain rows'
+//   bytes exactly, so a model that owns its bytes regroups them in place.
 //
-// Regrouped: Q4_0, Q4_K, Q5_K, Q6_K (compute-bound as plain rows) and Q8_0 (which gains the
-// single memory stream and the shared scale conversion). The regrouping is exactly invertible
-// (row_block).
+// x86 regroups Q4_0, Q4_K, Q5_K, Q6_K (compute-bound as plain rows) and Q8_0 (which gains the
+// single memory stream and the shared scale conversion); WASM every quantized format. The
+// regrouping is exactly invertible (row_block).
 #include <tessera/detail/internal_check.hpp>
 #pragma once
 
 #include <tessera/config.hpp>
 #include <tessera/kernels/quant/dot_avx2.hpp>
+#include <tessera/kernels/quant/dot_wasm.hpp>
 #include <tessera/kernels/quant/formats.hpp>
 #include <tessera/kernels/quant/quantize.hpp>
 #include <tessera/runtime/thread_pool.hpp>
@@ -27,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 namespace tessera::kernels::detail::quant::interleaved {
 
@@ -36,13 +43,40 @@ namespace tessera::kernels::detail::quant::interleaved {
 inline constexpr std::size_t kGroupRows = 16;
 #elif TESSERA_QUANT_AVX2
 inline constexpr std::size_t kGroupRows = 8;
+#elif TESSERA_QUANT_WASM
+inline constexpr std::size_t kGroupRows = 4;
 #else
 inline constexpr std::size_t kGroupRows = 0;
 #endif
 
+// The formats this build regroups.
 template <class Block>
-inline constexpr bool regrouped = std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k> ||
-                                   std::is_same_v<Block, block_q6_k> || std::is_same_v<Block, block_q8_0>;
+inline constexpr bool regrouped =
+#if TESSERA_QUANT_AVX2
+    std::is_same_v<Block, block_q4_0> || std::is_same_v<Block, block_q4_k> || std::is_same_v<Block, block_q5_k> ||
+    std::is_same_v<Block, block_q6_k> || std::is_same_v<Block, block_q8_0>;
+#elif TESSERA_QUANT_WASM
+    wasm128::has_kernel<Block> && !std::is_same_v<typename format<Block>::act, float>;
+#else
+    false;
+#endif
+
+// Block b of G rows, each row's block whole (the WASM layout).
+template <class Block, std::size_t G>
+struct block_group {
+  Block rows[G];
+};
+// The rows of consecutive block_groups, as the row kernels index rows: w[r][b] is row r's
+// block b.
+template <class Block, std::size_t G>
+struct strided_rows {
+  const Block* first;  // row 0's block 0
+  struct row {
+    const Block* p;
+    const Block& operator[](std::size_t b) const { return p[b * G]; }
+  };
+  row operator[](std::size_t r) const { return {first + r}; }
+};
 
 // One block of G rows. Code bytes: qs[(k * G + r) * 4 + i] is byte 4k + i of row r's qs.
 template <std::size_t G>
@@ -145,7 +179,16 @@ void make_group(const block_q6_k* const* rows, std::size_t b, group_q6_k<G>& g) 
   interleave_codes<G>(qh, 64, g.qh);
 }
 
+template <std::size_t G, class Block>
+void make_group(const Block* const* rows, std::size_t b, block_group<Block, G>& g) {
+  for (std::size_t r = 0; r < G; ++r) g.rows[r] = rows[r][b];
+}
+
 // Row r's block back out of a group (the exact inverse of make_group).
+template <std::size_t G, class Block>
+void row_block(const block_group<Block, G>& g, std::size_t r, Block& out) {
+  out = g.rows[r];
+}
 template <std::size_t G>
 void row_block(const group_q4_0<G>& g, std::size_t r, block_q4_0& out) {
   out.d = g.d[r];
@@ -183,19 +226,32 @@ void row_block(const group_q6_k<G>& g, std::size_t r, block_q6_k& out) {
   for (std::size_t k = 0; k < 16; ++k) std::memcpy(out.qh + 4 * k, g.qh + (k * G + r) * 4, 4);
 }
 
-// A rows x cols matrix of Blocks (plain rows) as groups of G rows, the rows left over after
-// them plain: its size, and the copy (groups split over the pool).
-template <class Block, std::size_t G>
+// How this build stores block b of a group: x86 interleaves the code bytes, WASM keeps the
+// blocks whole (and can regroup in place: a group takes its rows' bytes exactly).
+#if TESSERA_QUANT_WASM
+template <class Block>
+using stored_group = block_group<Block, kGroupRows>;
+inline constexpr bool kRegroupsInPlace = true;
+#else
+template <class Block>
+using stored_group = group_t<Block, kGroupRows>;
+inline constexpr bool kRegroupsInPlace = false;
+#endif
+
+// A rows x cols matrix of Blocks (plain rows) as groups of kGroupRows rows, the rows left
+// over after them plain: its size, the copy and, where groups take their rows' bytes, the
+// permutation in place (groups split over the pool).
+template <class Block>
 std::size_t regrouped_bytes(std::size_t rows, std::size_t cols) {
   const std::size_t nb = cols / Block::elements;
-  return rows / G * nb * sizeof(group_t<Block, G>) + rows % G * nb * sizeof(Block);
+  return rows / kGroupRows * nb * sizeof(stored_group<Block>) + rows % kGroupRows * nb * sizeof(Block);
 }
-template <class Block, std::size_t G>
+template <class Block>
 void regroup_rows(const std::uint8_t* src, std::size_t rows, std::size_t cols, std::uint8_t* dst, runtime::thread_pool& pool) {
-  using Group = group_t<Block, G>;
+  constexpr std::size_t G = kGroupRows;
   const std::size_t nb = cols / Block::elements, groups = rows / G;
   const auto* plain = reinterpret_cast<const Block*>(src);
-  auto* grouped = reinterpret_cast<Group*>(dst);
+  auto* grouped = reinterpret_cast<stored_group<Block>*>(dst);
   runtime::parallel_for(pool, 0, groups, 16, [&](std::size_t g0, std::size_t g1) {
     for (std::size_t g = g0; g < g1; ++g) {
       const Block* row[G];
@@ -203,7 +259,51 @@ void regroup_rows(const std::uint8_t* src, std::size_t rows, std::size_t cols, s
       for (std::size_t b = 0; b < nb; ++b) make_group(row, b, grouped[g * nb + b]);
     }
   });
-  if (rows % G) std::memcpy(grouped + groups * nb, plain + groups * G * nb, rows % G * nb * sizeof(Block));
+  if (rows % G) std::memcpy(dst + groups * nb * sizeof(stored_group<Block>), plain + groups * G * nb, rows % G * nb * sizeof(Block));
+}
+template <class Block>
+  requires kRegroupsInPlace
+void regroup_rows_in_place(std::uint8_t* data, std::size_t rows, std::size_t cols, runtime::thread_pool& pool) {
+  static_assert(sizeof(stored_group<Block>) == kGroupRows * sizeof(Block));
+  constexpr std::size_t G = kGroupRows;
+  const std::size_t nb = cols / Block::elements;
+  runtime::parallel_for(pool, 0, rows / G, 16, [&](std::size_t g0, std::size_t g1) {
+    std::vector<Block> rows_of_group(G * nb);  // one group's plain rows
+    const Block* row[G];
+    for (std::size_t r = 0; r < G; ++r) row[r] = rows_of_group.data() + r * nb;
+    for (std::size_t g = g0; g < g1; ++g) {
+      std::uint8_t* at = data + g * G * nb * sizeof(Block);
+      std::memcpy(rows_of_group.data(), at, G * nb * sizeof(Block));
+      auto* grouped = reinterpret_cast<stored_group<Block>*>(at);
+      for (std::size_t b = 0; b < nb; ++b) make_group(row, b, grouped[b]);
+    }
+  });
+}
+
+// Rows [n0, n0 + n) of a regrouped rows x (nb blocks) matrix dequantized into out, one row
+// after another (f32 panels of a prompt).
+template <class Block>
+void dequantize_rows(const std::uint8_t* data, std::size_t rows, std::size_t nb, std::size_t n0, std::size_t n, float* out) {
+  constexpr std::size_t G = kGroupRows, E = elements_of<Block>;
+  const std::size_t grouped_rows = rows / G * G;
+  const auto* groups = reinterpret_cast<const stored_group<Block>*>(data);
+  const auto* plain = reinterpret_cast<const Block*>(groups + grouped_rows / G * nb);  // the rows after the groups
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t row = n0 + i;
+    float* y = out + i * nb * E;
+    if (row >= grouped_rows) {
+      dequantize_blocks(plain + (row - grouped_rows) * nb, y, nb);
+    } else if constexpr (kRegroupsInPlace) {
+      const auto blocks = strided_rows<Block, G>{groups[row / G * nb].rows}[row % G];
+      for (std::size_t b = 0; b < nb; ++b) dequantize_block(blocks[b], y + b * E);
+    } else {
+      for (std::size_t b = 0; b < nb; ++b) {
+        Block block;
+        row_block(groups[row / G * nb + b], row % G, block);
+        dequantize_block(block, y + b * E);
+      }
+    }
+  }
 }
 
 #if TESSERA_QUANT_AVX2
@@ -588,6 +688,37 @@ void dot(std::size_t nb, const group_q6_k<kGroupRows>* groups, const block_q8_k*
 
 // Activation rows per kernel call: the accumulators of NT rows must stay in registers.
 inline constexpr std::size_t kTileTokens = kGroupRows == 16 ? 4 : 2;
+// The kernels take each Q8_0 activation block's sum of codes (asum).
+inline constexpr bool kActivationSums = true;
+// On prompts these kernels outrun kernels::quant_matmul::f32_panels, which regrouped matrices
+// then ignore.
+inline constexpr bool kOutrunPanels = true;
+#endif
+
+#if TESSERA_QUANT_WASM
+// out[t * G + r] = dot(row r, a[t]) for the G = 4 rows of `groups`: dot_wasm.hpp's row
+// kernels read through strided_rows, in the tiles of plain rows (4 rows x 1 token, 2 rows x 4
+// tokens), so each output has the bits it has from plain rows.
+template <std::size_t NT, class Block>
+void dot(std::size_t nb, const block_group<Block, kGroupRows>* groups, const typename format<Block>::act* const* a, const std::int32_t* const*,
+         float* out) {
+  constexpr std::size_t G = kGroupRows, R = NT == 1 ? G : 2;
+  const Block* first = groups[0].rows;
+  for (std::size_t r0 = 0; r0 < G; r0 += R) {
+    float tile[R * NT];
+    wasm128::dot<Block, R, NT>(nb, strided_rows<Block, G>{first + r0}, a, tile);
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t t = 0; t < NT; ++t) out[t * G + r0 + r] = tile[r * NT + t];
+  }
+}
+inline constexpr std::size_t kTileTokens = 4;
+inline constexpr bool kActivationSums = false;
+// gemm_f32 on dequantized panels runs prompts about 1.5x faster than these kernels.
+inline constexpr bool kOutrunPanels = false;
+#endif
+
+#if !TESSERA_QUANT_AVX2 && !TESSERA_QUANT_WASM
+inline constexpr bool kOutrunPanels = false;  // no group kernels
 #endif
 
 }  // namespace tessera::kernels::detail::quant::interleaved
