@@ -16,6 +16,13 @@ export interface LoadOptions extends RuntimeOptions {
   batch?: number;
   /** The KV cache's values: 'f32' (default) or 'f16' (half the memory). */
   kvCache?: 'f32' | 'f16';
+  /**
+   * Prompt batches of 32 tokens or more as f32 products of the dequantized weights (about 1.5x
+   * faster prompts) instead of integer products of the quantized activations (default false).
+   * The logits then depend on how the prompt is batched, so a kept KV cache and a fresh one can
+   * pick different tokens.
+   */
+  promptF32?: boolean;
   /** A chat format to use instead of the one the model's metadata implies (see LLM.setChatTemplate). */
   chatTemplate?: ChatFormat;
   /** Run a prompt batch and a generated token at load so the first generation meets optimized code (default true). */

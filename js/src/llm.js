@@ -346,7 +346,8 @@ export async function loadLLM(source, options = {}) {
     const context = options.context ?? 0;
     if (!Number.isInteger(context) || context < 0) throw tesseraError('invalid_argument', `context must be a non-negative integer, not ${context}`);
     const loaded = await channel.call('loadEnd', {
-      context, batch: options.batch ?? 0, kvCache: options.kvCache ?? 'f32', chatTemplate: options.chatTemplate,
+      context, batch: options.batch ?? 0, kvCache: options.kvCache ?? 'f32', promptF32: options.promptF32 ?? false,
+      chatTemplate: options.chatTemplate,
     });
     return { loaded, fromCache, bytes, warmupRounds: 2 };
   }, (channel, { loaded }, runtime, timings) => new LLM(channel, loaded, runtime, timings));

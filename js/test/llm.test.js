@@ -115,6 +115,17 @@ describe('loading', () => {
 });
 
 describe('text, streaming, stops, chat', () => {
+  it('promptF32 feeds a prompt batch as f32 products and generates on', async () => {
+    const llm = await loadLLM(modelPath, { threads: 1, promptF32: true });
+    try {
+      const { tokens, timings } = await llm.generate(PROMPT, { temperature: 0, maxTokens: 8, stopAtEog: false });
+      assert.equal(tokens.length, 8);
+      assert.equal(timings.promptTokens, PROMPT.length);
+    } finally {
+      await llm.dispose();
+    }
+  });
+
   it('the async iterator, onToken and the result agree; tokenize and detokenize round-trip', async () => {
     const llm = await loadLLM(modelPath, { threads: 1, context: 256, kvCache: 'f16' });
     try {
@@ -226,6 +237,7 @@ describe('errors are TesseraErrors carrying tessera\'s message', () => {
       const truncated = readFileSync(modelPath).subarray(0, 50000);
       await assert.rejects(loadLLM(truncated, { worker }), (e) => e instanceof TesseraError && e.message.length > 10);
       await assert.rejects(loadLLM(modelPath, { worker, context: 100000 }), /exceeds the model's 512/);
+      await assert.rejects(loadLLM(modelPath, { worker, promptF32: 'yes' }), /promptF32 must be a boolean/);
       const llm = await loadLLM(modelPath, { worker, threads: 1 });
       try {
         await assert.rejects(llm.generate([1, 700]), (e) => e instanceof TesseraError && e.code === 'out_of_range' && /id 700/.test(e.message));

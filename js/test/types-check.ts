@@ -29,7 +29,7 @@ async function main(): Promise<void> {
 }
 
 async function llmUser(signal: AbortSignal): Promise<void> {
-  const llm: LLM = await loadLLM('/models/m.gguf', { threads: 2, context: 512, kvCache: 'f16', onProgress: (p) => console.log(p.loaded) });
+  const llm: LLM = await loadLLM('/models/m.gguf', { threads: 2, context: 512, kvCache: 'f16', promptF32: true, onProgress: (p) => console.log(p.loaded) });
   let text = '';
   for await (const piece of llm.generate('Once upon a time', { maxTokens: 32, temperature: 0, stop: ['\n\n'], signal })) text += piece;
   const result: GenerateResult = await llm.generate([1, 2, 3], { seed: 42n, onToken: ({ id, text: t }) => id !== 2 && t !== 'x' });

@@ -57,9 +57,10 @@ llm_model* load(std::size_t chunk = 65536, bool announce = true) {
 
 // The library's own loop on a fresh session: the ids it generates after `prompt`.
 template <class Pick>
-std::vector<std::int32_t> reference_ids(const std::vector<std::int32_t>& prompt, std::uint32_t n, std::uint32_t context, Pick&& pick) {
+std::vector<std::int32_t> reference_ids(const std::vector<std::int32_t>& prompt, std::uint32_t n, std::uint32_t context, Pick&& pick,
+                                        bool prompt_f32 = false) {
   const llm::model m = test::must(llm::model::from_bytes(model_bytes()));
-  llm::session s = test::must(llm::session::create(m, {.context = context}));
+  llm::session s = test::must(llm::session::create(m, {.context = context, .prompt_f32 = prompt_f32}));
   std::vector<std::int32_t> out;
   auto r = llm::generate(s, prompt, {.max_tokens = n}, pick, [&](std::int32_t id) {
     out.push_back(id);
@@ -166,10 +167,13 @@ const std::vector<std::int32_t> kPrompt = {1, 57, 300, 42, 611, 9, 128, 77, 404,
 }  // namespace
 
 TEST_SUITE("wasm/llm_abi") {
-  TEST_CASE("the model views the streamed bytes (no copy) and describes itself") {
+  TEST_CASE("the model keeps the streamed bytes (no copy) and describes itself") {
     for (const bool announce : {true, false}) {
-      llm_model* m = load(7000, announce);
-      CHECK(m->model.bytes().data() == m->file->bytes.data());
+      byte_buffer* streamed = stream_bytes(model_bytes(), 7000, announce);
+      const std::uint8_t* at = streamed->bytes.data();
+      llm_model* m = tessera_llm_load(streamed);
+      REQUIRE(m != nullptr);
+      CHECK(m->model.bytes().data() == at);
       CHECK(m->model.bytes().size() == model_bytes().size());
       const nlohmann::json info = nlohmann::json::parse(tessera_llm_info(m));
       CHECK(info["architecture"] == "llama");
@@ -203,6 +207,24 @@ TEST_SUITE("wasm/llm_abi") {
         tessera_llm_session_free(s);
       }
     }
+    tessera_llm_free(m);
+  }
+
+  TEST_CASE("session flags: f32 prompt products as llm::session_options::prompt_f32 gives them; unknown flags refused") {
+    llm_model* m = load();
+    std::vector<std::int32_t> prompt = kPrompt;
+    prompt.insert(prompt.end(), kPrompt.begin(), kPrompt.end());  // 40 tokens: a batch of 32 and a tail
+    const std::vector<std::int32_t> want = reference_ids(prompt, 16, 128, llm::greedy, /*prompt_f32=*/true);
+    for (const std::uint32_t flags : {tessera_llm_session_prompt_f32, tessera_llm_session_prompt_f32 | tessera_llm_session_kv_f16}) {
+      llm_session* s = tessera_llm_session_new(m, 128, 0, flags);
+      REQUIRE(s != nullptr);
+      const run_result r = run(s, prompt, params(0.0f, 16), 4);
+      if (flags == tessera_llm_session_prompt_f32) CHECK(r.ids == want);
+      else CHECK(r.ids.size() == 16);  // the f16 cache rounds the keys and values
+      tessera_llm_session_free(s);
+    }
+    CHECK(tessera_llm_session_new(m, 128, 0, 4) == nullptr);
+    CHECK(std::string(tessera_error_message()).find("unknown flags 4") != std::string::npos);
     tessera_llm_free(m);
   }
 

@@ -11,7 +11,8 @@
 //   tessera_llm_detokenize(model, ids, n, render_special) -> bytes; tessera_llm_text(model)
 //   tessera_llm_chat_prompt(model, text, spans, n, add_generation_prompt) -> bytes; tessera_llm_text
 //   tessera_llm_set_chat_template(model, name, len) (chatml, llama3, ...: chat_format_name)
-//   tessera_llm_session_new(model, context, batch, kv_f16) -> session (threads: tessera_set_threads)
+//   tessera_llm_session_new(model, context, batch, flags) -> session (flags: tessera_llm_session_*;
+//                                                    threads: tessera_set_threads)
 //   tessera_llm_prepare(session, ids, n)          -> tokens of the KV cache kept (a common prefix)
 //   tessera_llm_feed(session, max_tokens)         -> prompt tokens still to feed
 //   tessera_llm_generate_begin(session, params, stop_text, stop_lengths, n_stop)
@@ -68,6 +69,10 @@ static_assert(sizeof(tessera_llm_params) == 48 && offsetof(tessera_llm_params, s
 
 inline constexpr std::uint32_t tessera_llm_flag_stop_at_eog = 1;     // end at the vocabulary's EOG tokens
 inline constexpr std::uint32_t tessera_llm_flag_render_special = 2;  // control tokens' text is output
+
+// A session's options (tessera_llm_session_new's flags).
+inline constexpr std::uint32_t tessera_llm_session_kv_f16 = 1;      // the KV cache holds f16 values
+inline constexpr std::uint32_t tessera_llm_session_prompt_f32 = 2;  // llm::session_options::prompt_f32
 
 // What one generation step produced: `tokens` ids, and text in which token i's piece ends at
 // text_ends[i]; text_ends[tokens] ends a tail that belongs to no token (text a stop ended or
@@ -230,8 +235,10 @@ inline status check_ids(const llm::tokenizer& tok, std::span<const std::int32_t>
   return {};
 }
 
-inline status create_session(const llm_model& m, std::uint32_t context, std::uint32_t batch, bool kv_f16,
+inline status create_session(const llm_model& m, std::uint32_t context, std::uint32_t batch, std::uint32_t flags,
                              std::unique_ptr<llm_session>& out) {
+  if (flags & ~(tessera_llm_session_kv_f16 | tessera_llm_session_prompt_f32))
+    return make_error(errc::invalid_argument, "session: unknown flags " + std::to_string(flags));
   const std::uint32_t trained = m.model.config().context_length;
   if (context > trained && trained != 0)
     return make_error(errc::invalid_argument, "session: a context of " + std::to_string(context) + " positions exceeds the model's " +
@@ -239,7 +246,8 @@ inline status create_session(const llm_model& m, std::uint32_t context, std::uin
   llm::session_options opts;
   opts.context = context;
   if (batch) opts.batch = batch;
-  opts.kv_type = kv_f16 ? llm::kv_cache_type::f16 : llm::kv_cache_type::f32;
+  opts.kv_type = flags & tessera_llm_session_kv_f16 ? llm::kv_cache_type::f16 : llm::kv_cache_type::f32;
+  opts.prompt_f32 = (flags & tessera_llm_session_prompt_f32) != 0;
   opts.pool = &module_pool();
   TESSERA_ASSIGN_OR_RETURN(llm::session s, llm::session::create(m.model, opts));
   out = std::make_unique<llm_session>(m, std::move(s), module_pool().num_threads());
@@ -461,15 +469,16 @@ TESSERA_WASM_EXPORT std::int32_t tessera_llm_set_chat_template(tessera::wasm::ll
 TESSERA_WASM_EXPORT void tessera_llm_free(tessera::wasm::llm_model* m) { delete m; }
 
 // A session over the model (which must outlive it): `context` positions in its KV cache (0:
-// the model's, at most 4096), prompts fed `batch` tokens per forward pass (0: 32), a KV cache
-// of f16 values when kv_f16. It runs on the module's threads as they are now
-// (tessera_set_threads first).
+// the model's, at most 4096), prompts fed `batch` tokens per forward pass (0: 32), with the
+// tessera_llm_session_* flags (an f16 KV cache; f32 products for prompt batches of 32 tokens
+// or more, whose logits then depend on the batching). It runs on the module's threads as they
+// are now (tessera_set_threads first).
 TESSERA_WASM_EXPORT tessera::wasm::llm_session* tessera_llm_session_new(const tessera::wasm::llm_model* m, std::uint32_t context,
-                                                                        std::uint32_t batch, std::int32_t kv_f16) {
+                                                                        std::uint32_t batch, std::uint32_t flags) {
   std::unique_ptr<tessera::wasm::llm_session> s;
   const std::int32_t rc = tessera::wasm::guarded([&]() -> tessera::status {
     if (m == nullptr) return tessera::make_error(tessera::errc::invalid_argument, "session: no model");
-    return tessera::wasm::create_session(*m, context, batch, kv_f16 != 0, s);
+    return tessera::wasm::create_session(*m, context, batch, flags, s);
   });
   return rc == 0 ? s.release() : nullptr;
 }

@@ -11,6 +11,9 @@ import { tesseraError } from '../core/errors.js';
 const PARAMS_BYTES = 48;
 const FLAG_STOP_AT_EOG = 1;
 const FLAG_RENDER_SPECIAL = 2;
+// tessera_llm_session_new's flags.
+const SESSION_KV_F16 = 1;
+const SESSION_PROMPT_F32 = 2;
 // tessera_llm_stop_* in order.
 const STOP_REASONS = ['none', 'end_of_generation', 'stop_string', 'max_tokens', 'cancelled', 'context_full'];
 const WARMUP_PROMPT_TOKENS = 8;
@@ -28,13 +31,15 @@ export class LlmBackend extends ModelBackend {
   }
 
   /** Loads the streamed GGUF and opens its session: {info, context, batch}. */
-  loadEnd({ context = 0, batch = 0, kvCache = 'f32', chatTemplate } = {}) {
+  loadEnd({ context = 0, batch = 0, kvCache = 'f32', promptF32 = false, chatTemplate } = {}) {
     if (kvCache !== 'f32' && kvCache !== 'f16') throw new TypeError(`kvCache must be 'f32' or 'f16', not '${kvCache}'`);
+    if (typeof promptF32 !== 'boolean') throw new TypeError(`promptF32 must be a boolean, not ${promptF32}`);
     this.model = this.rt.callPointer('tessera_llm_load', this.takeBytes());  // the model keeps the bytes
     if (chatTemplate) this.setChatTemplate({ name: chatTemplate });
     const trained = JSON.parse(this.rt.string(this.rt.call('tessera_llm_info', this.model))).contextLength;
     const positions = context || Math.min(trained || DEFAULT_CONTEXT, DEFAULT_CONTEXT);
-    this.session = this.rt.callPointer('tessera_llm_session_new', this.model, positions, batch >>> 0, kvCache === 'f16' ? 1 : 0);
+    const flags = (kvCache === 'f16' ? SESSION_KV_F16 : 0) | (promptF32 ? SESSION_PROMPT_F32 : 0);
+    this.session = this.rt.callPointer('tessera_llm_session_new', this.model, positions, batch >>> 0, flags);
     this.params = this.rt.malloc(PARAMS_BYTES);
     return this.describe();
   }
