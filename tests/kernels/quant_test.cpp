@@ -490,7 +490,7 @@ TEST_CASE("WASM SIMD128 f16 conversions equal the scalar one for all 65536 value
   for (std::uint32_t h = 0; h < 65536; h += 4) {
     float got[4], got_high[4];
     wasm_v128_store(got, q::wasm128::half_lanes<4>([&](std::size_t i) { return f16::from_bits(static_cast<std::uint16_t>(h + i)); }));
-    wasm_v128_store(got_high, q::wasm128::high_halves_to_floats(wasm_i32x4_make(h << 16, (h + 1) << 16, (h + 2) << 16, (h + 3) << 16)));
+    wasm_v128_store(got_high, q::high_halves_to_floats(wasm_i32x4_make(h << 16, (h + 1) << 16, (h + 2) << 16, (h + 3) << 16)));
     for (std::uint32_t i = 0; i < 4; ++i) {
       const float want = q::half_to_float(f16::from_bits(static_cast<std::uint16_t>(h + i)));
       if (std::memcmp(&got[i], &want, sizeof(float)) != 0) ++wrong;

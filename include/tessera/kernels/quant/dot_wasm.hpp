@@ -367,17 +367,6 @@ void dot(std::size_t nb, const Rows& w, const block_q8_k* const* a, float* out) 
 // (l0 + l1) + (l2 + l3) (xsimd's hadd), the tail in scalars: the same bits as dot_generic.hpp,
 // with each activation load serving the R rows.
 
-// Halves in the high 16 bits of each 32-bit lane (bf16 there is already a float) to float,
-// exactly: shifted down arithmetically by 3, the sign stays on top and exponent and mantissa
-// land in float's position, read as 2^-112 times the value (normal or subnormal), which one
-// multiply by 2^112 restores, sign included; exponent 31 (inf, NaN) is then set to all ones,
-// keeping the mantissa.
-TESSERA_ALWAYS_INLINE v128_t high_halves_to_floats(v128_t x) {
-  const v128_t bits = wasm_v128_and(wasm_i32x4_shr(x, 3), wasm_i32x4_splat(static_cast<std::int32_t>(0x8fffe000u)));
-  const v128_t scaled = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
-  const v128_t exponent31 = wasm_i32x4_gt(wasm_v128_and(x, wasm_i32x4_splat(0x7fff0000)), wasm_i32x4_splat(0x7bffffff));
-  return wasm_v128_or(scaled, wasm_v128_and(exponent31, wasm_i32x4_splat(0x7f800000)));
-}
 // Lanes 0-3 (low) or 4-7 (high) of 8 16-bit values, moved to the high halves of 32-bit lanes
 // and converted.
 template <class T, bool High>

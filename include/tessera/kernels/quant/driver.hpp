@@ -72,7 +72,7 @@ status product_by_panels(float* Y, std::size_t ldy, const Matrix& W, const float
     const float* A = reinterpret_cast<const float*>(W.row(n0));
     if constexpr (dequantize) {
       float* panel = product + rows * M;
-      if constexpr (interleaved::regrouped<Block>) {
+      if constexpr (!interleaved::kOutrunPanels && interleaved::regrouped<Block>) {
         if (W.row_group != 0) interleaved::dequantize_rows<Block>(W.data, N, nb, n0, n, panel);
       }
       if (W.row_group == 0) dequantize_blocks(reinterpret_cast<const Block*>(W.row(n0)), panel, n * nb);  // the rows are contiguous

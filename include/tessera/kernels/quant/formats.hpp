@@ -34,16 +34,19 @@ TESSERA_ALWAYS_INLINE float half_to_float(f16 h) {
 }
 
 #if defined(__wasm_simd128__)
-// f16 bits (the low half of each 32-bit lane) to float, exactly as half_to_float (WASM has no
-// F16C, and the scalar conversion branches): exponent and mantissa moved to float's position
-// read as 2^-112 times the value, normal or subnormal, which one multiply by 2^112 restores;
-// exponent 31 (inf, NaN) is then set to all ones, keeping the mantissa.
-TESSERA_ALWAYS_INLINE v128_t halves_to_floats(v128_t h) {
-  const v128_t magnitude = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
-  const v128_t scaled = wasm_f32x4_mul(wasm_i32x4_shl(magnitude, 13), wasm_f32x4_splat(0x1p112f));
-  const v128_t inf_nan = wasm_v128_and(wasm_i32x4_gt(magnitude, wasm_i32x4_splat(0x7bff)), wasm_i32x4_splat(0x7f800000));
-  return wasm_v128_or(wasm_v128_or(scaled, inf_nan), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+// f16 bits in the high half of each 32-bit lane to float, exactly as half_to_float (WASM has
+// no F16C, and the scalar conversion branches): shifted down arithmetically by 3, the sign
+// stays on top and exponent and mantissa land in float's position, read as 2^-112 times the
+// value (normal or subnormal), which one multiply by 2^112 restores, sign included; exponent
+// 31 (inf, NaN) is then set to all ones, keeping the mantissa.
+TESSERA_ALWAYS_INLINE v128_t high_halves_to_floats(v128_t x) {
+  const v128_t bits = wasm_v128_and(wasm_i32x4_shr(x, 3), wasm_i32x4_splat(static_cast<std::int32_t>(0x8fffe000u)));
+  const v128_t scaled = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+  const v128_t exponent31 = wasm_i32x4_gt(wasm_v128_and(x, wasm_i32x4_splat(0x7fff0000)), wasm_i32x4_splat(0x7bffffff));
+  return wasm_v128_or(scaled, wasm_v128_and(exponent31, wasm_i32x4_splat(0x7f800000)));
 }
+// The same for f16 bits in the low half of each lane.
+TESSERA_ALWAYS_INLINE v128_t halves_to_floats(v128_t h) { return high_halves_to_floats(wasm_i32x4_shl(h, 16)); }
 #endif
 
 // What a weight of type W is stored as and multiplied with: Block is its storage unit

@@ -280,29 +280,23 @@ void regroup_rows_in_place(std::uint8_t* data, std::size_t rows, std::size_t col
   });
 }
 
-// Rows [n0, n0 + n) of a regrouped rows x (nb blocks) matrix dequantized into out, one row
-// after another (f32 panels of a prompt).
+// Rows [n0, n0 + n) of a matrix regrouped in block_groups dequantized into out, one row after
+// another (f32 panels of a prompt, where the group kernels do not outrun them).
 template <class Block>
+  requires kRegroupsInPlace
 void dequantize_rows(const std::uint8_t* data, std::size_t rows, std::size_t nb, std::size_t n0, std::size_t n, float* out) {
   constexpr std::size_t G = kGroupRows, E = elements_of<Block>;
   const std::size_t grouped_rows = rows / G * G;
-  const auto* groups = reinterpret_cast<const stored_group<Block>*>(data);
-  const auto* plain = reinterpret_cast<const Block*>(groups + grouped_rows / G * nb);  // the rows after the groups
+  const auto* groups = reinterpret_cast<const Block*>(data);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t row = n0 + i;
     float* y = out + i * nb * E;
     if (row >= grouped_rows) {
-      dequantize_blocks(plain + (row - grouped_rows) * nb, y, nb);
-    } else if constexpr (kRegroupsInPlace) {
-      const auto blocks = strided_rows<Block, G>{groups[row / G * nb].rows}[row % G];
-      for (std::size_t b = 0; b < nb; ++b) dequantize_block(blocks[b], y + b * E);
-    } else {
-      for (std::size_t b = 0; b < nb; ++b) {
-        Block block;
-        row_block(groups[row / G * nb + b], row % G, block);
-        dequantize_block(block, y + b * E);
-      }
+      dequantize_blocks(groups + row * nb, y, nb);  // the plain rows after the groups
+      continue;
     }
+    const auto blocks = strided_rows<Block, G>{groups + row / G * G * nb}[row % G];
+    for (std::size_t b = 0; b < nb; ++b) dequantize_block(blocks[b], y + b * E);
   }
 }
 
